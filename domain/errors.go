@@ -1,0 +1,134 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Kind classifies a domain error by what the caller can do about it. The
+// HTTP adapter maps each kind to one status code, in one table.
+type Kind int
+
+// The error kinds. KindInternal is never constructed by the domain; it is the
+// kind of every error that is not a *domain.Error.
+const (
+	KindInternal        Kind = iota // something broke; the caller cannot fix it
+	KindInvalid                     // the input breaks a rule of the model (400)
+	KindUnauthenticated             // no or bad credentials (401)
+	KindForbidden                   // authenticated, but not allowed (403)
+	KindNotFound                    // no such thing, or not visible to the caller (404)
+	KindConflict                    // the request clashes with the current state (409)
+	KindPrecondition                // a version precondition failed (412)
+)
+
+// Error is a domain error: a kind, a stable machine-readable code and a
+// message that is safe to show to the caller. Fixed cases are sentinels
+// compared with errors.Is.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func newError(kind Kind, code, msg string) *Error {
+	return &Error{Kind: kind, Code: code, Message: msg}
+}
+
+// Sentinel errors. Their codes are the stable codes published in the API.
+var (
+	ErrUnauthenticated       = newError(KindUnauthenticated, "unauthenticated", "authentication is required")
+	ErrInvalidToken          = newError(KindUnauthenticated, "invalid_token", "the access token is invalid")
+	ErrForbidden             = newError(KindForbidden, "forbidden", "the caller lacks the permission this action needs")
+	ErrOwnerRequired         = newError(KindForbidden, "owner_required", "only owners may make, unmake, suspend or remove owners")
+	ErrEscalation            = newError(KindForbidden, "privilege_escalation", "the caller cannot grant permissions it does not hold")
+	ErrOrganizationMismatch  = newError(KindForbidden, "organization_mismatch", "the token is bound to another organization")
+	ErrOrganizationSuspended = newError(KindForbidden, "organization_suspended", "the organization is suspended")
+	ErrPlatformAdminRequired = newError(KindForbidden, "platform_admin_required", "only platform administrators may do this")
+	ErrOrgContextRequired    = newError(KindInvalid, "organization_context_required", "the token carries no organization; use the /organizations/{orgId}/ form of this route")
+	ErrNotFound              = newError(KindNotFound, "not_found", "the resource does not exist")
+	ErrSlugTaken             = newError(KindConflict, "slug_taken", "an organization with this slug already exists")
+	ErrLastOwner             = newError(KindConflict, "last_owner", "an organization must keep at least one active owner")
+	ErrAlreadyMember         = newError(KindConflict, "already_member", "the user is already a member of the organization")
+	ErrUserExists            = newError(KindConflict, "user_exists", "a user with this issuer and subject already exists")
+	ErrRoleExists            = newError(KindConflict, "role_exists", "a role with this key already exists")
+	ErrBuiltinRole           = newError(KindConflict, "builtin_role", "built-in roles cannot be changed or deleted")
+	ErrRoleInUse             = newError(KindConflict, "role_in_use", "the role is held by members")
+	ErrPermissionExists      = newError(KindConflict, "permission_exists", "a permission with this key already exists")
+	ErrSystemPermission      = newError(KindConflict, "system_permission", "system permissions cannot be changed or deleted")
+	ErrPermissionInUse       = newError(KindConflict, "permission_in_use", "the permission is granted by a role")
+	ErrVersionMismatch       = newError(KindPrecondition, "version_mismatch", "the resource was changed by someone else")
+)
+
+// KindOf returns the kind of err: the kind of the first *Error in its chain,
+// or KindInternal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return KindInvalid
+	}
+	return KindInternal
+}
+
+// FieldError names one invalid input field. Field is a JSON-pointer-like
+// path relative to the input ("slug", "metadata/color", "roles/1").
+type FieldError struct {
+	Field  string
+	Detail string
+}
+
+// ValidationError lists every invalid field of one input. It is the error the
+// constructors and change methods return when input breaks a rule.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Detail
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Invalid returns a validation error for one field.
+func Invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Fields: []FieldError{{Field: field, Detail: fmt.Sprintf(format, args...)}}}
+}
+
+// fieldErrors collects field errors while a constructor checks its input.
+type fieldErrors []FieldError
+
+func (fe *fieldErrors) add(field string, err error) {
+	if err == nil {
+		return
+	}
+	var v *ValidationError
+	if errors.As(err, &v) {
+		for _, f := range v.Fields {
+			name := field
+			switch {
+			case f.Field != "" && field != "":
+				name = field + "/" + f.Field
+			case f.Field != "":
+				name = f.Field
+			}
+			*fe = append(*fe, FieldError{Field: name, Detail: f.Detail})
+		}
+		return
+	}
+	*fe = append(*fe, FieldError{Field: field, Detail: err.Error()})
+}
+
+func (fe fieldErrors) err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: fe}
+}

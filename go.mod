@@ -1,0 +1,3 @@
+module github.com/orgstack/orgstack
+
+go 1.26.8

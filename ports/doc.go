@@ -1,0 +1,10 @@
+// Package ports is the edge of the hexagon: the interfaces through which the
+// outside world drives OrgStack (driving ports, implemented by application)
+// and through which OrgStack reaches the outside world (driven ports,
+// implemented by adapters). It holds interfaces and the plain values they
+// exchange, nothing else.
+//
+// Errors: unless a method's comment says otherwise, methods return the
+// domain's typed errors (*domain.Error sentinels compared with errors.Is, or a
+// *domain.ValidationError); any other error is internal.
+package ports

@@ -1,0 +1,274 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/orgstack/orgstack/domain"
+)
+
+// Clock tells the time. Injected so tests control it.
+type Clock interface {
+	Now() time.Time
+}
+
+// IDGenerator returns new unique identifiers (UUIDv7 text).
+type IDGenerator interface {
+	NewID() string
+}
+
+// SortField is one key of a sort order.
+type SortField struct {
+	Field string // a field name from the resource's whitelist
+	Desc  bool
+}
+
+// PageRequest selects one page of a list: Page ≥ 1, 1 ≤ Size ≤ 100.
+type PageRequest struct {
+	Page int
+	Size int
+	Sort []SortField
+}
+
+// Offset returns the number of items before the page.
+func (p PageRequest) Offset() int { return (p.Page - 1) * p.Size }
+
+// Page is one page of a list with the total number of matching items.
+type Page[T any] struct {
+	Items []T
+	Total int
+	Page  int
+	Size  int
+}
+
+// OrganizationFilter selects organizations. Text filters are
+// case-insensitive substring matches with % and _ taken literally.
+type OrganizationFilter struct {
+	Q      string // name or slug contains
+	Status string // "" for any
+	// MemberUserID, when set, keeps organizations where that user has an
+	// active membership.
+	MemberUserID string
+	// IDs, when non-nil, keeps only those organizations.
+	IDs []string
+	PageRequest
+}
+
+// OrganizationRepository stores organizations. Sort fields: name, slug,
+// created_at, updated_at, status.
+type OrganizationRepository interface {
+	// Create stores a new organization. Errors: domain.ErrSlugTaken.
+	Create(ctx context.Context, o *domain.Organization) error
+	// Get returns the organization with that ID. Errors: domain.ErrNotFound.
+	Get(ctx context.Context, id string) (*domain.Organization, error)
+	// GetBySlug returns the organization with that slug. Errors: domain.ErrNotFound.
+	GetBySlug(ctx context.Context, slug string) (*domain.Organization, error)
+	// GetForUpdate is Get that locks the row until the transaction ends.
+	GetForUpdate(ctx context.Context, id string) (*domain.Organization, error)
+	// Update stores o if the stored version is still prevVersion.
+	// Errors: domain.ErrNotFound, domain.ErrVersionMismatch, domain.ErrSlugTaken.
+	Update(ctx context.Context, o *domain.Organization, prevVersion int64) error
+	// Delete removes the organization and everything it owns (memberships,
+	// roles, custom permissions). Errors: domain.ErrNotFound.
+	Delete(ctx context.Context, id string) error
+	// List returns a page of organizations matching f.
+	List(ctx context.Context, f OrganizationFilter) (Page[*domain.Organization], error)
+}
+
+// UserFilter selects users. Sort fields: email, name, created_at.
+type UserFilter struct {
+	OrgID string // when set, only users with a membership in that organization (any status)
+	Q     string // email or name contains (case-insensitive)
+	Email string // email equals (case-insensitive)
+	PageRequest
+}
+
+// UserRepository stores users. Users are global: one record per (issuer,
+// subject), shared by every organization the user belongs to.
+type UserRepository interface {
+	// Create stores a new user. Errors: domain.ErrUserExists.
+	Create(ctx context.Context, u *domain.User) error
+	// Get returns a user by ID. Errors: domain.ErrNotFound.
+	Get(ctx context.Context, id string) (*domain.User, error)
+	// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
+	GetByIdentity(ctx context.Context, issuer, subject string) (*domain.User, error)
+	// Update stores the email and name of u. Errors: domain.ErrNotFound.
+	Update(ctx context.Context, u *domain.User) error
+	// List returns a page of users matching f.
+	List(ctx context.Context, f UserFilter) (Page[*domain.User], error)
+}
+
+// Member is a membership with the profile of its user.
+type Member struct {
+	Membership *domain.Membership
+	User       *domain.User
+}
+
+// MemberFilter selects an organization's members. Sort fields: joined_at,
+// email, name.
+type MemberFilter struct {
+	OrgID  string // required
+	Role   string // holds this role key
+	Status string // "" for any
+	Q      string // email or name contains (case-insensitive)
+	PageRequest
+}
+
+// OrganizationMembership is one of a user's memberships with the
+// organization's slug, for "who am I" answers.
+type OrganizationMembership struct {
+	Membership *domain.Membership
+	OrgSlug    string
+	OrgStatus  domain.OrganizationStatus
+}
+
+// MembershipRepository stores memberships. Every method is scoped to one
+// organization except ListForUser.
+type MembershipRepository interface {
+	// Create stores a new membership. Errors: domain.ErrAlreadyMember.
+	Create(ctx context.Context, m *domain.Membership) error
+	// Get returns one membership. Errors: domain.ErrNotFound.
+	Get(ctx context.Context, orgID, userID string) (*domain.Membership, error)
+	// GetForUpdate is Get that locks the membership until the transaction ends.
+	GetForUpdate(ctx context.Context, orgID, userID string) (*domain.Membership, error)
+	// GetMember returns one membership with its user. Errors: domain.ErrNotFound.
+	GetMember(ctx context.Context, orgID, userID string) (Member, error)
+	// Update stores the roles and status of m. Errors: domain.ErrNotFound.
+	Update(ctx context.Context, m *domain.Membership) error
+	// Delete removes one membership. Errors: domain.ErrNotFound.
+	Delete(ctx context.Context, orgID, userID string) error
+	// LockActiveOwners locks the active owner memberships of the organization
+	// until the transaction ends and returns their user IDs. Concurrent
+	// callers in other transactions wait, so the last-owner rule holds under
+	// races.
+	LockActiveOwners(ctx context.Context, orgID string) ([]string, error)
+	// CountWithRole returns how many memberships (any status) hold role.
+	CountWithRole(ctx context.Context, orgID string, role domain.RoleKey) (int, error)
+	// List returns a page of the organization's members matching f.
+	List(ctx context.Context, f MemberFilter) (Page[Member], error)
+	// ListForUser returns every membership of a user, ordered by organization slug.
+	ListForUser(ctx context.Context, userID string) ([]OrganizationMembership, error)
+}
+
+// RoleFilter selects an organization's custom roles. Sort fields: key, name,
+// created_at.
+type RoleFilter struct {
+	OrgID string
+	Q     string // key or name contains (case-insensitive)
+	PageRequest
+}
+
+// RoleRepository stores custom roles (built-in roles are not stored).
+type RoleRepository interface {
+	// Create stores a new role. Errors: domain.ErrRoleExists.
+	Create(ctx context.Context, r *domain.Role) error
+	// Get returns one role by key. Errors: domain.ErrNotFound.
+	Get(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error)
+	// GetMany returns the roles among keys that exist, in any order.
+	GetMany(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error)
+	// Update stores the name, description and grants of r. Errors: domain.ErrNotFound.
+	Update(ctx context.Context, r *domain.Role) error
+	// Delete removes one role. Errors: domain.ErrNotFound.
+	Delete(ctx context.Context, orgID string, key domain.RoleKey) error
+	// CountGranting returns how many roles grant permission key by name.
+	CountGranting(ctx context.Context, orgID string, key domain.PermissionKey) (int, error)
+	// List returns every custom role of the organization matching f.
+	List(ctx context.Context, f RoleFilter) ([]*domain.Role, error)
+}
+
+// PermissionFilter selects an organization's custom permissions. Sort
+// fields: key, created_at.
+type PermissionFilter struct {
+	OrgID string
+	Q     string // key or description contains (case-insensitive)
+}
+
+// PermissionRepository stores custom permissions (system permissions are not stored).
+type PermissionRepository interface {
+	// Create stores a new permission. Errors: domain.ErrPermissionExists.
+	Create(ctx context.Context, p *domain.Permission) error
+	// Get returns one permission by key. Errors: domain.ErrNotFound.
+	Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error)
+	// Existing returns which of keys exist in the organization.
+	Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error)
+	// Update stores the description of p. Errors: domain.ErrNotFound.
+	Update(ctx context.Context, p *domain.Permission) error
+	// Delete removes one permission. Errors: domain.ErrNotFound.
+	Delete(ctx context.Context, orgID string, key domain.PermissionKey) error
+	// List returns every custom permission of the organization matching f.
+	List(ctx context.Context, f PermissionFilter) ([]*domain.Permission, error)
+}
+
+// Access is what one user is in one organization, read in a single round
+// trip because every tenant-scoped request needs it. It is a plain value so
+// that a cache can sit in front of AccessReader.
+type Access struct {
+	Org *domain.Organization // nil when the organization does not exist
+	// User is nil when the identity was never seen.
+	User *domain.User
+	// Membership is nil when the user is not a member.
+	Membership *domain.Membership
+	// Roles are the custom roles the membership holds (built-in roles are
+	// resolved by the application).
+	Roles []*domain.Role
+}
+
+// AccessReader answers "who is this identity in this organization".
+type AccessReader interface {
+	// LoadAccess returns the organization (by ID, or by slug when bySlug), the
+	// user for (issuer, subject) and the user's membership and custom roles
+	// in it, in one database round trip. Missing parts are nil; it returns no
+	// NotFound error.
+	LoadAccess(ctx context.Context, orgRef string, bySlug bool, issuer, subject string) (Access, error)
+}
+
+// CheckSubject names whose permission a check asks about: a user ID, or an
+// identity (issuer, subject).
+type CheckSubject struct {
+	UserID  string
+	Issuer  string
+	Subject string
+}
+
+// CheckFacts is what deciding one check needs, read in one round trip.
+type CheckFacts struct {
+	Membership *domain.Membership // nil when the subject is not a member
+	Roles      []*domain.Role     // custom roles the membership holds
+	// PermissionDefined says whether the permission is a system permission or
+	// a custom permission of the organization.
+	PermissionDefined bool
+}
+
+// CheckReader reads the facts of a permission check.
+type CheckReader interface {
+	// CheckFacts returns, in one database round trip, the membership and
+	// custom roles of who in orgID and whether perm is defined there.
+	CheckFacts(ctx context.Context, orgID string, who CheckSubject, perm domain.PermissionKey) (CheckFacts, error)
+}
+
+// Repositories gives the stores, inside or outside a transaction.
+type Repositories interface {
+	Organizations() OrganizationRepository
+	Users() UserRepository
+	Memberships() MembershipRepository
+	Roles() RoleRepository
+	Permissions() PermissionRepository
+}
+
+// TxRunner runs work in one transaction.
+type TxRunner interface {
+	// RunInTx calls fn with repositories bound to a new transaction and
+	// commits when fn returns nil, rolls back otherwise. Rules that read then
+	// write must read through the ...ForUpdate and Lock... methods.
+	RunInTx(ctx context.Context, fn func(ctx context.Context, r Repositories) error) error
+}
+
+// Store is a complete storage adapter.
+type Store interface {
+	Repositories
+	TxRunner
+	AccessReader
+	CheckReader
+	// Ping checks the connection, for readiness probes.
+	Ping(ctx context.Context) error
+}

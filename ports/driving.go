@@ -1,0 +1,192 @@
+package ports
+
+import (
+	"context"
+
+	"github.com/orgstack/orgstack/domain"
+)
+
+// Every driving port takes the verified Principal and, for tenant-scoped
+// use cases, an OrgRef. OrgRef is the organization named in the request
+// path (an ID or a slug), or "" to use the token's organization claim.
+//
+// Common errors of every tenant-scoped method, in the order they are
+// decided: domain.ErrOrgContextRequired (OrgRef "" and no claim),
+// domain.ErrOrganizationMismatch (a bound token names another
+// organization), domain.ErrNotFound (no such organization, or the caller is
+// not an active member and not a platform admin),
+// domain.ErrOrganizationSuspended (a write in a suspended organization),
+// domain.ErrForbidden (a missing permission).
+
+// CreateOrganization is the input of Organizations.Create.
+type CreateOrganization struct {
+	Slug     string
+	Name     string
+	Metadata map[string]string
+}
+
+// OrganizationQuery filters the organizations a caller may see.
+type OrganizationQuery struct {
+	Q      string
+	Status string
+	PageRequest
+}
+
+// Organizations manages organizations.
+type Organizations interface {
+	// Create creates an organization owned by the caller. Errors:
+	// domain.ErrPlatformAdminRequired (when creation is restricted),
+	// *domain.ValidationError, domain.ErrSlugTaken.
+	Create(ctx context.Context, p Principal, in CreateOrganization) (*domain.Organization, error)
+	// Get returns an organization the caller may read (organization:read).
+	Get(ctx context.Context, p Principal, orgRef string) (*domain.Organization, error)
+	// List returns the organizations the caller is an active member of; only
+	// the bound organization for a bound token; every one for a platform admin.
+	List(ctx context.Context, p Principal, q OrganizationQuery) (Page[*domain.Organization], error)
+	// Update applies changes (organization:update; status only by platform
+	// admins: domain.ErrPlatformAdminRequired). ifVersion, when non-zero, must
+	// match the current version (domain.ErrVersionMismatch). Errors also:
+	// *domain.ValidationError, domain.ErrSlugTaken.
+	Update(ctx context.Context, p Principal, orgRef string, c domain.OrganizationChanges, ifVersion int64) (*domain.Organization, error)
+	// Delete removes the organization and everything it owns (organization:delete).
+	Delete(ctx context.Context, p Principal, orgRef string, ifVersion int64) error
+}
+
+// MembershipSummary is one membership in a Profile.
+type MembershipSummary struct {
+	OrgID       string
+	OrgSlug     string
+	Roles       []domain.RoleKey
+	Status      domain.MemberStatus
+	Permissions []domain.Grant // effective grants as held; empty when suspended
+}
+
+// Profile is the caller's own record.
+type Profile struct {
+	User        *domain.User
+	Memberships []MembershipSummary
+}
+
+// Me answers "who am I".
+type Me interface {
+	// Me returns the caller's user record and memberships, creating the
+	// user record on first use.
+	Me(ctx context.Context, p Principal) (Profile, error)
+}
+
+// AddMember is the input of Members.Add: either UserID, or Subject (with
+// optional Issuer, default the caller's, Email and Name) to pre-provision the
+// user.
+type AddMember struct {
+	UserID  string
+	Subject string
+	Issuer  string
+	Email   string
+	Name    string
+	Roles   []string
+}
+
+// Members manages an organization's memberships.
+type Members interface {
+	// List needs members:read.
+	List(ctx context.Context, p Principal, orgRef string, f MemberFilter) (Page[Member], error)
+	// Get needs members:read.
+	Get(ctx context.Context, p Principal, orgRef, userID string) (Member, error)
+	// Add needs members:write. Errors: *domain.ValidationError (also for an
+	// unknown user_id or role), domain.ErrEscalation, domain.ErrOwnerRequired,
+	// domain.ErrAlreadyMember.
+	Add(ctx context.Context, p Principal, orgRef string, in AddMember) (Member, error)
+	// Update needs members:write. Errors also: domain.ErrLastOwner.
+	Update(ctx context.Context, p Principal, orgRef, userID string, c domain.MembershipChanges) (Member, error)
+	// Remove needs members:write. Errors also: domain.ErrLastOwner.
+	Remove(ctx context.Context, p Principal, orgRef, userID string) error
+}
+
+// Users reads user profiles.
+type Users interface {
+	// List returns the profiles of the organization's members (members:read).
+	List(ctx context.Context, p Principal, orgRef string, f UserFilter) (Page[*domain.User], error)
+	// Get returns one member's profile (members:read).
+	Get(ctx context.Context, p Principal, orgRef, userID string) (*domain.User, error)
+	// ListAll returns every user (platform admins only).
+	ListAll(ctx context.Context, p Principal, f UserFilter) (Page[*domain.User], error)
+}
+
+// CreateRole is the input of Roles.Create.
+type CreateRole struct {
+	Key         string
+	Name        string
+	Description string
+	Permissions []string
+}
+
+// Roles manages an organization's roles; built-in roles are listed too.
+type Roles interface {
+	// List returns built-in roles followed by custom ones (roles:read).
+	List(ctx context.Context, p Principal, orgRef string, f RoleFilter) (Page[*domain.Role], error)
+	// Get needs roles:read.
+	Get(ctx context.Context, p Principal, orgRef, key string) (*domain.Role, error)
+	// Create needs roles:write. Errors: *domain.ValidationError (also for a
+	// grant naming an undefined permission), domain.ErrEscalation,
+	// domain.ErrRoleExists.
+	Create(ctx context.Context, p Principal, orgRef string, in CreateRole) (*domain.Role, error)
+	// Update needs roles:write. Errors also: domain.ErrBuiltinRole.
+	Update(ctx context.Context, p Principal, orgRef, key string, c domain.RoleChanges) (*domain.Role, error)
+	// Delete needs roles:write. Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse.
+	Delete(ctx context.Context, p Principal, orgRef, key string) error
+}
+
+// PermissionQuery filters permissions.
+type PermissionQuery struct {
+	Type string // "", "system" or "custom"
+	Q    string
+	PageRequest
+}
+
+// CreatePermission is the input of Permissions.Create.
+type CreatePermission struct {
+	Key         string
+	Description string
+}
+
+// Permissions manages an organization's custom permissions and lists the
+// system ones.
+type Permissions interface {
+	// List needs permissions:read.
+	List(ctx context.Context, p Principal, orgRef string, q PermissionQuery) (Page[*domain.Permission], error)
+	// Get needs permissions:read.
+	Get(ctx context.Context, p Principal, orgRef, key string) (*domain.Permission, error)
+	// Create needs permissions:write. Errors: domain.ErrPermissionExists.
+	Create(ctx context.Context, p Principal, orgRef string, in CreatePermission) (*domain.Permission, error)
+	// Update changes the description (permissions:write). Errors: domain.ErrSystemPermission.
+	Update(ctx context.Context, p Principal, orgRef, key string, description string) (*domain.Permission, error)
+	// Delete needs permissions:write. Errors: domain.ErrSystemPermission,
+	// domain.ErrPermissionInUse.
+	Delete(ctx context.Context, p Principal, orgRef, key string) error
+}
+
+// CheckRequest asks whether a user may do something: UserID or Subject
+// (with optional Issuer, default the caller's), and Permission.
+type CheckRequest struct {
+	UserID     string
+	Subject    string
+	Issuer     string
+	Permission string
+}
+
+// CheckResult answers a CheckRequest.
+type CheckResult struct {
+	Allowed   bool
+	GrantedBy []domain.RoleKey
+}
+
+// Checks answers permission checks.
+type Checks interface {
+	// Check answers one request. Anyone may check themselves; checking others
+	// needs authz:check. Errors: *domain.ValidationError (both or neither of
+	// user_id and subject; a malformed permission).
+	Check(ctx context.Context, p Principal, orgRef string, r CheckRequest) (CheckResult, error)
+	// CheckBatch answers 1 to 100 requests in order; a validation error names
+	// the index ("checks/3/permission").
+	CheckBatch(ctx context.Context, p Principal, orgRef string, rs []CheckRequest) ([]CheckResult, error)
+}
