@@ -2,6 +2,7 @@ package domain
 
 import (
 	"maps"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -75,19 +76,15 @@ func validateName(v string, max int) error {
 	if !utf8.ValidString(v) || n < 1 || n > max {
 		return Invalid("", "must be 1 to %d characters long", max)
 	}
-	if trimmedEmpty(v) {
+	if strings.TrimSpace(v) == "" {
 		return Invalid("", "must not be blank")
 	}
 	return nil
 }
 
-func trimmedEmpty(v string) bool {
-	for _, r := range v {
-		if r != ' ' && r != '\t' && r != '\n' && r != '\r' {
-			return false
-		}
-	}
-	return true
+// pointerToken escapes a map key for use in a field path (RFC 6901).
+func pointerToken(k string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
 }
 
 // ValidateMetadata checks an organization's metadata: at most 50 keys, each
@@ -98,11 +95,11 @@ func ValidateMetadata(m map[string]string) error {
 		fe.add("", Invalid("", "must have at most %d keys", MaxMetadataKeys))
 	}
 	for k, v := range m {
-		if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKey {
-			fe.add(k, Invalid("", "key must be 1 to %d characters long", MaxMetadataKey))
+		if n := utf8.RuneCountInString(k); !utf8.ValidString(k) || n < 1 || n > MaxMetadataKey {
+			fe.add(pointerToken(k), Invalid("", "key must be 1 to %d characters long", MaxMetadataKey))
 		}
-		if utf8.RuneCountInString(v) > MaxMetadataValue {
-			fe.add(k, Invalid("", "value must be at most %d characters long", MaxMetadataValue))
+		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxMetadataValue {
+			fe.add(pointerToken(k), Invalid("", "value must be at most %d characters long", MaxMetadataValue))
 		}
 	}
 	return fe.err()
@@ -150,6 +147,7 @@ func UnmarshalOrganizationFromDatabase(id, slug, name, status string, metadata m
 	if err != nil {
 		st = OrganizationStatus{status}
 	}
+	metadata = maps.Clone(metadata)
 	if metadata == nil {
 		metadata = map[string]string{}
 	}
