@@ -1,0 +1,86 @@
+// Package sqlstore is OrgStack's storage adapter: it implements ports.Store
+// (every repository, the transaction runner, the access and check readers)
+// with github.com/uptrace/bun, on PostgreSQL (pgdialect over
+// github.com/jackc/pgx/v5/stdlib) and on SQLite (sqlitedialect over the pure
+// Go modernc driver, through bun's sqliteshim), with the same code wherever
+// the dialects allow.
+//
+// # What it stores
+//
+//   - organizations (id, unique slug, name, status, metadata as JSON text,
+//     created_at, updated_at, version);
+//   - users (id, unique (issuer, subject), email, name, times) — global, not
+//     tenant-owned;
+//   - memberships (org_id, user_id, status, joined_at, updated_at) and
+//     membership_roles (org_id, user_id, role_key), both cascading from the
+//     organization; a membership's roles come back sorted;
+//   - roles (id, org_id, unique (org_id, key), name, description, times) and
+//     role_grants (org_id, role_key, position, grant_value); grants come back
+//     in the order they were given (position);
+//   - permissions (id, org_id, unique (org_id, key), description, times).
+//
+// Every tenant-owned table carries org_id, every query on it filters on
+// org_id, and deleting an organization cascades (foreign keys) to
+// everything it owns. Built-in roles and system permissions are not stored.
+// Models are private structs with bun tags, mapped to and from domain types
+// with the domain's Unmarshal…FromDatabase constructors.
+//
+// # Errors
+//
+// Database errors are translated by code, never by message text: no rows →
+// domain.ErrNotFound; a unique violation (SQLSTATE 23505;
+// SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY) → the conflict the method
+// documents (ErrSlugTaken, ErrUserExists, ErrAlreadyMember, ErrRoleExists,
+// ErrPermissionExists); a foreign key violation (23503;
+// SQLITE_CONSTRAINT_FOREIGNKEY), i.e. a missing organization or user →
+// domain.ErrNotFound. Anything else is an internal error.
+//
+// # Both stores give the same answers
+//
+// Text filters are lower(col) LIKE lower(pattern) ESCAPE '\' with %, _ and \
+// escaped, on both dialects (SQLite's lower() folds ASCII only, so
+// non-ASCII letters match case-sensitively there). Sorts use whitelisted
+// fields only; text sorts compare lower(col) byte-wise (COLLATE "C" on
+// PostgreSQL), put empty values last in both directions, and the ID is the
+// final tie-break. Lists return their total in the same statement
+// (count(*) OVER ()). Times are stored in UTC with microsecond precision:
+// timestamptz on PostgreSQL, fixed-width RFC 3339 text on SQLite (so text
+// order is time order).
+//
+// # Dialect differences
+//
+//   - Locking: GetForUpdate uses FOR UPDATE on PostgreSQL; LockActiveOwners
+//     locks the organization row (FOR NO KEY UPDATE) and then the owner
+//     memberships (FOR UPDATE), so concurrent last-owner checks serialize.
+//     SQLite connections use _txlock=immediate: every transaction takes the
+//     database's write lock when it begins, which serializes writers, and
+//     busy_timeout(5000) makes the others wait instead of failing.
+//   - SQLite connections always set foreign_keys(1) and, for files,
+//     journal_mode(WAL). sqlite::memory: uses exactly one connection (each
+//     connection to :memory: is a separate database).
+//   - PostgreSQL connections default to pgx's exec query mode because bun
+//     interpolates arguments into the SQL text itself.
+//   - The hot paths, LoadAccess and CheckFacts, are one hand-written
+//     statement each, run through database/sql with real placeholders; on
+//     PostgreSQL with pgx.QueryExecModeCacheStatement as the first argument,
+//     so each connection prepares them once and reuses the plan.
+//
+// # Migrations
+//
+// Migrations are SQL files embedded from migrations/postgres and
+// migrations/sqlite and run by bun/migrate (MigrateUp applies every pending
+// one as a group under a lock table; MigrateDown rolls back the last group;
+// MigrationStatus lists applied and pending ones). To add a migration, add
+// the same-numbered pair of files to both directories:
+//
+//	migrations/postgres/20260301000000_add_widgets.tx.up.sql
+//	migrations/postgres/20260301000000_add_widgets.tx.down.sql
+//	migrations/sqlite/20260301000000_add_widgets.tx.up.sql
+//	migrations/sqlite/20260301000000_add_widgets.tx.down.sql
+//
+// The number (a timestamp) orders migrations and must be unique; ".tx."
+// runs the file in one transaction; separate statements with a line
+// containing only "--bun:split". Never edit a released migration; write a
+// new one. Do not use "?" in migration SQL (bun reads it as a placeholder).
+// The contract suite (ports/storetest) must pass on both dialects.
+package sqlstore

@@ -1,0 +1,89 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// permissions implements ports.PermissionRepository for custom permissions.
+type permissions struct{ c conn }
+
+var _ ports.PermissionRepository = permissions{}
+
+// Create stores a new permission. Errors: domain.ErrPermissionExists;
+// domain.ErrNotFound when the organization does not exist.
+func (r permissions) Create(ctx context.Context, p *domain.Permission) error {
+	_, err := r.c.db.NewInsert().Model(permissionFromDomain(p)).Exec(ctx)
+	return translate(err, "create permission", domain.ErrPermissionExists)
+}
+
+// Get returns one permission by key. Errors: domain.ErrNotFound.
+func (r permissions) Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+	var m permissionModel
+	err := r.c.db.NewSelect().Model(&m).Where("p.org_id = ?", orgID).Where(`p."key" = ?`, key.String()).Scan(ctx)
+	if err != nil {
+		return nil, translate(err, "get permission", nil)
+	}
+	return m.toDomain(), nil
+}
+
+// Existing returns which of keys exist in the organization, ordered by key.
+func (r permissions) Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+	out := []domain.PermissionKey{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ks := make([]string, len(keys))
+	for i, k := range keys {
+		ks[i] = k.String()
+	}
+	var found []string
+	err := r.c.db.NewSelect().TableExpr("permissions AS p").Column("p.key").
+		Where("p.org_id = ?", orgID).Where(`p."key" IN (?)`, bun.List(ks)).
+		OrderExpr(r.c.textKey(`p."key"`)).Scan(ctx, &found)
+	if err != nil {
+		return nil, translate(err, "find permissions", nil)
+	}
+	for _, v := range found {
+		k, err := domain.ParsePermissionKey(v)
+		if err != nil {
+			continue // stored before a rule change; not a usable key
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// Update stores the description of p. Errors: domain.ErrNotFound.
+func (r permissions) Update(ctx context.Context, p *domain.Permission) error {
+	res, err := r.c.db.NewUpdate().Model(permissionFromDomain(p)).Column("description", "updated_at").
+		Where("p.org_id = ?", p.OrgID()).Where(`p."key" = ?`, p.Key().String()).Exec(ctx)
+	return affectedOne(res, err, "update permission")
+}
+
+// Delete removes one permission. Errors: domain.ErrNotFound.
+func (r permissions) Delete(ctx context.Context, orgID string, key domain.PermissionKey) error {
+	res, err := r.c.db.NewDelete().Model((*permissionModel)(nil)).
+		Where("p.org_id = ?", orgID).Where(`p."key" = ?`, key.String()).Exec(ctx)
+	return affectedOne(res, err, "delete permission")
+}
+
+// List returns every custom permission of the organization matching f,
+// ordered by key.
+func (r permissions) List(ctx context.Context, f ports.PermissionFilter) ([]*domain.Permission, error) {
+	var rows []permissionModel
+	q := r.c.db.NewSelect().Model(&rows).Where("p.org_id = ?", f.OrgID)
+	q = whereContains(q, f.Q, `p."key"`, "p.description")
+	if err := q.OrderExpr(r.c.textKey(`p."key"`)).OrderExpr(r.c.textKey("p.id")).Scan(ctx); err != nil {
+		return nil, translate(err, "list permissions", nil)
+	}
+	out := make([]*domain.Permission, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toDomain()
+	}
+	return out, nil
+}

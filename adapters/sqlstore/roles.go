@@ -1,0 +1,138 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// roles implements ports.RoleRepository for custom roles. Grants are kept
+// in role_grants with their position, so a role's grants come back in the
+// order they were given.
+type roles struct{ c conn }
+
+var _ ports.RoleRepository = roles{}
+
+const (
+	roleColumns = `r.id, r.org_id, r."key", r.name, r.description, r.created_at, r.updated_at`
+	roleGrants  = "coalesce((SELECT string_agg(g.grant_value, ',' ORDER BY g.position) FROM role_grants AS g" +
+		` WHERE g.org_id = r.org_id AND g.role_key = r."key"), '') AS grants`
+)
+
+var roleSorts = map[string]sortColumn{
+	"key":        {expr: `r."key"`, text: true},
+	"name":       {expr: "r.name", text: true},
+	"created_at": {expr: "r.created_at"},
+}
+
+var roleDefaultSort = []ports.SortField{{Field: "key"}}
+
+// Create stores a new role and its grants. Errors: domain.ErrRoleExists;
+// domain.ErrNotFound when the organization does not exist.
+func (r roles) Create(ctx context.Context, role *domain.Role) error {
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		if _, err := c.db.NewInsert().Model(roleFromDomain(role)).Exec(ctx); err != nil {
+			return translate(err, "create role", domain.ErrRoleExists)
+		}
+		return insertRoleGrants(ctx, c, role)
+	})
+}
+
+func insertRoleGrants(ctx context.Context, c conn, role *domain.Role) error {
+	rows := roleGrantRows(role)
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := c.db.NewInsert().Model(&rows).Exec(ctx)
+	return translate(err, "store role grants", nil)
+}
+
+func (r roles) selectRoles(orgID string) *bun.SelectQuery {
+	return r.c.db.NewSelect().TableExpr("roles AS r").ColumnExpr(roleColumns).ColumnExpr(roleGrants).
+		Where("r.org_id = ?", orgID)
+}
+
+// Get returns one role by key. Errors: domain.ErrNotFound.
+func (r roles) Get(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error) {
+	var m roleModel
+	if err := r.selectRoles(orgID).Where(`r."key" = ?`, string(key)).Scan(ctx, &m); err != nil {
+		return nil, translate(err, "get role", nil)
+	}
+	return m.toDomain(), nil
+}
+
+// GetMany returns the roles among keys that exist, ordered by key.
+func (r roles) GetMany(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error) {
+	out := []*domain.Role{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ks := make([]string, len(keys))
+	for i, k := range keys {
+		ks[i] = string(k)
+	}
+	var rows []roleModel
+	err := r.selectRoles(orgID).Where(`r."key" IN (?)`, bun.List(ks)).OrderExpr(r.c.textKey(`r."key"`)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, translate(err, "get roles", nil)
+	}
+	for i := range rows {
+		out = append(out, rows[i].toDomain())
+	}
+	return out, nil
+}
+
+// Update stores the name, description and grants of role. Errors:
+// domain.ErrNotFound.
+func (r roles) Update(ctx context.Context, role *domain.Role) error {
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		res, err := c.db.NewUpdate().Model(roleFromDomain(role)).Column("name", "description", "updated_at").
+			Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key())).Exec(ctx)
+		if err := affectedOne(res, err, "update role"); err != nil {
+			return err
+		}
+		_, err = c.db.NewDelete().Model((*roleGrantModel)(nil)).
+			Where("g.org_id = ?", role.OrgID()).Where("g.role_key = ?", string(role.Key())).Exec(ctx)
+		if err != nil {
+			return translate(err, "update role grants", nil)
+		}
+		return insertRoleGrants(ctx, c, role)
+	})
+}
+
+// Delete removes one role (its grants cascade). Errors: domain.ErrNotFound.
+func (r roles) Delete(ctx context.Context, orgID string, key domain.RoleKey) error {
+	res, err := r.c.db.NewDelete().Model((*roleModel)(nil)).
+		Where("r.org_id = ?", orgID).Where(`r."key" = ?`, string(key)).Exec(ctx)
+	return affectedOne(res, err, "delete role")
+}
+
+// CountGranting returns how many roles grant permission key by name.
+func (r roles) CountGranting(ctx context.Context, orgID string, key domain.PermissionKey) (int, error) {
+	n, err := r.c.db.NewSelect().Model((*roleGrantModel)(nil)).
+		Where("g.org_id = ?", orgID).Where("g.grant_value = ?", key.String()).Count(ctx)
+	return int(n), translate(err, "count roles granting", nil)
+}
+
+// List returns every custom role of the organization matching f, ordered
+// by f.Sort (default key) with the ID as tie-break. Paging is left to the
+// caller, which merges built-in roles in front.
+func (r roles) List(ctx context.Context, f ports.RoleFilter) ([]*domain.Role, error) {
+	q := whereContains(r.selectRoles(f.OrgID), f.Q, `r."key"`, "r.name")
+	q, err := r.c.applySort(q, roleSorts, f.Sort, roleDefaultSort, "r.id")
+	if err != nil {
+		return nil, err
+	}
+	var rows []roleModel
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, translate(err, "list roles", nil)
+	}
+	out := make([]*domain.Role, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toDomain()
+	}
+	return out, nil
+}

@@ -1,0 +1,228 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+
+	"github.com/orgstack/orgstack/ports"
+)
+
+// Dialect names the database a Store talks to.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// Store is the SQL storage adapter: every repository, the transaction
+// runner and the hot-path readers over one connection pool. It is safe for
+// concurrent use.
+type Store struct {
+	db      *bun.DB
+	sqldb   *sql.DB
+	dialect Dialect
+	hot     hotQueries
+}
+
+var (
+	_ ports.Store        = (*Store)(nil)
+	_ ports.Repositories = repositories{}
+)
+
+// Open connects to the database named by rawURL and returns a Store. It does
+// not apply migrations (see MigrateUp). Accepted URLs:
+//
+//   - postgres://… or postgresql://… (any libpq/pgx connection string
+//     parameter, e.g. sslmode, search_path);
+//   - sqlite:<path>[?params] (e.g. sqlite:orgstack.db,
+//     sqlite:/var/lib/orgstack.db?_pragma=cache_size(-20000));
+//   - sqlite::memory: (a private in-memory database, one connection).
+//
+// SQLite connections always get foreign_keys(1), busy_timeout(5000),
+// journal_mode(WAL) for files and _txlock=immediate, so that transactions
+// take the write lock when they begin. PostgreSQL connections default to
+// pgx's exec query mode (bun interpolates arguments itself).
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL)
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(rawURL, "sqlite:"))
+	}
+	return nil, errors.New("sqlstore: unsupported database URL: want postgres://, postgresql:// or sqlite:")
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("sqlstore: invalid PostgreSQL URL")
+	}
+	q := u.Query()
+	if q.Get("default_query_exec_mode") == "" {
+		q.Set("default_query_exec_mode", "exec")
+	}
+	u.RawQuery = q.Encode()
+	sqldb, err := sql.Open("pgx", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
+	}
+	sqldb.SetMaxIdleConns(10)
+	return newStore(ctx, sqldb, bun.NewDB(sqldb, pgdialect.New()), Postgres)
+}
+
+// sqliteDSN turns the part of a sqlite: URL after the scheme into a driver
+// DSN with the adapter's defaults, and reports whether it names the
+// in-memory database.
+func sqliteDSN(rest string) (dsn string, memory bool, err error) {
+	rest = strings.TrimPrefix(rest, "//")
+	path, rawQuery, _ := strings.Cut(rest, "?")
+	if path == "" {
+		return "", false, errors.New("sqlstore: sqlite URL needs a path or :memory:")
+	}
+	user, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", false, errors.New("sqlstore: invalid sqlite URL parameters")
+	}
+	memory = path == ":memory:"
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	if !memory {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	q.Set("_txlock", "immediate")
+	for k, vs := range user {
+		if k == "_pragma" {
+			q[k] = append(q[k], vs...) // later pragmas win
+			continue
+		}
+		q[k] = vs
+	}
+	return "file:" + path + "?" + q.Encode(), memory, nil
+}
+
+func openSQLite(ctx context.Context, rest string) (*Store, error) {
+	dsn, memory, err := sqliteDSN(rest)
+	if err != nil {
+		return nil, err
+	}
+	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open SQLite: %w", err)
+	}
+	if memory {
+		// Each connection to :memory: is its own database: keep exactly one.
+		sqldb.SetMaxOpenConns(1)
+		sqldb.SetMaxIdleConns(1)
+		sqldb.SetConnMaxLifetime(0)
+		sqldb.SetConnMaxIdleTime(0)
+	}
+	return newStore(ctx, sqldb, bun.NewDB(sqldb, sqlitedialect.New()), SQLite)
+}
+
+func newStore(ctx context.Context, sqldb *sql.DB, db *bun.DB, d Dialect) (*Store, error) {
+	if err := sqldb.PingContext(ctx); err != nil {
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
+	}
+	return &Store{db: db, sqldb: sqldb, dialect: d, hot: newHotQueries(d)}, nil
+}
+
+// Dialect returns the database the store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the underlying bun database, for tests and tooling.
+func (s *Store) DB() *bun.DB { return s.db }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error { return s.sqldb.PingContext(ctx) }
+
+// RunInTx runs fn in one transaction with repositories bound to it; it
+// commits when fn returns nil and rolls back otherwise. On SQLite the
+// transaction begins IMMEDIATE, so writers are serialized from the start; on
+// PostgreSQL it runs at READ COMMITTED and rules that read then write lock
+// rows through the ...ForUpdate and Lock... methods.
+func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(ctx, s.repos(tx))
+	})
+}
+
+func (s *Store) repos(db bun.IDB) repositories {
+	return repositories{conn{db: db, pg: s.dialect == Postgres}}
+}
+
+// Organizations returns the organization repository outside any transaction.
+func (s *Store) Organizations() ports.OrganizationRepository { return s.repos(s.db).Organizations() }
+
+// Users returns the user repository outside any transaction.
+func (s *Store) Users() ports.UserRepository { return s.repos(s.db).Users() }
+
+// Memberships returns the membership repository outside any transaction.
+func (s *Store) Memberships() ports.MembershipRepository { return s.repos(s.db).Memberships() }
+
+// Roles returns the role repository outside any transaction.
+func (s *Store) Roles() ports.RoleRepository { return s.repos(s.db).Roles() }
+
+// Permissions returns the permission repository outside any transaction.
+func (s *Store) Permissions() ports.PermissionRepository { return s.repos(s.db).Permissions() }
+
+// conn is what every repository holds: a bun.IDB (the pool or a
+// transaction) and the dialect.
+type conn struct {
+	db bun.IDB
+	pg bool
+}
+
+// forUpdate appends a row-lock clause on PostgreSQL; SQLite needs none
+// because its transactions begin IMMEDIATE and hold the write lock.
+func (c conn) forUpdate(q *bun.SelectQuery, of string) *bun.SelectQuery {
+	if !c.pg {
+		return q
+	}
+	if of != "" {
+		return q.For("UPDATE OF " + of)
+	}
+	return q.For("UPDATE")
+}
+
+// inTx runs fn in a new transaction unless c already is one, so that
+// multi-statement writes are atomic either way.
+func (c conn) inTx(ctx context.Context, fn func(ctx context.Context, c conn) error) error {
+	if _, ok := c.db.(bun.Tx); ok {
+		// Already in a transaction: a failure rolls the caller's back.
+		return fn(ctx, c)
+	}
+	return c.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(ctx, conn{db: tx, pg: c.pg})
+	})
+}
+
+// repositories binds every repository to one bun.IDB.
+type repositories struct{ c conn }
+
+func (r repositories) Organizations() ports.OrganizationRepository { return organizations(r) }
+func (r repositories) Users() ports.UserRepository                 { return users(r) }
+func (r repositories) Memberships() ports.MembershipRepository     { return memberships(r) }
+func (r repositories) Roles() ports.RoleRepository                 { return roles(r) }
+func (r repositories) Permissions() ports.PermissionRepository     { return permissions(r) }
+
+// pgCached makes pgx prepare and cache the statement on the connection; it
+// is passed as the first query argument through database/sql.
+var pgCached = pgx.QueryExecModeCacheStatement

@@ -1,0 +1,143 @@
+package sqlstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/orgstack/orgstack/adapters/sqlstore"
+	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+	"github.com/orgstack/orgstack/ports/storetest"
+)
+
+func TestContractSQLiteMemory(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) ports.Store { return sqlstoretest.NewSQLite(t) })
+}
+
+func TestContractSQLiteFile(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) ports.Store { return sqlstoretest.NewSQLiteFile(t) })
+}
+
+func TestContractPostgres(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) ports.Store { return sqlstoretest.NewPostgres(t) })
+}
+
+func TestOpenRejectsUnknownURLs(t *testing.T) {
+	tests := []string{"", "mysql://localhost/db", "sqlite:", "file:x.db", "postgres://%zz"}
+	for _, give := range tests {
+		s, err := sqlstore.Open(context.Background(), give)
+		if err == nil {
+			_ = s.Close()
+			t.Errorf("Open(%q): got no error", give)
+		}
+	}
+}
+
+func TestOpenSQLiteFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	s, err := sqlstore.Open(ctx, "sqlite:"+path+"?_pragma=cache_size(-2000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var fk int
+	var mode string
+	if err := s.DB().QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if fk != 1 || mode != "wal" {
+		t.Errorf("pragmas: got foreign_keys=%d journal_mode=%s, want 1 wal", fk, mode)
+	}
+	if s.Dialect() != sqlstore.SQLite {
+		t.Errorf("dialect: got %s, want sqlite", s.Dialect())
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		open func(testing.TB) *sqlstore.Store
+	}{
+		{"sqlite", sqlstoretest.NewSQLite},
+		{"postgres", sqlstoretest.NewPostgres},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := tt.open(t) // migrated
+			applied, pending, err := s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) == 0 || len(pending) != 0 {
+				t.Fatalf("status after up: applied %v pending %v", applied, pending)
+			}
+			again, err := s.MigrateUp(ctx)
+			if err != nil || len(again) != 0 {
+				t.Fatalf("second up: got %v, %v; want nothing", again, err)
+			}
+			down, err := s.MigrateDown(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(down, reversed(applied)) {
+				t.Errorf("down: got %v, want %v", down, reversed(applied))
+			}
+			applied2, pending2, err := s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied2) != 0 || !slices.Equal(pending2, applied) {
+				t.Errorf("status after down: applied %v pending %v", applied2, pending2)
+			}
+			if err := s.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+			up, err := s.MigrateUp(ctx)
+			if err != nil || !slices.Equal(up, applied) {
+				t.Fatalf("up again: got %v, %v; want %v", up, err, applied)
+			}
+		})
+	}
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+// TestPostgresHotPathsArePrepared checks that LoadAccess and CheckFacts run
+// as statements prepared once per connection (pgx statement cache), not
+// re-planned from interpolated text on every call.
+func TestPostgresHotPathsArePrepared(t *testing.T) {
+	s := sqlstoretest.NewPostgres(t)
+	ctx := context.Background()
+	s.DB().SetMaxOpenConns(1) // so the check below sees the same connection
+	for range 3 {
+		if _, err := s.LoadAccess(ctx, "acme", true, "iss", "sub"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CheckFacts(ctx, "org", ports.CheckSubject{UserID: "u"}, domain.PermMembersRead); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	err := s.DB().QueryRowContext(ctx,
+		`SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM (SELECT 1 AS one) AS x%'`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("prepared hot-path statements: got %d, want 2", n)
+	}
+}
