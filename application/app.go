@@ -1,0 +1,137 @@
+package application
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// Config holds the policy switches of the use cases.
+type Config struct {
+	// RestrictOrgCreation, when true, lets only platform administrators
+	// create organizations.
+	RestrictOrgCreation bool
+}
+
+// Deps are the driven ports and settings the use cases need.
+type Deps struct {
+	Store  ports.Store
+	Clock  ports.Clock
+	IDs    ports.IDGenerator
+	Config Config
+}
+
+// App holds one service per driving port.
+type App struct {
+	Organizations *OrganizationService
+	Me            *MeService
+	Members       *MemberService
+	Users         *UserService
+	Roles         *RoleService
+	Permissions   *PermissionService
+	Checks        *CheckService
+}
+
+// New builds every use case on d.
+func New(d Deps) *App {
+	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs}
+	return &App{
+		Organizations: &OrganizationService{auth: a, cfg: d.Config},
+		Me:            &MeService{auth: a},
+		Members:       &MemberService{auth: a},
+		Users:         &UserService{auth: a},
+		Roles:         &RoleService{auth: a},
+		Permissions:   &PermissionService{auth: a},
+		Checks:        &CheckService{auth: a},
+	}
+}
+
+// Default and largest page sizes, used when a caller passes none.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+// normalizePage fills in the page defaults and clamps the size.
+func normalizePage(r ports.PageRequest) ports.PageRequest {
+	if r.Page < 1 {
+		r.Page = 1
+	}
+	if r.Size < 1 {
+		r.Size = defaultPageSize
+	}
+	if r.Size > maxPageSize {
+		r.Size = maxPageSize
+	}
+	return r
+}
+
+// paginate cuts one page out of items, which are already filtered and sorted.
+func paginate[T any](items []T, r ports.PageRequest) ports.Page[T] {
+	r = normalizePage(r)
+	total := len(items)
+	start := min(r.Offset(), total)
+	end := min(start+r.Size, total)
+	out := make([]T, 0, end-start)
+	out = append(out, items[start:end]...)
+	return ports.Page[T]{Items: out, Total: total, Page: r.Page, Size: r.Size}
+}
+
+// containsFold reports whether any of fields contains q, ignoring case.
+func containsFold(q string, fields ...string) bool {
+	if q == "" {
+		return true
+	}
+	q = strings.ToLower(q)
+	return slices.ContainsFunc(fields, func(f string) bool { return strings.Contains(strings.ToLower(f), q) })
+}
+
+// compareTimes orders times ascending (or descending), zero times (no value)
+// last either way.
+func compareTimes(a, b time.Time, desc bool) int {
+	switch {
+	case a.IsZero() && b.IsZero():
+		return 0
+	case a.IsZero():
+		return 1
+	case b.IsZero():
+		return -1
+	}
+	c := a.Compare(b)
+	if desc {
+		c = -c
+	}
+	return c
+}
+
+// compareFold orders strings case-insensitively, empty strings (no value)
+// last either way.
+func compareFold(a, b string, desc bool) int {
+	switch {
+	case a == "" && b == "":
+		return 0
+	case a == "":
+		return 1
+	case b == "":
+		return -1
+	}
+	c := strings.Compare(strings.ToLower(a), strings.ToLower(b))
+	if desc {
+		c = -c
+	}
+	return c
+}
+
+// checkSortFields returns a validation error naming "sort" when r sorts by a
+// field outside allowed.
+func checkSortFields(r ports.PageRequest, allowed ...string) error {
+	for _, f := range r.Sort {
+		if !slices.Contains(allowed, f.Field) {
+			return domain.Invalid("sort", "unknown sort field %q; allowed: %s", f.Field, strings.Join(allowed, ", "))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// authorizer is the one place that turns a principal and an organization
+// into grants and answers "may this principal do P in this organization".
+type authorizer struct {
+	store ports.Store
+	clock ports.Clock
+	ids   ports.IDGenerator
+}
+
+// access is what the caller is in one organization, resolved for one request.
+type access struct {
+	principal  ports.Principal
+	org        *domain.Organization
+	user       *domain.User       // the caller's own record, never nil
+	membership *domain.Membership // nil when the caller is not a member
+	grants     domain.GrantSet    // empty unless the membership is active; owner's for platform admins
+}
+
+// isOwner reports whether the caller counts as an active owner: an active
+// owner membership, or a platform administrator.
+func (a *access) isOwner() bool {
+	return a.principal.PlatformAdmin || a.membership.IsActiveOwner()
+}
+
+// can reports whether the caller holds permission k here.
+func (a *access) can(k domain.PermissionKey) bool { return a.grants.Allows(k) }
+
+// intent says whether a use case reads or writes; writes are refused in a
+// suspended organization.
+type intent int
+
+const (
+	read intent = iota
+	write
+)
+
+// authorize resolves the organization and the caller's access to it and
+// requires permission perm. The errors come in the documented order:
+// ErrOrgContextRequired, ErrOrganizationMismatch, ErrNotFound,
+// ErrOrganizationSuspended (writes), ErrForbidden.
+func (az *authorizer) authorize(ctx context.Context, p ports.Principal, orgRef string, perm domain.PermissionKey, i intent) (*access, error) {
+	acc, err := az.resolve(ctx, p, orgRef)
+	if err != nil {
+		return nil, err
+	}
+	if i == write && !acc.org.IsActive() && !p.PlatformAdmin {
+		return nil, domain.ErrOrganizationSuspended
+	}
+	if !acc.can(perm) {
+		return nil, domain.ErrForbidden
+	}
+	return acc, nil
+}
+
+// resolve finds the organization a tenant-scoped request is about and what
+// the caller is in it, in one store round trip (plus one lookup when a bound
+// token and the path name the organization in different forms). It returns
+// ErrNotFound for an organization that does not exist or that the caller is
+// not an active member of, unless the caller is a platform administrator.
+func (az *authorizer) resolve(ctx context.Context, p ports.Principal, orgRef string) (*access, error) {
+	ref, err := az.scopeRef(ctx, p, orgRef)
+	if err != nil {
+		return nil, err
+	}
+	a, err := az.store.LoadAccess(ctx, ref, !isUUID(ref), p.Issuer, p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	user, err := az.ensureUser(ctx, p, a.User)
+	if err != nil {
+		return nil, err
+	}
+	if a.Org == nil {
+		return nil, domain.ErrNotFound
+	}
+	m := a.Membership
+	if m != nil && (m.OrgID() != a.Org.ID() || m.UserID() != user.ID()) {
+		m = nil // defensive: never trust a membership of someone or somewhere else
+	}
+	if !p.PlatformAdmin && (m == nil || !m.IsActive()) {
+		return nil, domain.ErrNotFound
+	}
+	acc := &access{principal: p, org: a.Org, user: user, membership: m}
+	switch {
+	case p.PlatformAdmin:
+		owner, _ := domain.BuiltinRole(domain.RoleOwner)
+		acc.grants = domain.NewGrantSet(owner)
+	default:
+		acc.grants = grantsOf(m, a.Roles)
+	}
+	return acc, nil
+}
+
+// scopeRef decides which organization reference a request uses: the path's,
+// or the token's claim when the path names none. A bound token naming
+// another organization is refused; when both references have the same form
+// this is decided from the token alone, without a lookup.
+func (az *authorizer) scopeRef(ctx context.Context, p ports.Principal, orgRef string) (string, error) {
+	orgRef = normalizeRef(orgRef)
+	claim := normalizeRef(p.OrgClaim)
+	switch {
+	case orgRef == "" && claim == "":
+		return "", domain.ErrOrgContextRequired
+	case orgRef == "":
+		return claim, nil
+	case claim == "" || claim == orgRef:
+		return orgRef, nil
+	case isUUID(claim) == isUUID(orgRef):
+		return "", domain.ErrOrganizationMismatch
+	}
+	o, err := az.lookupOrg(ctx, az.store.Organizations(), orgRef)
+	if errors.Is(err, domain.ErrNotFound) {
+		return "", domain.ErrOrganizationMismatch
+	}
+	if err != nil {
+		return "", err
+	}
+	if o.ID() != claim && string(o.Slug()) != claim {
+		return "", domain.ErrOrganizationMismatch
+	}
+	return orgRef, nil
+}
+
+// lookupOrg loads an organization by ID or by slug, whichever ref looks like.
+func (az *authorizer) lookupOrg(ctx context.Context, orgs ports.OrganizationRepository, ref string) (*domain.Organization, error) {
+	ref = normalizeRef(ref)
+	if isUUID(ref) {
+		return orgs.Get(ctx, ref)
+	}
+	return orgs.GetBySlug(ctx, ref)
+}
+
+// grantsOf returns what a membership gives: nothing when it is missing or
+// suspended, else its built-in roles and those of custom that it holds.
+func grantsOf(m *domain.Membership, custom []*domain.Role) domain.GrantSet {
+	if m == nil || !m.IsActive() {
+		return domain.NewGrantSet()
+	}
+	return domain.NewGrantSet(rolesHeld(m, custom)...)
+}
+
+// rolesHeld resolves the role keys of m to roles: built-in ones from the
+// domain, custom ones from custom. Keys with no role are skipped.
+func rolesHeld(m *domain.Membership, custom []*domain.Role) []*domain.Role {
+	keys := m.Roles()
+	out := make([]*domain.Role, 0, len(keys))
+	for _, k := range keys {
+		if r, ok := domain.BuiltinRole(k); ok {
+			out = append(out, r)
+			continue
+		}
+		for _, r := range custom {
+			if r.Key() == k && r.OrgID() == m.OrgID() {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// customKeys returns the keys among keys that are not built-in roles.
+func customKeys(keys []domain.RoleKey) []domain.RoleKey {
+	var out []domain.RoleKey
+	for _, k := range keys {
+		if !domain.IsBuiltinRole(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// ensureUser returns the caller's user record, creating it on first use and
+// refreshing its email and name only when the token carries new values.
+// known is the record already read, or nil when none exists.
+func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *domain.User) (*domain.User, error) {
+	return az.ensureUserIn(ctx, az.store.Users(), p, known)
+}
+
+func (az *authorizer) ensureUserIn(ctx context.Context, users ports.UserRepository, p ports.Principal, known *domain.User) (*domain.User, error) {
+	u := known
+	if u == nil {
+		created, err := az.createUser(ctx, users, p)
+		if err != nil {
+			return nil, err
+		}
+		if created != nil {
+			return created, nil
+		}
+		// Someone else created it meanwhile: use theirs.
+		if u, err = users.GetByIdentity(ctx, p.Issuer, p.Subject); err != nil {
+			return nil, err
+		}
+	}
+	if u.RefreshClaims(p.Email, p.Name, az.clock.Now()) {
+		if err := users.Update(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// createUser stores a new user for the principal. It returns nil and no
+// error when the identity already exists.
+func (az *authorizer) createUser(ctx context.Context, users ports.UserRepository, p ports.Principal) (*domain.User, error) {
+	now := az.clock.Now()
+	u, err := domain.NewUser(az.ids.NewID(), p.Issuer, p.Subject, p.Email, p.Name, now)
+	if err != nil {
+		// Claims the model cannot keep (an overlong email) are dropped;
+		// the identity itself must be valid.
+		if u, err = domain.NewUser(az.ids.NewID(), p.Issuer, p.Subject, "", "", now); err != nil {
+			return nil, err
+		}
+	}
+	switch err := users.Create(ctx, u); {
+	case errors.Is(err, domain.ErrUserExists):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return u, nil
+}
+
+// callerUser returns the caller's record without an organization, creating
+// or refreshing it as ensureUser does.
+func (az *authorizer) callerUser(ctx context.Context, p ports.Principal) (*domain.User, error) {
+	u, err := az.store.Users().GetByIdentity(ctx, p.Issuer, p.Subject)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		u = nil
+	case err != nil:
+		return nil, err
+	}
+	return az.ensureUser(ctx, p, u)
+}
+
+// normalizeRef lower-cases a UUID reference, so that the same organization
+// always has the same reference.
+func normalizeRef(ref string) string {
+	if isUUID(ref) {
+		return strings.ToLower(ref)
+	}
+	return ref
+}
+
+// isUUID reports whether s has the canonical 8-4-4-4-12 hexadecimal form of
+// a UUID; anything else is taken for a slug.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,186 @@
+package application_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
+	"github.com/orgstack/orgstack/adapters/system"
+	"github.com/orgstack/orgstack/application"
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// countingStore is the real store, counting the calls that cost a round
+// trip outside a transaction.
+type countingStore struct {
+	ports.Store
+	mu                                 sync.Mutex
+	loadAccess, checkFacts, orgLookups int
+	userWrites                         int
+}
+
+func (s *countingStore) inc(n *int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*n++
+}
+
+func (s *countingStore) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loadAccess, s.checkFacts, s.orgLookups, s.userWrites = 0, 0, 0, 0
+}
+
+func (s *countingStore) LoadAccess(ctx context.Context, ref string, bySlug bool, iss, sub string) (ports.Access, error) {
+	s.inc(&s.loadAccess)
+	return s.Store.LoadAccess(ctx, ref, bySlug, iss, sub)
+}
+
+func (s *countingStore) CheckFacts(ctx context.Context, orgID string, who ports.CheckSubject, perm domain.PermissionKey) (ports.CheckFacts, error) {
+	s.inc(&s.checkFacts)
+	return s.Store.CheckFacts(ctx, orgID, who, perm)
+}
+
+func (s *countingStore) Organizations() ports.OrganizationRepository {
+	s.inc(&s.orgLookups)
+	return s.Store.Organizations()
+}
+
+func (s *countingStore) Users() ports.UserRepository {
+	return countingUsers{UserRepository: s.Store.Users(), s: s}
+}
+
+type countingUsers struct {
+	ports.UserRepository
+	s *countingStore
+}
+
+func (u countingUsers) Create(ctx context.Context, x *domain.User) error {
+	u.s.inc(&u.s.userWrites)
+	return u.UserRepository.Create(ctx, x)
+}
+
+func (u countingUsers) Update(ctx context.Context, x *domain.User) error {
+	u.s.inc(&u.s.userWrites)
+	return u.UserRepository.Update(ctx, x)
+}
+
+func TestRoundTrips(t *testing.T) {
+	t.Parallel()
+	cs := &countingStore{Store: sqlstoretest.New(t)}
+	clock := &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	app := application.New(application.Deps{Store: cs, Clock: clock, IDs: system.UUIDv7{}})
+	ctx := context.Background()
+	alice := principal("alice")
+	acme, err := app.Organizations.Create(ctx, alice, ports.CreateOrganization{Slug: "acme", Name: "Acme"})
+	checkErr(t, err, nil)
+	other, err := app.Organizations.Create(ctx, alice, ports.CreateOrganization{Slug: "other", Name: "Other"})
+	checkErr(t, err, nil)
+	prof, err := app.Me.Me(ctx, alice)
+	checkErr(t, err, nil)
+
+	type counts struct{ loadAccess, checkFacts, orgLookups, userWrites int }
+	tests := []struct {
+		name string
+		act  func() error
+		want error
+		cnt  counts
+	}{
+		{"mismatch by slug, decided from the token", func() error {
+			_, err := app.Organizations.Get(ctx, bound(alice, "acme"), "other")
+			return err
+		}, domain.ErrOrganizationMismatch, counts{}},
+		{"mismatch by ID, decided from the token", func() error {
+			_, err := app.Organizations.Get(ctx, bound(alice, acme.ID()), other.ID())
+			return err
+		}, domain.ErrOrganizationMismatch, counts{}},
+		{"mixed forms need one lookup", func() error {
+			_, err := app.Organizations.Get(ctx, bound(alice, acme.ID()), "other")
+			return err
+		}, domain.ErrOrganizationMismatch, counts{orgLookups: 1}},
+		{"a read is one round trip and no write", func() error {
+			_, err := app.Members.List(ctx, alice, "acme", ports.MemberFilter{})
+			return err
+		}, nil, counts{loadAccess: 1}},
+		{"one CheckFacts per check", func() error {
+			r := ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"}
+			_, err := app.Checks.CheckBatch(ctx, alice, acme.ID(), []ports.CheckRequest{r, r, r})
+			return err
+		}, nil, counts{loadAccess: 1, checkFacts: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs.reset()
+			checkErr(t, tt.act(), tt.want)
+			got := counts{cs.loadAccess, cs.checkFacts, cs.orgLookups, cs.userWrites}
+			if got != tt.cnt {
+				t.Fatalf("got %+v, want %+v", got, tt.cnt)
+			}
+		})
+	}
+}
+
+// TestConcurrentLastOwner races two owners who each step down: exactly one
+// may, and the organization keeps one active owner.
+func TestConcurrentLastOwner(t *testing.T) {
+	t.Parallel()
+	t.Run("default store", func(t *testing.T) {
+		t.Parallel()
+		raceOwners(t, newEnv(t, application.Config{}))
+	})
+	t.Run("SQLite file", func(t *testing.T) {
+		t.Parallel()
+		raceOwners(t, newEnvOn(t, sqlstoretest.NewSQLiteFile(t), application.Config{}))
+	})
+}
+
+func raceOwners(t *testing.T, e *env) {
+	ctx := context.Background()
+	alice, bob := principal("alice"), principal("bob")
+	for i := range 5 {
+		o := e.createOrg(t, alice, "race-"+string(rune('a'+i)))
+		ids := []string{e.userID(t, alice), e.addMember(t, o, bob, "owner")}
+		callers := []ports.Principal{alice, bob}
+		errs := make([]error, 2)
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for j := range 2 {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				roles := []string{"admin"}
+				_, errs[j] = e.app.Members.Update(ctx, callers[j], o.ID(), ids[j], domain.MembershipChanges{Roles: &roles})
+			}()
+		}
+		start.Done()
+		done.Wait()
+		ok, last := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, domain.ErrLastOwner):
+				last++
+			default:
+				t.Fatalf("round %d: unexpected error %v", i, err)
+			}
+		}
+		if ok != 1 || last != 1 {
+			t.Fatalf("round %d: got %d successes and %d last-owner errors (%v), want 1 and 1", i, ok, last, errs)
+		}
+		owners := 0
+		for _, id := range ids {
+			if e.member(t, o, id).IsActiveOwner() {
+				owners++
+			}
+		}
+		if owners != 1 {
+			t.Fatalf("round %d: got %d active owners, want 1", i, owners)
+		}
+	}
+}

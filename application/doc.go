@@ -1,0 +1,18 @@
+// Package application implements OrgStack's use cases: the driving ports
+// declared in package ports. It owns transactions and every authorization
+// decision, and depends only on the domain and the ports.
+//
+// Every tenant-scoped use case starts in the authorizer (authorizer.go),
+// which resolves the organization named by the request path or the token,
+// loads the caller's access to it in one store round trip, makes sure the
+// caller's user record exists, and answers "may this principal do P in this
+// organization". The checks run in the order the API documents: the
+// organization (not visible: domain.ErrNotFound; bound to another one:
+// domain.ErrOrganizationMismatch; suspended: domain.ErrOrganizationSuspended
+// for writes), then the permission (domain.ErrForbidden), then the input
+// (*domain.ValidationError), then conflicts with the stored state.
+//
+// Platform administrators act as owners in every organization. Rules that
+// read then write (the last-owner rule, "role in use", "permission in use")
+// run in one transaction that locks what it reads.
+package application

@@ -1,0 +1,53 @@
+package application
+
+import (
+	"context"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+var _ ports.Me = (*MeService)(nil)
+
+// MeService implements ports.Me.
+type MeService struct {
+	auth *authorizer
+}
+
+// Me returns the caller's user record, created on first use, with every
+// membership and the grants each one gives (none while suspended).
+func (s *MeService) Me(ctx context.Context, p ports.Principal) (ports.Profile, error) {
+	az := s.auth
+	u, err := az.callerUser(ctx, p)
+	if err != nil {
+		return ports.Profile{}, err
+	}
+	ms, err := az.store.Memberships().ListForUser(ctx, u.ID())
+	if err != nil {
+		return ports.Profile{}, err
+	}
+	out := ports.Profile{User: u, Memberships: make([]ports.MembershipSummary, 0, len(ms))}
+	for _, om := range ms {
+		m := om.Membership
+		sum := ports.MembershipSummary{
+			OrgID:       m.OrgID(),
+			OrgSlug:     om.OrgSlug,
+			Roles:       m.Roles(),
+			Status:      m.Status(),
+			Permissions: []domain.Grant{},
+		}
+		if m.IsActive() {
+			var custom []*domain.Role
+			if keys := customKeys(m.Roles()); len(keys) > 0 {
+				if custom, err = az.store.Roles().GetMany(ctx, m.OrgID(), keys); err != nil {
+					return ports.Profile{}, err
+				}
+			}
+			if gs := grantsOf(m, custom).Grants(); gs != nil {
+				sum.Permissions = gs
+			}
+		}
+		out.Memberships = append(out.Memberships, sum)
+	}
+	return out, nil
+}

@@ -1,0 +1,290 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+var _ ports.Members = (*MemberService)(nil)
+
+// MemberService implements ports.Members.
+type MemberService struct {
+	auth *authorizer
+}
+
+// List returns a page of the organization's members (members:read).
+func (s *MemberService) List(ctx context.Context, p ports.Principal, orgRef string, f ports.MemberFilter) (ports.Page[ports.Member], error) {
+	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+	if err != nil {
+		return ports.Page[ports.Member]{}, err
+	}
+	if f.Status != "" {
+		if _, err := domain.ParseMemberStatus(f.Status); err != nil {
+			return ports.Page[ports.Member]{}, domain.Invalid("status", "must be one of active, suspended")
+		}
+	}
+	if err := checkSortFields(f.PageRequest, "joined_at", "email", "name"); err != nil {
+		return ports.Page[ports.Member]{}, err
+	}
+	f.OrgID = acc.org.ID()
+	f.PageRequest = normalizePage(f.PageRequest)
+	return s.auth.store.Memberships().List(ctx, f)
+}
+
+// Get returns one member (members:read).
+func (s *MemberService) Get(ctx context.Context, p ports.Principal, orgRef, userID string) (ports.Member, error) {
+	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+	if err != nil {
+		return ports.Member{}, err
+	}
+	return s.auth.store.Memberships().GetMember(ctx, acc.org.ID(), userID)
+}
+
+// Add makes a user a member (members:write): an existing user by ID, or an
+// identity (subject, issuer defaulting to the caller's) that is provisioned
+// when it was never seen. Every role must exist and be covered by the
+// caller's grants; only owners add owners.
+func (s *MemberService) Add(ctx context.Context, p ports.Principal, orgRef string, in ports.AddMember) (ports.Member, error) {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	if err != nil {
+		return ports.Member{}, err
+	}
+	orgID := acc.org.ID()
+	if (in.UserID == "") == (in.Subject == "") {
+		return ports.Member{}, domain.Invalid("user_id", "give exactly one of user_id and subject")
+	}
+	now := az.clock.Now()
+	m, err := domain.NewMembership(orgID, in.UserID, in.Roles, now)
+	if err != nil {
+		return ports.Member{}, err
+	}
+	var user *domain.User
+	issuer := in.Issuer
+	if in.UserID != "" {
+		user, err = az.store.Users().Get(ctx, in.UserID)
+		if errors.Is(err, domain.ErrNotFound) {
+			return ports.Member{}, domain.Invalid("user_id", "no user has this ID")
+		}
+		if err != nil {
+			return ports.Member{}, err
+		}
+	} else {
+		if issuer == "" {
+			issuer = p.Issuer
+		}
+		// Validate the identity now; it is stored only once everything else passed.
+		if _, err := domain.NewUser("", issuer, in.Subject, in.Email, in.Name, now); err != nil {
+			return ports.Member{}, err
+		}
+	}
+	roles, err := s.resolveRoles(ctx, az.store.Roles(), orgID, in.Roles)
+	if err != nil {
+		return ports.Member{}, err
+	}
+	if err := checkAssignable(acc, roles); err != nil {
+		return ports.Member{}, err
+	}
+	if err := domain.CheckMembershipChange(nil, m, acc.isOwner(), 0); err != nil {
+		return ports.Member{}, err
+	}
+	if user == nil {
+		if user, err = s.provision(ctx, issuer, in); err != nil {
+			return ports.Member{}, err
+		}
+	}
+	if m, err = domain.NewMembership(orgID, user.ID(), in.Roles, now); err != nil {
+		return ports.Member{}, err
+	}
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		// Re-check the custom roles in the transaction that stores the membership.
+		if _, err := s.resolveRoles(ctx, r.Roles(), orgID, in.Roles); err != nil {
+			return err
+		}
+		return r.Memberships().Create(ctx, m)
+	})
+	if err != nil {
+		return ports.Member{}, err
+	}
+	return ports.Member{Membership: m, User: user}, nil
+}
+
+// provision returns the user for (issuer, in.Subject), creating it with
+// in's email and name when it was never seen.
+func (s *MemberService) provision(ctx context.Context, issuer string, in ports.AddMember) (*domain.User, error) {
+	az := s.auth
+	users := az.store.Users()
+	u, err := users.GetByIdentity(ctx, issuer, in.Subject)
+	if err == nil || !errors.Is(err, domain.ErrNotFound) {
+		return u, err
+	}
+	u, err = domain.NewUser(az.ids.NewID(), issuer, in.Subject, in.Email, in.Name, az.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	switch err := users.Create(ctx, u); {
+	case errors.Is(err, domain.ErrUserExists):
+		return users.GetByIdentity(ctx, issuer, in.Subject)
+	case err != nil:
+		return nil, err
+	}
+	return u, nil
+}
+
+// Update changes a member's roles or status (members:write), in one
+// transaction that locks the organization's active owners and the
+// membership, so the last-owner rule holds under concurrent requests.
+func (s *MemberService) Update(ctx context.Context, p ports.Principal, orgRef, userID string, c domain.MembershipChanges) (ports.Member, error) {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	if err != nil {
+		return ports.Member{}, err
+	}
+	orgID := acc.org.ID()
+	if c.Roles == nil && c.Status == nil {
+		return az.store.Memberships().GetMember(ctx, orgID, userID)
+	}
+	var out ports.Member
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		// Lock the owners first (organization, then memberships), as every
+		// owner-rule transaction does, so concurrent ones cannot deadlock.
+		owners, err := r.Memberships().LockActiveOwners(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		m, err := r.Memberships().GetForUpdate(ctx, orgID, userID)
+		if err != nil {
+			return err
+		}
+		before := m.Clone()
+		if err := m.Apply(c, az.clock.Now()); err != nil {
+			return err
+		}
+		var roles []*domain.Role
+		if c.Roles != nil {
+			if roles, err = s.resolveRoles(ctx, r.Roles(), orgID, *c.Roles); err != nil {
+				return err
+			}
+		} else if roles, err = s.resolveKeys(ctx, r.Roles(), orgID, m.Roles()); err != nil {
+			return err
+		}
+		// What the member gains: roles it did not hold, or every role when
+		// a suspended membership becomes active again.
+		var gained []*domain.Role
+		for _, role := range roles {
+			if !before.HasRole(role.Key()) || (!before.IsActive() && m.IsActive()) {
+				gained = append(gained, role)
+			}
+		}
+		if !m.IsActive() {
+			gained = nil
+		}
+		if err := checkAssignable(acc, gained); err != nil {
+			return err
+		}
+		if err := domain.CheckMembershipChange(before, m, acc.isOwner(), len(owners)); err != nil {
+			return err
+		}
+		if err := r.Memberships().Update(ctx, m); err != nil {
+			return err
+		}
+		out, err = r.Memberships().GetMember(ctx, orgID, userID)
+		return err
+	})
+	if err != nil {
+		return ports.Member{}, err
+	}
+	return out, nil
+}
+
+// Remove ends a membership (members:write), under the same locks and owner
+// rules as Update.
+func (s *MemberService) Remove(ctx context.Context, p ports.Principal, orgRef, userID string) error {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	if err != nil {
+		return err
+	}
+	orgID := acc.org.ID()
+	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		// Lock the owners first (organization, then memberships), as every
+		// owner-rule transaction does, so concurrent ones cannot deadlock.
+		owners, err := r.Memberships().LockActiveOwners(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		m, err := r.Memberships().GetForUpdate(ctx, orgID, userID)
+		if err != nil {
+			return err
+		}
+		if err := domain.CheckMembershipChange(m, nil, acc.isOwner(), len(owners)); err != nil {
+			return err
+		}
+		return r.Memberships().Delete(ctx, orgID, userID)
+	})
+}
+
+// resolveRoles turns the role keys of a request into roles, built-in or
+// custom roles of the organization. A key naming no role is a validation
+// error on "roles/<index>". The keys must already be well-formed.
+func (s *MemberService) resolveRoles(ctx context.Context, repo ports.RoleRepository, orgID string, keys []string) ([]*domain.Role, error) {
+	rks := make([]domain.RoleKey, len(keys))
+	for i, k := range keys {
+		rks[i] = domain.RoleKey(k)
+	}
+	found, err := s.resolveKeys(ctx, repo, orgID, rks)
+	if err != nil {
+		return nil, err
+	}
+	var fe []domain.FieldError
+	for i, k := range rks {
+		if !slices.ContainsFunc(found, func(r *domain.Role) bool { return r.Key() == k }) {
+			fe = append(fe, domain.FieldError{Field: "roles/" + strconv.Itoa(i), Detail: "no role has this key"})
+		}
+	}
+	if len(fe) > 0 {
+		return nil, &domain.ValidationError{Fields: fe}
+	}
+	return found, nil
+}
+
+// resolveKeys returns the roles among keys that exist, each once.
+func (s *MemberService) resolveKeys(ctx context.Context, repo ports.RoleRepository, orgID string, keys []domain.RoleKey) ([]*domain.Role, error) {
+	var out []*domain.Role
+	for _, k := range keys {
+		if r, ok := domain.BuiltinRole(k); ok && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if ck := customKeys(keys); len(ck) > 0 {
+		custom, err := repo.GetMany(ctx, orgID, ck)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range custom {
+			if r.OrgID() == orgID {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkAssignable refuses roles that give something the caller's grants do
+// not cover (domain.ErrEscalation). Platform administrators may assign any.
+func checkAssignable(acc *access, roles []*domain.Role) error {
+	if acc.principal.PlatformAdmin {
+		return nil
+	}
+	for _, r := range roles {
+		if !acc.grants.CoversRole(r) {
+			return domain.ErrEscalation
+		}
+	}
+	return nil
+}

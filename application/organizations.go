@@ -1,0 +1,175 @@
+package application
+
+import (
+	"context"
+	"errors"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+var _ ports.Organizations = (*OrganizationService)(nil)
+
+// OrganizationService implements ports.Organizations.
+type OrganizationService struct {
+	auth *authorizer
+	cfg  Config
+}
+
+// Create creates an organization and makes the caller its owner: the
+// organization, the caller's user record and the owner membership are
+// written in one transaction. A token bound to an organization may not
+// create organizations (domain.ErrOrganizationMismatch).
+func (s *OrganizationService) Create(ctx context.Context, p ports.Principal, in ports.CreateOrganization) (*domain.Organization, error) {
+	if s.cfg.RestrictOrgCreation && !p.PlatformAdmin {
+		return nil, domain.ErrPlatformAdminRequired
+	}
+	if p.OrgClaim != "" {
+		return nil, domain.ErrOrganizationMismatch
+	}
+	az := s.auth
+	now := az.clock.Now()
+	o, err := domain.NewOrganization(az.ids.NewID(), in.Slug, in.Name, in.Metadata, now)
+	if err != nil {
+		return nil, err
+	}
+	create := func(ctx context.Context, r ports.Repositories) error {
+		u, err := r.Users().GetByIdentity(ctx, p.Issuer, p.Subject)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			u = nil
+		case err != nil:
+			return err
+		}
+		if u, err = az.ensureUserIn(ctx, r.Users(), p, u); err != nil {
+			return err
+		}
+		if err := r.Organizations().Create(ctx, o); err != nil {
+			return err
+		}
+		m, err := domain.NewMembership(o.ID(), u.ID(), []string{string(domain.RoleOwner)}, now)
+		if err != nil {
+			return err
+		}
+		return r.Memberships().Create(ctx, m)
+	}
+	err = az.store.RunInTx(ctx, create)
+	if errors.Is(err, domain.ErrUserExists) {
+		// A concurrent first request created the caller's user; the
+		// transaction was rolled back, so run it again.
+		err = az.store.RunInTx(ctx, create)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Get returns the organization (organization:read).
+func (s *OrganizationService) Get(ctx context.Context, p ports.Principal, orgRef string) (*domain.Organization, error) {
+	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermOrganizationRead, read)
+	if err != nil {
+		return nil, err
+	}
+	return acc.org, nil
+}
+
+// List returns the organizations the caller is an active member of; for a
+// token bound to an organization only that one (if the caller may see it);
+// for a platform administrator every organization.
+func (s *OrganizationService) List(ctx context.Context, p ports.Principal, q ports.OrganizationQuery) (ports.Page[*domain.Organization], error) {
+	var none ports.Page[*domain.Organization]
+	if q.Status != "" {
+		if _, err := domain.ParseOrganizationStatus(q.Status); err != nil {
+			return none, domain.Invalid("status", "must be one of active, suspended")
+		}
+	}
+	if err := checkSortFields(q.PageRequest, "name", "slug", "created_at", "updated_at", "status"); err != nil {
+		return none, err
+	}
+	az := s.auth
+	u, err := az.callerUser(ctx, p)
+	if err != nil {
+		return none, err
+	}
+	f := ports.OrganizationFilter{Q: q.Q, Status: q.Status, PageRequest: normalizePage(q.PageRequest)}
+	if !p.PlatformAdmin {
+		f.MemberUserID = u.ID()
+	}
+	if p.OrgClaim != "" {
+		o, err := az.lookupOrg(ctx, az.store.Organizations(), p.OrgClaim)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return paginate([]*domain.Organization(nil), f.PageRequest), nil
+		case err != nil:
+			return none, err
+		}
+		f.IDs = []string{o.ID()}
+	}
+	return az.store.Organizations().List(ctx, f)
+}
+
+// Update applies changes to the organization (organization:update). Only
+// platform administrators change the status. ifVersion, when non-zero, must
+// be the current version. Empty changes return the organization unchanged.
+func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, orgRef string, c domain.OrganizationChanges, ifVersion int64) (*domain.Organization, error) {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermOrganizationUpdate, write)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != nil && !p.PlatformAdmin {
+		return nil, domain.ErrPlatformAdminRequired
+	}
+	var out *domain.Organization
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		o, err := r.Organizations().GetForUpdate(ctx, acc.org.ID())
+		if err != nil {
+			return err
+		}
+		prev := o.Version()
+		if c.IsEmpty() {
+			if ifVersion != 0 && ifVersion != prev {
+				return domain.ErrVersionMismatch
+			}
+			out = o
+			return nil
+		}
+		if err := o.Apply(c, az.clock.Now()); err != nil {
+			return err
+		}
+		if ifVersion != 0 && ifVersion != prev {
+			return domain.ErrVersionMismatch
+		}
+		if err := r.Organizations().Update(ctx, o, prev); err != nil {
+			return err
+		}
+		out = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Delete removes the organization with everything it owns
+// (organization:delete). ifVersion, when non-zero, must be the current
+// version.
+func (s *OrganizationService) Delete(ctx context.Context, p ports.Principal, orgRef string, ifVersion int64) error {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermOrganizationDelete, write)
+	if err != nil {
+		return err
+	}
+	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		o, err := r.Organizations().GetForUpdate(ctx, acc.org.ID())
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && ifVersion != o.Version() {
+			return domain.ErrVersionMismatch
+		}
+		return r.Organizations().Delete(ctx, o.ID())
+	})
+}

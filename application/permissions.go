@@ -1,0 +1,171 @@
+package application
+
+import (
+	"context"
+	"slices"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+var _ ports.Permissions = (*PermissionService)(nil)
+
+// PermissionService implements ports.Permissions.
+type PermissionService struct {
+	auth *authorizer
+}
+
+// List returns system and custom permissions (permissions:read), filtered by
+// type (system or custom) and q (key or description contains), sorted by key
+// unless q.Sort names key or created_at.
+func (s *PermissionService) List(ctx context.Context, p ports.Principal, orgRef string, q ports.PermissionQuery) (ports.Page[*domain.Permission], error) {
+	var none ports.Page[*domain.Permission]
+	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermPermissionsRead, read)
+	if err != nil {
+		return none, err
+	}
+	if q.Type != "" && q.Type != "system" && q.Type != "custom" {
+		return none, domain.Invalid("type", "must be one of system, custom")
+	}
+	if err := checkSortFields(q.PageRequest, "key", "created_at"); err != nil {
+		return none, err
+	}
+	var all []*domain.Permission
+	if q.Type != "custom" {
+		for _, perm := range domain.SystemPermissions() {
+			if containsFold(q.Q, perm.Key().String(), perm.Description()) {
+				all = append(all, perm)
+			}
+		}
+	}
+	if q.Type != "system" {
+		custom, err := s.auth.store.Permissions().List(ctx, ports.PermissionFilter{OrgID: acc.org.ID(), Q: q.Q})
+		if err != nil {
+			return none, err
+		}
+		all = append(all, custom...)
+	}
+	sort := q.Sort
+	if len(sort) == 0 {
+		sort = []ports.SortField{{Field: "key"}}
+	}
+	slices.SortStableFunc(all, func(a, b *domain.Permission) int {
+		for _, sf := range sort {
+			var c int
+			switch sf.Field {
+			case "key":
+				c = compareFold(a.Key().String(), b.Key().String(), sf.Desc)
+			case "created_at":
+				c = compareTimes(a.CreatedAt(), b.CreatedAt(), sf.Desc)
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return compareFold(a.Key().String(), b.Key().String(), false)
+	})
+	return paginate(all, q.PageRequest), nil
+}
+
+// Get returns one permission, system or custom (permissions:read). A
+// malformed key is domain.ErrNotFound.
+func (s *PermissionService) Get(ctx context.Context, p ports.Principal, orgRef, key string) (*domain.Permission, error) {
+	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermPermissionsRead, read)
+	if err != nil {
+		return nil, err
+	}
+	k, err := domain.ParsePermissionKey(key)
+	if err != nil {
+		return nil, domain.ErrNotFound
+	}
+	if perm, ok := domain.SystemPermission(k); ok {
+		return perm, nil
+	}
+	return s.auth.store.Permissions().Get(ctx, acc.org.ID(), k)
+}
+
+// Create defines a custom permission (permissions:write). Errors:
+// *domain.ValidationError, domain.ErrPermissionExists.
+func (s *PermissionService) Create(ctx context.Context, p ports.Principal, orgRef string, in ports.CreatePermission) (*domain.Permission, error) {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermPermissionsWrite, write)
+	if err != nil {
+		return nil, err
+	}
+	perm, err := domain.NewCustomPermission(az.ids.NewID(), acc.org.ID(), in.Key, in.Description, az.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := az.store.Permissions().Create(ctx, perm); err != nil {
+		return nil, err
+	}
+	return perm, nil
+}
+
+// Update changes a custom permission's description (permissions:write).
+// System permissions: domain.ErrSystemPermission.
+func (s *PermissionService) Update(ctx context.Context, p ports.Principal, orgRef, key string, description string) (*domain.Permission, error) {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermPermissionsWrite, write)
+	if err != nil {
+		return nil, err
+	}
+	k, err := domain.ParsePermissionKey(key)
+	if err != nil {
+		return nil, domain.ErrNotFound
+	}
+	if k.IsSystem() {
+		return nil, domain.ErrSystemPermission
+	}
+	var out *domain.Permission
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		perm, err := r.Permissions().Get(ctx, acc.org.ID(), k)
+		if err != nil {
+			return err
+		}
+		if err := perm.Describe(description, az.clock.Now()); err != nil {
+			return err
+		}
+		if err := r.Permissions().Update(ctx, perm); err != nil {
+			return err
+		}
+		out = perm
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Delete removes a custom permission that no role grants by name
+// (permissions:write). Errors: domain.ErrSystemPermission,
+// domain.ErrPermissionInUse.
+func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, orgRef, key string) error {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, orgRef, domain.PermPermissionsWrite, write)
+	if err != nil {
+		return err
+	}
+	k, err := domain.ParsePermissionKey(key)
+	if err != nil {
+		return domain.ErrNotFound
+	}
+	if k.IsSystem() {
+		return domain.ErrSystemPermission
+	}
+	orgID := acc.org.ID()
+	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.Permissions().Get(ctx, orgID, k); err != nil {
+			return err
+		}
+		n, err := r.Roles().CountGranting(ctx, orgID, k)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return domain.ErrPermissionInUse
+		}
+		return r.Permissions().Delete(ctx, orgID, k)
+	})
+}
