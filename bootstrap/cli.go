@@ -1,0 +1,314 @@
+// Package bootstrap is the only package that knows every piece of OrgStack:
+// it reads the configuration, builds the fx modules that wire adapters to
+// the application, and implements the command line (serve, dev, token,
+// migrate).
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/fx"
+
+	"github.com/orgstack/orgstack/adapters/devissuer"
+	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/sqlstore"
+	"github.com/orgstack/orgstack/application"
+)
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(environ())
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "orgstack:", err)
+		return 1
+	}
+	return 0
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func newRootCommand(env map[string]string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "orgstack",
+		Short:         "OrgStack: organizations, memberships, roles and permission checks over a REST API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand(env), devCommand(env), tokenCommand(env), migrateCommand(env))
+	return root
+}
+
+func serveCommand(env map[string]string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API with the configured database and identity provider",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := LoadConfig(env)
+			if err != nil {
+				return err
+			}
+			if err := c.validateServe(); err != nil {
+				return err
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			return run(serveSettings(c), log)
+		},
+	}
+}
+
+func serveSettings(c Config) settings {
+	return settings{
+		HTTPAddr:        c.HTTPAddr,
+		DatabaseURL:     c.DatabaseURL,
+		AutoMigrate:     c.AutoMigrate,
+		ShutdownTimeout: c.ShutdownTimeout,
+		Auth: jwks.Config{
+			JWKSURL:         c.JWKSURL,
+			Issuer:          c.OIDCIssuer,
+			Audience:        c.Audience,
+			Algorithms:      c.JWTAlgorithms,
+			Leeway:          c.JWTLeeway,
+			OrgClaim:        c.OrgClaim,
+			AdminClaim:      c.PlatformAdminClaim,
+			AdminValue:      c.PlatformAdminValue,
+			RefreshInterval: c.JWKSRefresh,
+		},
+		App: application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
+	}
+}
+
+// devSettings runs on the development database with the development issuer,
+// whose JWKS this same server publishes: tokens take the normal JWKS path.
+func devSettings(c Config) settings {
+	s := serveSettings(c)
+	s.DatabaseURL = c.DevDatabaseURL
+	s.AutoMigrate = true
+	s.Auth.Issuer = devissuer.Issuer
+	s.Auth.Audience = devissuer.Audience
+	s.Auth.JWKSURL = "http://" + loopback(c.HTTPAddr) + "/.well-known/jwks.json"
+	s.Auth.AdminClaim = devissuer.AdminClaim
+	s.Auth.AdminValue = devissuer.AdminValue
+	return s
+}
+
+// loopback turns a listen address into one a local client can dial.
+func loopback(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func devCommand(env map[string]string) *cobra.Command {
+	var db, key string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run locally on an embedded SQLite database with a development token issuer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := LoadConfig(env)
+			if err != nil {
+				return err
+			}
+			if db != "" {
+				c.DevDatabaseURL = "sqlite:" + db
+			}
+			if key != "" {
+				c.DevKeyFile = key
+			}
+			if c.LogFormat == "json" && env["ORGSTACK_LOG_FORMAT"] == "" {
+				c.LogFormat = "console"
+			}
+			if err := c.validateCommon(); err != nil {
+				return err
+			}
+			issuer, err := devissuer.LoadOrCreate(c.devKeyFile())
+			if err != nil {
+				return fmt.Errorf("development issuer: %w", err)
+			}
+			token, err := issuer.Mint(devissuer.TokenRequest{
+				Subject: "dev-user", Email: "dev@example.com", Name: "Dev User", TTL: 24 * time.Hour,
+			}, time.Now())
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			s := devSettings(c)
+			printDevBanner(cmd.OutOrStdout(), s, c.devKeyFile(), token)
+			return run(s, log, fx.Supply(issuer))
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "", "SQLite database file (default orgstack-dev.db, or ORGSTACK_DEV_DATABASE_URL)")
+	cmd.Flags().StringVar(&key, "key", "", "development signing key file (default beside the database, or ORGSTACK_DEV_KEY_FILE)")
+	return cmd
+}
+
+func printDevBanner(w io.Writer, s settings, keyFile, token string) {
+	base := "http://" + loopback(s.HTTPAddr)
+	fmt.Fprintf(w, `OrgStack development server
+  database:  %s
+  issuer:    %s (key %s, JWKS at %s/.well-known/jwks.json)
+  audience:  %s
+
+A token for subject "dev-user", valid 24h (more with: go run . token --sub alice):
+
+export TOKEN=%s
+
+curl -s -X POST %s/api/v1/organizations \
+  -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"slug":"acme","name":"Acme Corp"}'
+curl -s %s/api/v1/organizations -H "Authorization: Bearer $TOKEN"
+
+`, s.DatabaseURL, devissuer.Issuer, keyFile, base, devissuer.Audience, token, base, base)
+}
+
+func tokenCommand(env map[string]string) *cobra.Command {
+	var req devissuer.TokenRequest
+	var key string
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print a JWT signed by the development issuer (works without the server running)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(req.Subject) == "" {
+				return errors.New("--sub is required")
+			}
+			c, err := LoadConfig(env)
+			if err != nil {
+				return err
+			}
+			if key != "" {
+				c.DevKeyFile = key
+			}
+			issuer, err := devissuer.LoadOrCreate(c.devKeyFile())
+			if err != nil {
+				return fmt.Errorf("development issuer: %w", err)
+			}
+			if req.TTL <= 0 {
+				return errors.New("--ttl must be positive")
+			}
+			token, err := issuer.Mint(req, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), token)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Subject, "sub", "", "subject (required)")
+	f.StringVar(&req.Org, "org", "", "bind the token to this organization (ID or slug)")
+	f.StringVar(&req.Email, "email", "", "email claim")
+	f.StringVar(&req.Name, "name", "", "name claim")
+	f.BoolVar(&req.Admin, "admin", false, "mark the caller as a platform administrator")
+	f.DurationVar(&req.TTL, "ttl", time.Hour, "lifetime")
+	f.StringVar(&key, "key", "", "development signing key file (default beside the development database, or ORGSTACK_DEV_KEY_FILE)")
+	return cmd
+}
+
+func migrateCommand(env map[string]string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply, roll back or show database migrations (ORGSTACK_DATABASE_URL)",
+	}
+	withStore := func(fn func(ctx context.Context, s *sqlstore.Store, out io.Writer) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			c, err := LoadConfig(env)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			defer cancel()
+			s, err := sqlstore.Open(ctx, c.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.Close() }()
+			return fn(ctx, s, cmd.OutOrStdout())
+		}
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use: "up", Short: "Apply every pending migration", Args: cobra.NoArgs,
+			RunE: withStore(func(ctx context.Context, s *sqlstore.Store, out io.Writer) error {
+				applied, err := s.MigrateUp(ctx)
+				if err != nil {
+					return err
+				}
+				if len(applied) == 0 {
+					fmt.Fprintln(out, "the schema is up to date")
+				}
+				for _, m := range applied {
+					fmt.Fprintln(out, "applied", m)
+				}
+				return nil
+			}),
+		},
+		&cobra.Command{
+			Use: "down", Short: "Roll back the last group of migrations", Args: cobra.NoArgs,
+			RunE: withStore(func(ctx context.Context, s *sqlstore.Store, out io.Writer) error {
+				rolled, err := s.MigrateDown(ctx)
+				if err != nil {
+					return err
+				}
+				if len(rolled) == 0 {
+					fmt.Fprintln(out, "nothing to roll back")
+				}
+				for _, m := range rolled {
+					fmt.Fprintln(out, "rolled back", m)
+				}
+				return nil
+			}),
+		},
+		&cobra.Command{
+			Use: "status", Short: "List applied and pending migrations", Args: cobra.NoArgs,
+			RunE: withStore(func(ctx context.Context, s *sqlstore.Store, out io.Writer) error {
+				applied, pending, err := s.MigrationStatus(ctx)
+				if err != nil {
+					return err
+				}
+				for _, m := range applied {
+					fmt.Fprintln(out, "applied ", m)
+				}
+				for _, m := range pending {
+					fmt.Fprintln(out, "pending ", m)
+				}
+				return nil
+			}),
+		},
+	)
+	return cmd
+}

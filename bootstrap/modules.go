@@ -1,0 +1,247 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/orgstack/orgstack/adapters/devissuer"
+	"github.com/orgstack/orgstack/adapters/httpapi"
+	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/sqlstore"
+	"github.com/orgstack/orgstack/adapters/system"
+	"github.com/orgstack/orgstack/application"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// settings are the resolved values the modules need; serve and dev fill
+// them differently from one Config.
+type settings struct {
+	HTTPAddr        string
+	DatabaseURL     string
+	AutoMigrate     bool
+	ShutdownTimeout time.Duration
+	Auth            jwks.Config
+	App             application.Config
+}
+
+// newLogger builds the zap logger from the configuration.
+func newLogger(c Config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("ORGSTACK_LOG_LEVEL: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if strings.EqualFold(c.LogFormat, "console") {
+		zc = zap.NewDevelopmentConfig()
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.DisableStacktrace = true
+	return zc.Build()
+}
+
+// loggerModule supplies the logger and makes it fx's own event logger.
+func loggerModule(log *zap.Logger) fx.Option {
+	return fx.Options(
+		fx.Supply(log),
+		fx.WithLogger(func(l *zap.Logger) fxevent.Logger {
+			return &fxevent.ZapLogger{Logger: l.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))}
+		}),
+	)
+}
+
+// storeModule opens the SQL store named by the database URL and refuses to
+// start when its schema is behind, unless auto-migration is on.
+var storeModule = fx.Module("sqlstore",
+	fx.Provide(
+		newStore,
+		fx.Annotate(func(s *sqlstore.Store) *sqlstore.Store { return s }, fx.As(new(ports.Store))),
+	),
+)
+
+func newStore(lc fx.Lifecycle, s settings, log *zap.Logger) (*sqlstore.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := sqlstore.Open(ctx, s.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := ensureSchema(ctx, store, s.AutoMigrate, log); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	lc.Append(fx.StopHook(store.Close))
+	return store, nil
+}
+
+// ensureSchema applies pending migrations when allowed, and otherwise fails
+// with a message that says what to run.
+func ensureSchema(ctx context.Context, store *sqlstore.Store, auto bool, log *zap.Logger) error {
+	_, pending, err := store.MigrationStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("read migration status: %w", err)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if !auto {
+		return fmt.Errorf("the database schema is behind: %d pending migration(s) (%s); run `orgstack migrate up` or set ORGSTACK_AUTO_MIGRATE=true",
+			len(pending), strings.Join(pending, ", "))
+	}
+	applied, err := store.MigrateUp(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("applied migrations", zap.Strings("migrations", applied))
+	return nil
+}
+
+// authModule verifies bearer tokens against the identity provider's JWKS.
+var authModule = fx.Module("jwks",
+	fx.Provide(
+		newVerifier,
+		fx.Annotate(func(v *jwks.Verifier) *jwks.Verifier { return v }, fx.As(new(ports.TokenVerifier))),
+	),
+)
+
+func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Verifier, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := s.Auth
+	cfg.Logger = log.Named("jwks")
+	v, err := jwks.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("token verifier: %w", err)
+	}
+	lc.Append(fx.StopHook(cancel))
+	return v, nil
+}
+
+// applicationModule wires the use cases to the driven ports.
+var applicationModule = fx.Module("application",
+	fx.Provide(func(store ports.Store, s settings) *application.App {
+		return application.New(application.Deps{
+			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App,
+		})
+	}),
+)
+
+type handlerParams struct {
+	fx.In
+	App      *application.App
+	Store    ports.Store
+	Verifier *jwks.Verifier
+	Log      *zap.Logger
+	Dev      *devissuer.Signer `optional:"true"`
+}
+
+// httpModule serves the API (and, in development, the issuer's JWKS).
+var httpModule = fx.Module("http",
+	fx.Provide(newHandler, newHTTPServer),
+	fx.Invoke(func(*http.Server) {}),
+)
+
+func newHandler(p handlerParams) http.Handler {
+	api := httpapi.NewHandler(httpapi.Services{
+		Organizations: p.App.Organizations,
+		Me:            p.App.Me,
+		Members:       p.App.Members,
+		Users:         p.App.Users,
+		Roles:         p.App.Roles,
+		Permissions:   p.App.Permissions,
+		Checks:        p.App.Checks,
+	}, httpapi.Options{
+		Verifier: p.Verifier,
+		Logger:   p.Log.Named("http"),
+		Readiness: map[string]func(context.Context) error{
+			"database": p.Store.Ping,
+			"jwks": func(context.Context) error {
+				if !p.Verifier.Ready() {
+					return errors.New("no signing keys loaded yet")
+				}
+				return nil
+			},
+		},
+	})
+	if p.Dev == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /.well-known/jwks.json", p.Dev.JWKSHandler())
+	mux.Handle("/", api)
+	return mux
+}
+
+func newHTTPServer(lc fx.Lifecycle, s settings, h http.Handler, log *zap.Logger) *http.Server {
+	srv := &http.Server{
+		Addr:              s.HTTPAddr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http.server")),
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", s.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", s.HTTPAddr, err)
+			}
+			log.Info("listening", zap.String("addr", ln.Addr().String()))
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", zap.Error(err))
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			log.Info("shutting down: draining connections")
+			return srv.Shutdown(ctx)
+		},
+	})
+	return srv
+}
+
+// appOptions assembles the service from its modules.
+func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
+	return append([]fx.Option{
+		loggerModule(log),
+		fx.Supply(s),
+		fx.StopTimeout(s.ShutdownTimeout),
+		storeModule,
+		authModule,
+		applicationModule,
+		httpModule,
+	}, extra...)
+}
+
+// run starts the service and blocks until SIGINT or SIGTERM, then shuts down
+// gracefully.
+func run(s settings, log *zap.Logger, extra ...fx.Option) error {
+	app := fx.New(appOptions(s, log, extra...)...)
+	if err := app.Err(); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		return err
+	}
+	sig := <-app.Wait()
+	log.Info("stopping", zap.String("signal", sig.Signal.String()))
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	defer cancelStop()
+	return app.Stop(stopCtx)
+}
