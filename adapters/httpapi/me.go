@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// meJSON is the caller's own record.
+type meJSON struct {
+	ID          string           `json:"id"`
+	Issuer      string           `json:"issuer"`
+	Subject     string           `json:"subject"`
+	Email       *string          `json:"email"`
+	Name        *string          `json:"name"`
+	Memberships []membershipJSON `json:"memberships"`
+}
+
+// membershipJSON is one of the caller's memberships.
+type membershipJSON struct {
+	OrganizationID   string   `json:"organization_id"`
+	OrganizationSlug string   `json:"organization_slug"`
+	Roles            []string `json:"roles"`
+	Status           string   `json:"status"`
+	Permissions      []string `json:"permissions"`
+}
+
+func toMeJSON(p ports.Profile) meJSON {
+	out := meJSON{Memberships: make([]membershipJSON, 0, len(p.Memberships))}
+	if p.User != nil {
+		out.ID, out.Issuer, out.Subject = p.User.ID(), p.User.Issuer(), p.User.Subject()
+		out.Email, out.Name = optString(p.User.Email()), optString(p.User.Name())
+	}
+	for _, m := range p.Memberships {
+		out.Memberships = append(out.Memberships, membershipJSON{
+			OrganizationID: m.OrgID, OrganizationSlug: m.OrgSlug,
+			Roles: roleKeys(m.Roles), Status: m.Status.String(), Permissions: grantStrings(m.Permissions),
+		})
+	}
+	return out
+}
+
+func grantStrings(gs []domain.Grant) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.String()
+	}
+	return out
+}
+
+// me handles GET /api/v1/me.
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	p, err := s.svc.Me.Me(r.Context(), principal(r.Context()))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeData(w, r, http.StatusOK, toMeJSON(p))
+}

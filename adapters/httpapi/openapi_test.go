@@ -1,0 +1,407 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+)
+
+// The OpenAPI document is kept true by validating every request and response
+// the HTTP test suite makes against it: the harness calls exchangeHook after
+// each exchange, and this file sets it.
+func init() { exchangeHook = validateExchange }
+
+// apiSpec is openapi.json loaded, validated and routed once per test binary.
+type apiSpec struct {
+	raw    []byte
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var (
+	specOnce sync.Once
+	spec     *apiSpec
+	specErr  error
+)
+
+// loadSpec reads openapi.json from the package directory, checks that it is
+// a valid OpenAPI document and builds a router over its paths.
+func loadSpec() (*apiSpec, error) {
+	specOnce.Do(func() {
+		raw, err := os.ReadFile("openapi.json")
+		if err != nil {
+			specErr = err
+			return
+		}
+		doc, err := openapi3.NewLoader().LoadFromData(raw)
+		if err != nil {
+			specErr = fmt.Errorf("load openapi.json: %w", err)
+			return
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			specErr = fmt.Errorf("validate openapi.json: %w", err)
+			return
+		}
+		router, err := gorillamux.NewRouter(doc)
+		if err != nil {
+			specErr = fmt.Errorf("route openapi.json: %w", err)
+			return
+		}
+		spec = &apiSpec{raw: raw, doc: doc, router: router}
+	})
+	return spec, specErr
+}
+
+func mustSpec(t testing.TB) *apiSpec {
+	t.Helper()
+	s, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// bearerPresent is the authentication function of request validation: the
+// token itself was verified by the server, so here it only has to be there.
+func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if in.SecurityScheme == nil || in.SecurityScheme.Type != "http" || !strings.EqualFold(in.SecurityScheme.Scheme, "bearer") {
+		return fmt.Errorf("unexpected security scheme %q", in.SecuritySchemeName)
+	}
+	scheme, token, ok := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return errors.New("no bearer token")
+	}
+	return nil
+}
+
+// validateExchange checks one exchange against the document. The request is
+// validated unless the server refused it with a 4xx (tests send invalid
+// requests on purpose); the response is always validated, including its
+// status, headers and body. A request no documented route serves must be
+// answered with a 404 or 405 problem.
+func validateExchange(t testing.TB, req *http.Request, reqBody []byte, res *http.Response, resBody []byte) {
+	t.Helper()
+	s, err := loadSpec()
+	if err != nil {
+		t.Errorf("openapi: %v", err)
+		return
+	}
+	ctx := context.Background()
+	where := req.Method + " " + req.URL.RequestURI() + " → " + res.Status
+	r := req.Clone(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := s.router.FindRoute(r)
+	if err != nil {
+		want := http.StatusNotFound
+		if errors.Is(err, routers.ErrMethodNotAllowed) {
+			want = http.StatusMethodNotAllowed
+			if res.Header.Get("Allow") == "" {
+				t.Errorf("openapi: %s: 405 without an Allow header", where)
+			}
+		}
+		if res.StatusCode != want && res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("openapi: %s: the document has no such operation (%v), so the status must be %d", where, err, want)
+		}
+		validateProblemBody(t, s, where, res, resBody)
+		return
+	}
+	normalizeJSONMediaType(r, route.Operation)
+	in := &openapi3filter.RequestValidationInput{
+		Request:    r,
+		PathParams: params,
+		Route:      route,
+		Options: &openapi3filter.Options{
+			AuthenticationFunc:  bearerPresent,
+			MultiError:          true,
+			SkipSettingDefaults: true,
+		},
+	}
+	if res.StatusCode < 400 || res.StatusCode >= 500 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			t.Errorf("openapi: %s (%s): the server accepted a request the document forbids: %v\nrequest body: %s",
+				where, route.Operation.OperationID, err, truncate(reqBody))
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Body:                   io.NopCloser(bytes.NewReader(resBody)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		t.Errorf("openapi: %s (%s): response does not match the document: %v\nresponse body: %s",
+			where, route.Operation.OperationID, err, truncate(resBody))
+	}
+	if resp := route.Operation.Responses.Status(res.StatusCode); resp != nil && resp.Value != nil && len(resp.Value.Content) == 0 && len(resBody) != 0 {
+		t.Errorf("openapi: %s: the document gives this response no body, got %q", where, truncate(resBody))
+	}
+	recordCoverage(route.Operation.OperationID, res.StatusCode)
+}
+
+// normalizeJSONMediaType reads a request body sent as a */*+json type the
+// operation does not list as application/json, as the server does (the
+// request body descriptions say so).
+func normalizeJSONMediaType(r *http.Request, op *openapi3.Operation) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || op.RequestBody == nil || op.RequestBody.Value == nil {
+		return
+	}
+	content := op.RequestBody.Value.Content
+	if content.Get(mt) == nil && strings.HasSuffix(mt, "+json") && content.Get("application/json") != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+}
+
+// validateProblemBody checks a response to a request no operation covers.
+func validateProblemBody(t testing.TB, s *apiSpec, where string, res *http.Response, body []byte) {
+	t.Helper()
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "application/problem+json" {
+		t.Errorf("openapi: %s: Content-Type %q, want application/problem+json", where, res.Header.Get("Content-Type"))
+		return
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Errorf("openapi: %s: problem body is not JSON: %v", where, err)
+		return
+	}
+	if err := s.doc.Components.Schemas["Problem"].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("openapi: %s: problem body does not match the Problem schema: %v", where, err)
+	}
+}
+
+func truncate(b []byte) string {
+	if len(b) > 2000 {
+		return string(b[:2000]) + "…"
+	}
+	return string(b)
+}
+
+// coverage records which documented responses the suite produced.
+var coverage = struct {
+	sync.Mutex
+	seen map[string]map[int]bool
+}{seen: map[string]map[int]bool{}}
+
+func recordCoverage(opID string, status int) {
+	coverage.Lock()
+	defer coverage.Unlock()
+	if coverage.seen[opID] == nil {
+		coverage.seen[opID] = map[int]bool{}
+	}
+	coverage.seen[opID][status] = true
+}
+
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	s := mustSpec(t)
+	if got := s.doc.OpenAPI; got != "3.1.1" {
+		t.Errorf("openapi = %q, want 3.1.1", got)
+	}
+	// Every /api/v1 operation but the document itself needs a bearer token;
+	// every operation documents its success and its 401/500 problems.
+	for path, item := range s.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			public := path == "/livez" || path == "/readyz" || path == "/api/v1/openapi.json"
+			sec := s.doc.Security
+			if op.Security != nil {
+				sec = *op.Security
+			}
+			if public && len(sec) != 0 {
+				t.Errorf("%s %s: must not require authentication", method, path)
+			}
+			if !public {
+				if len(sec) != 1 || sec[0]["bearerAuth"] == nil {
+					t.Errorf("%s %s: must require bearerAuth, has %v", method, path, sec)
+				}
+				for _, st := range []int{401, 500} {
+					if op.Responses.Status(st) == nil {
+						t.Errorf("%s %s: no %d response", method, path, st)
+					}
+				}
+			}
+			if op.OperationID == "" {
+				t.Errorf("%s %s: no operationId", method, path)
+			}
+		}
+	}
+}
+
+// TestOpenAPIErrorCodes keeps the code enum of the Problem schema and the
+// x-error-codes table in step with the adapter's ErrorCodes table.
+func TestOpenAPIErrorCodes(t *testing.T) {
+	s := mustSpec(t)
+	var enum []string
+	for _, v := range s.doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum {
+		enum = append(enum, fmt.Sprint(v))
+	}
+	var table []struct {
+		Code   string `json:"code"`
+		Status int    `json:"status"`
+	}
+	raw, err := json.Marshal(s.doc.Extensions["x-error-codes"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &table); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]int{}
+	for _, row := range table {
+		documented[row.Code] = row.Status
+	}
+	var code []string
+	for _, c := range ErrorCodes {
+		code = append(code, c.Code)
+		if st, ok := documented[c.Code]; !ok || st != c.Status {
+			t.Errorf("code %s: status %d in the code, %d (present %v) in x-error-codes", c.Code, c.Status, st, ok)
+		}
+	}
+	slices.Sort(enum)
+	slices.Sort(code)
+	if !slices.Equal(enum, code) {
+		t.Errorf("Problem.code enum %v\n != ErrorCodes %v", enum, code)
+	}
+	if len(table) != len(code) {
+		t.Errorf("x-error-codes has %d rows, ErrorCodes %d", len(table), len(code))
+	}
+}
+
+// TestOpenAPIServedDocument checks that GET /api/v1/openapi.json serves
+// exactly this file, without authentication.
+func TestOpenAPIServedDocument(t *testing.T) {
+	s := mustSpec(t)
+	env := newEnv(t)
+	res, body := env.do(t, http.MethodGet, "/api/v1/openapi.json", "", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", res.StatusCode, body)
+	}
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", res.Header.Get("Content-Type"))
+	}
+	if !bytes.Equal(body, s.raw) {
+		t.Errorf("served document (%d bytes) differs from openapi.json (%d bytes)", len(body), len(s.raw))
+	}
+}
+
+// TestOpenAPIRoutesMatchRouter checks that every route registered on the
+// router is documented and every documented operation is registered.
+func TestOpenAPIRoutesMatchRouter(t *testing.T) {
+	s := mustSpec(t)
+	srv := &server{log: zap.NewNop()}
+	srv.routes()
+	registered := map[string]bool{}
+	err := srv.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := route.GetPathTemplate()
+		if err != nil {
+			return nil //nolint:nilerr // a route without a path (none today) is not an operation
+		}
+		methods, err := route.GetMethods()
+		if err != nil {
+			return nil //nolint:nilerr // subrouter prefixes have no methods: not operations
+		}
+		for _, m := range methods {
+			registered[m+" "+tpl] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range s.doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[method+" "+path] = true
+		}
+	}
+	for _, k := range sortedKeys(registered) {
+		if !documented[k] {
+			t.Errorf("route %s is registered but not documented", k)
+		}
+	}
+	for _, k := range sortedKeys(documented) {
+		if !registered[k] {
+			t.Errorf("operation %s is documented but not registered", k)
+		}
+	}
+	t.Logf("%d routes registered, %d operations documented", len(registered), len(documented))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestOpenAPIValidatorRejectsDrift proves the exchange validator can fail: a
+// response that breaks the document is reported.
+func TestOpenAPIValidatorRejectsDrift(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		status int
+		ctype  string
+		body   string
+	}{
+		{"unknown field", "GET", "/api/v1/me", 200, "application/json",
+			`{"data":{"id":"u","issuer":"i","subject":"s","email":null,"name":null,"memberships":[],"org_id":"x"}}`},
+		{"undocumented status", "GET", "/api/v1/me", 418, "application/problem+json",
+			`{"type":"about:blank","title":"t","status":418,"code":"internal","request_id":"r"}`},
+		{"unknown problem code", "GET", "/api/v1/organizations/x", 404, "application/problem+json",
+			`{"type":"about:blank","title":"t","status":404,"code":"nope","request_id":"r"}`},
+		{"bad slug", "GET", "/api/v1/organizations/x", 200, "application/json",
+			`{"data":{"id":"x","slug":"A--b","name":"n","status":"active","metadata":{},"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z","version":1}}`},
+		{"missing Link", "GET", "/api/v1/organizations", 200, "application/json",
+			`{"data":[],"pagination":{"page":1,"size":20,"total_items":0,"total_pages":0}}`},
+		{"wrong content type", "GET", "/api/v1/roles/admin", 404, "application/json",
+			`{"type":"about:blank","title":"t","status":404,"code":"not_found","request_id":"r"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, "http://api.test"+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer x")
+			res := &http.Response{StatusCode: tt.status, Status: fmt.Sprint(tt.status), Header: http.Header{
+				"Content-Type": {tt.ctype}, "X-Request-Id": {"r"},
+			}}
+			rec := &recordingTB{TB: t}
+			validateExchange(rec, req, nil, res, []byte(tt.body))
+			if !rec.failed {
+				t.Errorf("validator accepted a response that breaks the document")
+			}
+		})
+	}
+}
+
+// recordingTB records failures instead of failing the test.
+type recordingTB struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recordingTB) Errorf(string, ...any) { r.failed = true }
+func (r *recordingTB) Fatal(...any)          { r.failed = true }
+func (r *recordingTB) Helper()               {}

@@ -1,0 +1,191 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/orgstack/orgstack/domain"
+)
+
+// ProblemTypeBase is the prefix of every problem type URI: the type of the
+// problem with code c is ProblemTypeBase + c.
+const ProblemTypeBase = "https://orgstack.dev/problems/"
+
+// ErrorCode is one row of the error-code table: a stable machine-readable
+// code, the HTTP status it is answered with and a short human title.
+type ErrorCode struct {
+	Code   string
+	Status int
+	Title  string
+}
+
+// Type returns the problem type URI of the code.
+func (c ErrorCode) Type() string { return ProblemTypeBase + c.Code }
+
+// ErrorCodes is THE error-code table of the API: every problem response
+// carries one of these codes in its "code" member, with this status, the
+// type URI ProblemTypeBase+code and this title. README.md and openapi.json
+// list the same table; a test keeps them in step with the domain's errors.
+var ErrorCodes = []ErrorCode{
+	{"malformed_json", http.StatusBadRequest, "Malformed request body"},
+	{"validation_failed", http.StatusBadRequest, "Validation failed"},
+	{"invalid_parameter", http.StatusBadRequest, "Invalid query parameter"},
+	{"organization_context_required", http.StatusBadRequest, "Organization context required"},
+	{"unauthenticated", http.StatusUnauthorized, "Authentication required"},
+	{"invalid_token", http.StatusUnauthorized, "Invalid access token"},
+	{"forbidden", http.StatusForbidden, "Forbidden"},
+	{"owner_required", http.StatusForbidden, "Owner required"},
+	{"privilege_escalation", http.StatusForbidden, "Privilege escalation"},
+	{"organization_mismatch", http.StatusForbidden, "Organization mismatch"},
+	{"organization_suspended", http.StatusForbidden, "Organization suspended"},
+	{"platform_admin_required", http.StatusForbidden, "Platform administrator required"},
+	{"not_found", http.StatusNotFound, "Not found"},
+	{"method_not_allowed", http.StatusMethodNotAllowed, "Method not allowed"},
+	{"slug_taken", http.StatusConflict, "Slug taken"},
+	{"last_owner", http.StatusConflict, "Last owner"},
+	{"already_member", http.StatusConflict, "Already a member"},
+	{"user_exists", http.StatusConflict, "User exists"},
+	{"role_exists", http.StatusConflict, "Role exists"},
+	{"builtin_role", http.StatusConflict, "Built-in role"},
+	{"role_in_use", http.StatusConflict, "Role in use"},
+	{"permission_exists", http.StatusConflict, "Permission exists"},
+	{"system_permission", http.StatusConflict, "System permission"},
+	{"permission_in_use", http.StatusConflict, "Permission in use"},
+	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
+	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},
+	{"unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type"},
+	{"internal", http.StatusInternalServerError, "Internal error"},
+	{"not_ready", http.StatusServiceUnavailable, "Not ready"},
+}
+
+var codeIndex = func() map[string]ErrorCode {
+	m := make(map[string]ErrorCode, len(ErrorCodes))
+	for _, c := range ErrorCodes {
+		m[c.Code] = c
+	}
+	return m
+}()
+
+// lookupCode returns the table row of code; a code missing from the table
+// (a domain error added later) gets the status of its kind.
+func lookupCode(code string, kind domain.Kind) ErrorCode {
+	if c, ok := codeIndex[code]; ok {
+		return c
+	}
+	status := map[domain.Kind]int{
+		domain.KindInvalid:         http.StatusBadRequest,
+		domain.KindUnauthenticated: http.StatusUnauthorized,
+		domain.KindForbidden:       http.StatusForbidden,
+		domain.KindNotFound:        http.StatusNotFound,
+		domain.KindConflict:        http.StatusConflict,
+		domain.KindPrecondition:    http.StatusPreconditionFailed,
+	}[kind]
+	if status == 0 {
+		return codeIndex["internal"]
+	}
+	return ErrorCode{Code: code, Status: status, Title: http.StatusText(status)}
+}
+
+// fieldProblem names one invalid part of a request: a JSON pointer into the
+// body, or a query parameter.
+type fieldProblem struct {
+	Pointer   string `json:"pointer,omitempty"`
+	Parameter string `json:"parameter,omitempty"`
+	Detail    string `json:"detail"`
+}
+
+// problem is an RFC 9457 problem details body with the API's extensions.
+type problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail"`
+	Code      string         `json:"code"`
+	RequestID string         `json:"request_id"`
+	Errors    []fieldProblem `json:"errors,omitempty"`
+	Checks    []checkStatus  `json:"checks,omitempty"`
+}
+
+// apiError is an error the adapter decides itself (malformed body, bad query
+// parameter, unknown route), before or instead of calling the application.
+type apiError struct {
+	code   string
+	detail string
+	fields []fieldProblem
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.detail }
+
+func newAPIError(code, detail string, fields ...fieldProblem) *apiError {
+	return &apiError{code: code, detail: detail, fields: fields}
+}
+
+// pointerOf converts a domain field path ("metadata/color") to a JSON
+// pointer ("/metadata/color"); "" stays the whole document.
+func pointerOf(field string) string {
+	if field == "" || strings.HasPrefix(field, "/") {
+		return field
+	}
+	return "/" + field
+}
+
+// writeError answers err as a problem. It is the only place that maps errors
+// to statuses. Internal errors are logged once, with the request ID, and the
+// caller sees only "internal error".
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ae *apiError
+		ve *domain.ValidationError
+		de *domain.Error
+	)
+	var p problem
+	switch {
+	case errors.As(err, &ae):
+		c := lookupCode(ae.code, domain.KindInternal)
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: ae.detail, Errors: ae.fields}
+	case errors.As(err, &ve):
+		c := codeIndex["validation_failed"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request is invalid"}
+		for _, f := range ve.Fields {
+			p.Errors = append(p.Errors, fieldProblem{Pointer: pointerOf(f.Field), Detail: f.Detail})
+		}
+	case errors.As(err, &de) && de.Kind != domain.KindInternal:
+		c := lookupCode(de.Code, de.Kind)
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: de.Message}
+	default:
+		c := codeIndex["internal"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "internal error"}
+		s.log.Error("internal error",
+			zap.String("request_id", requestID(r.Context())),
+			zap.String("method", r.Method),
+			zap.String("route", routeTemplate(r)),
+			zap.Error(err))
+	}
+	s.writeProblem(w, r, p)
+}
+
+// writeProblem fills the common members and writes p.
+func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
+	p.Type = ProblemTypeBase + p.Code
+	p.RequestID = requestID(r.Context())
+	switch p.Code {
+	case "unauthenticated":
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack"`)
+	case "invalid_token":
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack", error="invalid_token"`)
+	}
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen: problem holds only strings and ints
+		body = []byte(`{"type":"` + ProblemTypeBase + `internal","title":"Internal error","status":500,"detail":"internal error","code":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Del("ETag")
+	w.Header().Del("Location")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,183 @@
+// Package httpapi is the HTTP adapter: it drives the application's ports
+// from a REST API (base /api/v1) routed by gorilla/mux.
+//
+// A request flows one way: outer middleware (request ID, recover, access
+// log) → router → authentication (bearer token → verifier → principal in the
+// context) → handler (parse and check the request's shape) → one driving
+// port → the handler maps the result to JSON. Errors of every layer are
+// answered as RFC 9457 problems by one writer using one table (ErrorCodes).
+//
+// Every tenant-scoped route exists in two forms sharing one handler:
+// /api/v1/<resource>… (organization from the token's claim) and
+// /api/v1/organizations/{orgId}/<resource>… (organization named in the path).
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/orgstack/orgstack/ports"
+)
+
+// Services are the driving ports the API calls.
+type Services struct {
+	Organizations ports.Organizations
+	Me            ports.Me
+	Members       ports.Members
+	Users         ports.Users
+	Roles         ports.Roles
+	Permissions   ports.Permissions
+	Checks        ports.Checks
+}
+
+// Options configure the handler.
+type Options struct {
+	// Verifier checks bearer tokens.
+	Verifier ports.TokenVerifier
+	// Logger receives the access log and internal errors; nil logs nothing.
+	Logger *zap.Logger
+	// Readiness are the checks /readyz runs, by name.
+	Readiness map[string]func(context.Context) error
+}
+
+// BasePath is the prefix of every API route.
+const BasePath = "/api/v1"
+
+// server holds what the handlers need.
+type server struct {
+	svc       Services
+	verifier  ports.TokenVerifier
+	log       *zap.Logger
+	readiness map[string]func(context.Context) error
+	router    *mux.Router
+}
+
+// NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
+// /api/v1/openapi.json and every authenticated /api/v1 route.
+func NewHandler(s Services, o Options) http.Handler {
+	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness}
+	if srv.log == nil {
+		srv.log = zap.NewNop()
+	}
+	srv.routes()
+	return srv.outer(srv.router)
+}
+
+// methodsProbed are the methods tried when building an Allow header.
+var methodsProbed = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// routes builds the route table. Hot routes (check, lists) come first
+// because mux tries routes in order.
+func (s *server) routes() {
+	r := mux.NewRouter()
+	r.SkipClean(true) // never redirect; an unclean path is simply not found
+	r.Use(matched)
+	s.router = r
+
+	r.HandleFunc("/livez", s.livez).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+
+	api := r.PathPrefix(BasePath).Subrouter()
+	api.HandleFunc("/openapi.json", s.openapi).Methods(http.MethodGet)
+
+	authed := func(h http.HandlerFunc) http.Handler { return s.authenticate(h) }
+
+	// Tenant routes in the token form, then in the explicit form; the check
+	// routes come first of each.
+	tenant := func(sr *mux.Router) {
+		sr.Handle("/check", authed(s.check)).Methods(http.MethodPost)
+		sr.Handle("/members", authed(s.listMembers)).Methods(http.MethodGet)
+		sr.Handle("/members", authed(s.addMember)).Methods(http.MethodPost)
+		sr.Handle("/members/{userId}", authed(s.getMember)).Methods(http.MethodGet)
+		sr.Handle("/members/{userId}", authed(s.updateMember)).Methods(http.MethodPatch)
+		sr.Handle("/members/{userId}", authed(s.removeMember)).Methods(http.MethodDelete)
+		sr.Handle("/users", authed(s.listUsers)).Methods(http.MethodGet)
+		sr.Handle("/users/{userId}", authed(s.getUser)).Methods(http.MethodGet)
+		sr.Handle("/roles", authed(s.listRoles)).Methods(http.MethodGet)
+		sr.Handle("/roles", authed(s.createRole)).Methods(http.MethodPost)
+		sr.Handle("/roles/{roleKey}", authed(s.getRole)).Methods(http.MethodGet)
+		sr.Handle("/roles/{roleKey}", authed(s.updateRole)).Methods(http.MethodPatch)
+		sr.Handle("/roles/{roleKey}", authed(s.deleteRole)).Methods(http.MethodDelete)
+		sr.Handle("/permissions", authed(s.listPermissions)).Methods(http.MethodGet)
+		sr.Handle("/permissions", authed(s.createPermission)).Methods(http.MethodPost)
+		sr.Handle("/permissions/{permissionKey}", authed(s.getPermission)).Methods(http.MethodGet)
+		sr.Handle("/permissions/{permissionKey}", authed(s.updatePermission)).Methods(http.MethodPatch)
+		sr.Handle("/permissions/{permissionKey}", authed(s.deletePermission)).Methods(http.MethodDelete)
+	}
+	tenant(api)
+
+	api.Handle("/organizations", authed(s.listOrganizations)).Methods(http.MethodGet)
+	api.Handle("/organizations", authed(s.createOrganization)).Methods(http.MethodPost)
+	api.Handle("/organizations/{orgId}", authed(s.getOrganization)).Methods(http.MethodGet)
+	api.Handle("/organizations/{orgId}", authed(s.updateOrganization)).Methods(http.MethodPatch)
+	api.Handle("/organizations/{orgId}", authed(s.deleteOrganization)).Methods(http.MethodDelete)
+	tenant(api.PathPrefix("/organizations/{orgId}").Subrouter())
+
+	api.Handle("/me", authed(s.me)).Methods(http.MethodGet)
+	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(http.MethodGet)
+
+	r.NotFoundHandler = http.HandlerFunc(s.notFoundOrNotAllowed)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.notFoundOrNotAllowed)
+}
+
+// allowedMethods returns the methods some route serves at r's path.
+func (s *server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range methodsProbed {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var rm mux.RouteMatch
+		if s.router.Match(probe, &rm) && rm.MatchErr == nil && rm.Route != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// notFoundOrNotAllowed answers a request no route serves: 405 with Allow
+// when the path exists for other methods, 404 otherwise.
+func (s *server) notFoundOrNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if allow := s.allowedMethods(r); len(allow) > 0 && !slices.Contains(allow, r.Method) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, newAPIError("method_not_allowed",
+			"the method "+r.Method+" is not allowed here; allowed: "+strings.Join(allow, ", ")))
+		return
+	}
+	s.writeError(w, r, newAPIError("not_found", "no route matches "+r.URL.EscapedPath()))
+}
+
+// dataBody is the envelope of every successful single-resource response.
+type dataBody struct {
+	Data any `json:"data"`
+}
+
+// writeJSON writes v as the JSON body of a successful response.
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// writeData writes {"data": v}.
+func (s *server) writeData(w http.ResponseWriter, r *http.Request, status int, v any) {
+	s.writeJSON(w, r, status, dataBody{Data: v})
+}
+
+// orgRef returns the organization named in the path, or "" for the token
+// form of a tenant route.
+func orgRef(r *http.Request) string { return mux.Vars(r)["orgId"] }
+
+// pathVar returns a path variable.
+func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
