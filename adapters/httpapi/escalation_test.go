@@ -65,6 +65,9 @@ func TestEscalationAdmin(t *testing.T) {
 		escalationAttempt{"suspend the owner", "PATCH", "/members/{owner}", `{"status":"suspended"}`, ownerOnly},
 		escalationAttempt{"demote the owner", "PATCH", "/members/{owner}", `{"roles":["member"]}`, ownerOnly},
 		escalationAttempt{"demote the owner to admin", "PATCH", "/members/{owner}", `{"roles":["admin"]}`, ownerOnly},
+		escalationAttempt{"re-add itself as owner", "POST", "/members", `{"user_id":"{self}","roles":["owner"]}`, ownerOnly},
+		escalationAttempt{"re-add itself with deleter", "POST", "/members", `{"user_id":"{self}","roles":["deleter"]}`, escalation},
+		escalationAttempt{"pre-provision the owner's subject as owner", "POST", "/members", `{"subject":"esc-owner","roles":["owner"]}`, ownerOnly},
 	)
 	fill := strings.NewReplacer("{self}", o.AdminID, "{owner}", o.OwnerID, "{member}", o.MemberID).Replace
 	before := o.snapshot(t, e)

@@ -78,6 +78,7 @@ func TestIsolationExplicitForm(t *testing.T) {
 		{"A owner bound to A by ID", e.token(a.OwnerSub, withOrg(a.ID)), 403, "organization_mismatch"},
 		{"A owner bound to A by slug", e.token(a.OwnerSub, withOrg(a.Slug)), 403, "organization_mismatch"},
 		{"A admin bound to A", e.token(a.AdminSub, withOrg(a.ID)), 403, "organization_mismatch"},
+		{"platform admin bound to A", e.token(subRoot, withAdmin(), withOrg(a.ID)), 403, "organization_mismatch"},
 	}
 	routes := append([]isolationRoute{
 		{"GET", "", ""},

@@ -95,6 +95,10 @@ func TestMassAssignment(t *testing.T) {
 				b[tg.key] = v
 				bodies[name+" beside "+tg.key] = encodeFilled(t, b, fill)
 			}
+			// The same key twice: the first value must not slip through.
+			dup := encodeFilled(t, tg.body, fill)
+			first, _ := json.Marshal(obj{tg.key: "x"})
+			bodies["duplicate "+tg.key] = "{" + strings.TrimSuffix(strings.TrimPrefix(string(first), "{"), "}") + "," + dup[1:]
 			for _, name := range sortedKeys(bodies) {
 				cases++
 				t.Run(tg.method+" "+path+" "+name, func(t *testing.T) {

@@ -297,3 +297,124 @@ func TestMatrixCoversEveryOperation(t *testing.T) {
 		}
 	}
 }
+
+// TestMatrixSuspendedOrganization runs the matrix's organization routes
+// against a suspended organization. Its statuses are derived from the same
+// table: reads are unchanged, every write by its members (owner included)
+// is 403 organization_suspended, platform admins still act, and checks in
+// it answer allowed: false.
+func TestMatrixSuspendedOrganization(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	f := newSecFixtures(e, "s")
+	f.org(t, "other")
+	suspended := func(t *testing.T) *secOrg {
+		o := f.org(t, "s")
+		res, body := e.do(t, http.MethodPatch, "/api/v1/organizations/"+o.ID, e.token(subRoot, withAdmin()), obj{"status": "suspended"})
+		wantStatus(t, res, body, http.StatusOK)
+		return o
+	}
+	shared := suspended(t)
+	cells := 0
+	for _, row := range matrix {
+		if !row.tenant && !strings.Contains(row.path, "{org}") {
+			continue
+		}
+		forms := []struct {
+			prefix string
+			bound  bool
+		}{{"", false}}
+		if row.tenant {
+			forms = []struct {
+				prefix string
+				bound  bool
+			}{{"/api/v1/organizations/{org}", false}, {"/api/v1", true}}
+		}
+		write := row.method != http.MethodGet && row.path != "/check" // a check only reads
+		for _, form := range forms {
+			for p := range nPrincipals {
+				want, code := row.want[p], ""
+				if write && (p == pMember || p == pAdmin || p == pOwner) {
+					want, code = http.StatusForbidden, "organization_suspended"
+				}
+				if row.path == "/check" && (p == pMember) {
+					want, code = http.StatusForbidden, "" // checking others needs authz:check
+				}
+				cells++
+				t.Run(fmt.Sprintf("%s %s %s", row.method, form.prefix+row.path, principalNames[p]), func(t *testing.T) {
+					o := shared
+					if write {
+						o = suspended(t)
+					}
+					n := f.next()
+					var body any
+					if row.body != "" {
+						body = o.fill(row.body, n)
+					}
+					path := o.fill(form.prefix+row.path, n)
+					res, resBody := e.do(t, row.method, path, principalToken(e, p, o, form.bound), body)
+					if res.StatusCode != want {
+						t.Fatalf("status %d, want %d: %s", res.StatusCode, want, resBody)
+					}
+					if code != "" {
+						wantProblem(t, res, resBody, want, code)
+					}
+					if row.path == "/check" && want == http.StatusOK {
+						if d := data(t, resBody); d["allowed"] != false {
+							t.Errorf("a check in a suspended organization is allowed: %s", resBody)
+						}
+					}
+				})
+			}
+		}
+	}
+	t.Logf("suspended-organization matrix: %d cells", cells)
+}
+
+// TestMatrixSuspendedMember: a suspended member keeps its record but holds
+// no permissions: to it the organization is as good as invisible (404), in
+// both forms, and /me lists the membership as suspended with no grants.
+func TestMatrixSuspendedMember(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := newSecFixtures(e, "sm").org(t, "sm")
+	res, body := e.do(t, http.MethodPatch, o.path("/members/"+o.AdminID), e.token(o.OwnerSub), obj{"status": "suspended"})
+	wantStatus(t, res, body, http.StatusOK)
+	before := o.snapshot(t, e)
+	for _, row := range matrix {
+		if !row.tenant && !strings.Contains(row.path, "{org}") {
+			continue
+		}
+		for _, form := range []struct {
+			prefix string
+			bound  bool
+		}{{"/api/v1/organizations/{org}", false}, {"/api/v1", true}} {
+			if !row.tenant {
+				if form.bound {
+					continue
+				}
+				form.prefix = ""
+			}
+			path := o.fill(form.prefix+row.path, "x")
+			t.Run(row.method+" "+path, func(t *testing.T) {
+				var b any
+				if row.body != "" {
+					b = o.fill(row.body, "x")
+				}
+				res, resBody := e.do(t, row.method, path, principalToken(e, pAdmin, o, form.bound), b)
+				wantProblem(t, res, resBody, http.StatusNotFound, "not_found")
+			})
+		}
+	}
+	wantUnchanged(t, before, o.snapshot(t, e))
+	res, body = e.do(t, http.MethodGet, "/api/v1/me", e.token(o.AdminSub), nil)
+	wantStatus(t, res, body, http.StatusOK)
+	ms, _ := data(t, body)["memberships"].([]any)
+	if len(ms) != 1 {
+		t.Fatalf("memberships %v, want 1", ms)
+	}
+	m := ms[0].(obj)
+	if perms, _ := m["permissions"].([]any); m["status"] != "suspended" || len(perms) != 0 {
+		t.Errorf("suspended membership %v, want status suspended and no permissions", m)
+	}
+}

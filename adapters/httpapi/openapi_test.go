@@ -405,3 +405,114 @@ type recordingTB struct {
 func (r *recordingTB) Errorf(string, ...any) { r.failed = true }
 func (r *recordingTB) Fatal(...any)          { r.failed = true }
 func (r *recordingTB) Helper()               {}
+
+// TestOpenAPIHookValidatesRealExchanges checks that the hook is installed,
+// finds the operation of a real exchange and rejects that exchange once its
+// body drifts from the document.
+func TestOpenAPIHookValidatesRealExchanges(t *testing.T) {
+	t.Parallel()
+	if exchangeHook == nil {
+		t.Fatal("exchangeHook is not set")
+	}
+	e := newEnv(t)
+	tok := e.token("hook-user", withEmail("hook@example.com"))
+	res, body := e.do(t, http.MethodGet, "/api/v1/me", tok, nil)
+	wantStatus(t, res, body, http.StatusOK)
+	coverage.Lock()
+	seen := coverage.seen["getMe"][http.StatusOK]
+	coverage.Unlock()
+	if !seen {
+		t.Error("the hook did not validate GET /api/v1/me as operation getMe")
+	}
+	tampered := strings.Replace(string(body), `"memberships"`, `"secret":"x","memberships"`, 1)
+	rec := &recordingTB{TB: t}
+	validateExchange(rec, res.Request, nil, res, []byte(tampered))
+	if !rec.failed {
+		t.Error("a real response with an undocumented member passed validation")
+	}
+	res.Header.Del("X-Request-ID")
+	rec = &recordingTB{TB: t}
+	validateExchange(rec, res.Request, nil, res, body)
+	if !rec.failed {
+		t.Error("a response without X-Request-ID passed validation")
+	}
+}
+
+// TestOpenAPIListParameters keeps each list operation's documented query
+// parameters in step with the list spec its handler parses: the same
+// filters (with the same values for enumerated ones) and sort fields.
+func TestOpenAPIListParameters(t *testing.T) {
+	s := mustSpec(t)
+	specs := map[string]listSpec{
+		"listOrganizations": organizationList,
+		"listMembers":       memberList,
+		"listUsers":         userList,
+		"listAllUsers":      userList,
+		"listRoles":         roleList,
+		"listPermissions":   permissionList,
+	}
+	checked := 0
+	for _, item := range s.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if method != http.MethodGet {
+				continue
+			}
+			ls, ok := specs[strings.TrimSuffix(op.OperationID, "InOrganization")]
+			if !ok {
+				continue
+			}
+			checked++
+			filters := map[string]*openapi3.Parameter{}
+			var paging []string
+			for _, pr := range op.Parameters {
+				p := pr.Value
+				if p.In != openapi3.ParameterInQuery {
+					continue
+				}
+				switch p.Name {
+				case "page", "size":
+					paging = append(paging, p.Name)
+				case "sort":
+					var fields []string
+					raw, _ := json.Marshal(p.Extensions["x-sort-fields"])
+					_ = json.Unmarshal(raw, &fields)
+					if !slices.Equal(fields, ls.sorts) {
+						t.Errorf("%s: documented sort fields %v, handler sorts %v", op.OperationID, fields, ls.sorts)
+					}
+				default:
+					filters[p.Name] = p
+				}
+			}
+			if len(paging) != 2 {
+				t.Errorf("%s: page and size not both documented", op.OperationID)
+			}
+			for name, fs := range ls.filters {
+				p, ok := filters[name]
+				if !ok {
+					t.Errorf("%s: filter %s is parsed but not documented", op.OperationID, name)
+					continue
+				}
+				var enum []string
+				for _, v := range p.Schema.Value.Enum {
+					enum = append(enum, fmt.Sprint(v))
+				}
+				if !slices.Equal(enum, fs.values) {
+					t.Errorf("%s: filter %s documents values %v, handler accepts %v", op.OperationID, name, enum, fs.values)
+				}
+				if fs.values == nil {
+					if ml := p.Schema.Value.MaxLength; ml == nil || int(*ml) != fs.maxLen {
+						t.Errorf("%s: filter %s maxLength %v, handler %d", op.OperationID, name, ml, fs.maxLen)
+					}
+				}
+			}
+			for name := range filters {
+				if _, ok := ls.filters[name]; !ok {
+					t.Errorf("%s: filter %s is documented but not parsed", op.OperationID, name)
+				}
+			}
+		}
+	}
+	if checked != 10 {
+		t.Errorf("checked %d list operations, want 10", checked)
+	}
+}
