@@ -86,6 +86,7 @@ func serveSettings(c Config) settings {
 		HTTPAddr:        c.HTTPAddr,
 		DatabaseURL:     c.DatabaseURL,
 		AutoMigrate:     c.AutoMigrate,
+		MaxConns:        c.DatabaseMaxConn,
 		ShutdownTimeout: c.ShutdownTimeout,
 		Auth: jwks.Config{
 			JWKSURL:         c.JWKSURL,

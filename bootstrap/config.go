@@ -16,6 +16,7 @@ type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
 	DatabaseURL     string        `env:"DATABASE_URL" envDefault:"sqlite:orgstack.db"`
 	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false"`
+	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
@@ -74,6 +75,9 @@ func (c Config) validateCommon() error {
 		default:
 			errs = append(errs, fmt.Errorf("ORGSTACK_JWT_ALGORITHMS: %q is not an allowed asymmetric algorithm", a))
 		}
+	}
+	if c.DatabaseMaxConn < 0 {
+		errs = append(errs, errors.New("ORGSTACK_DATABASE_MAX_CONNS must not be negative"))
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		errs = append(errs, errors.New("ORGSTACK_JWT_LEEWAY must be between 0s and 5m"))

@@ -29,6 +29,7 @@ type settings struct {
 	HTTPAddr        string
 	DatabaseURL     string
 	AutoMigrate     bool
+	MaxConns        int
 	ShutdownTimeout time.Duration
 	Auth            jwks.Config
 	App             application.Config
@@ -75,6 +76,7 @@ func newStore(lc fx.Lifecycle, s settings, log *zap.Logger) (*sqlstore.Store, er
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	store.SetMaxConns(s.MaxConns)
 	if err := ensureSchema(ctx, store, s.AutoMigrate, log); err != nil {
 		_ = store.Close()
 		return nil, err

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -65,6 +67,21 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return nil, errors.New("sqlstore: unsupported database URL: want postgres://, postgresql:// or sqlite:")
 }
 
+// DefaultMaxConns is the PostgreSQL pool size unless SetMaxConns changes it:
+// four connections per CPU the Go runtime uses.
+func DefaultMaxConns() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// SetMaxConns bounds the PostgreSQL connection pool to n open (and idle)
+// connections. It does nothing on SQLite, whose pool size is fixed by its
+// locking rules, or when n < 1.
+func (s *Store) SetMaxConns(n int) {
+	if s.Dialect() != Postgres || n < 1 {
+		return
+	}
+	s.sqldb.SetMaxOpenConns(n)
+	s.sqldb.SetMaxIdleConns(n)
+}
+
 func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -79,7 +96,14 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
 	}
-	sqldb.SetMaxIdleConns(10)
+	// A bounded pool whose connections stay open: a new connection costs a
+	// PostgreSQL backend start and re-plans the cached hot statements, so
+	// churn under load (database/sql keeps only 2 idle connections by
+	// default) costs more than waiting for a free connection.
+	n := DefaultMaxConns()
+	sqldb.SetMaxOpenConns(n)
+	sqldb.SetMaxIdleConns(n)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	return newStore(ctx, sqldb, bun.NewDB(sqldb, pgdialect.New()), Postgres)
 }
 
