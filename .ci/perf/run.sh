@@ -2,13 +2,12 @@
 # Measure OrgStack on PostgreSQL side by side with the reference probe
 # (../shared/perf, see ../shared/PERFORMANCE.md). Not part of CI: run by hand.
 #   .ci/perf/run.sh [duration]      e.g. .ci/perf/run.sh 10s
-# Needs: wrk, vegeta (GOBIN=/tmp/perf/bin go install github.com/tsenart/vegeta/v12@v12.13.0),
+# Needs: wrk (apt-get install wrk),
 # the probe built and its database loaded (psql -U postgres -f ../shared/perf/setup.sql).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=${1:-10s}
 W=/tmp/perf; mkdir -p "$W/jwks"
-PATH="$W/bin:$PATH"
 PROBE_DIR=$(cd ../shared/perf && pwd)
 DB=orgstack_perf
 PGURL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
@@ -18,6 +17,20 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; }
 trap cleanup EXIT
 
 [ -x "$W/probe" ] || (cd "$PROBE_DIR" && go build -o "$W/probe" ./server && go build -o "$W/olg" ./olg)
+# olg only sends GET; the check is a POST. Build a copy that can send a body
+# (same scheduling and latency measurement), outside the repository.
+if [ ! -x "$W/olgpost" ]; then
+  mkdir -p "$W/olgpost-src" && cp "$PROBE_DIR/go.mod" "$PROBE_DIR/go.sum" "$W/olgpost-src/"
+  python3 - "$PROBE_DIR/olg/main.go" "$W/olgpost-src/main.go" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+s = s.replace('"sync"', '"strings"\n\t"sync"')
+s = s.replace('flag.Parse()', 'method := flag.String("method", "GET", "method")\n\tbody := flag.String("body", "", "request body (JSON)")\n\tflag.Parse()')
+s = s.replace('http.NewRequest("GET", *url, nil)', 'http.NewRequest(*method, *url, strings.NewReader(*body))\n\t\t\tif *body != "" {\n\t\t\t\treq.Header.Set("Content-Type", "application/json")\n\t\t\t}')
+open(sys.argv[2], "w").write(s)
+PY
+  (cd "$W/olgpost-src" && GOFLAGS=-mod=mod go build -o "$W/olgpost" .)
+fi
 go build -o "$W/orgstack" .
 
 if [ "${RESEED:-0}" = 1 ] || ! psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc 'select 1 from organizations limit 1' >/dev/null 2>&1; then
@@ -38,6 +51,7 @@ ORGSTACK_AUDIENCE=orgstack ORGSTACK_JWKS_URL=http://$JWKS/jwks.json ORGSTACK_JWT
   "$W/orgstack" serve >"$W/serve.log" 2>&1 &
 (cd "$W" && exec ./probe -mode check -addr $PROBE -token-out "$W/probe.token" >/dev/null 2>&1) &
 for _ in $(seq 50); do curl -sf http://$API/readyz >/dev/null && curl -s http://$PROBE/ >/dev/null && break; sleep 0.2; done
+echo "RSS of orgstack serve after start: $(ps -o rss= -p "$(pgrep -f "$W/orgstack serve" | head -1)") KiB"
 
 ORG=$(psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc "select md5('org42')::uuid::text")
 TARGET=$(psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc "select md5('user42-50')::uuid::text")
@@ -70,13 +84,10 @@ echo "livez: orgstack=$o"
 o=$(wrk -t2 -c64 -d"$D" "http://$API/api/v1/organizations" | rps)
 echo "401 (no token): orgstack=$o"
 
-echo "== open loop, vegeta constant rate (latency from intended send time)"
+echo "== open loop (olg: fixed arrival rate, latency from the intended send time)"
+echo "$TOKEN" >"$W/orgstack.token"
 for rate in 2000 4000; do
-  echo "GET http://$PROBE/orgs/42/permissions/members.read/check" | vegeta attack -rate=$rate -duration="$D" \
-    -header "Authorization: Bearer $PTOKEN" | vegeta report -type=text | grep -E 'Latencies|Success' | sed "s/^/probe    @$rate: /"
-  printf 'POST http://%s/api/v1/organizations/%s/check\nContent-Type: application/json\nAuthorization: Bearer %s\n@%s\n' \
-    "$API" "$ORG" "$TOKEN" "$W/body.json" >"$W/targets.txt"
-  echo "$BODY" >"$W/body.json"
-  vegeta attack -rate=$rate -duration="$D" -targets="$W/targets.txt" | vegeta report -type=text | grep -E 'Latencies|Success' | sed "s/^/orgstack @$rate: /"
+  echo "probe    @$rate: $("$W/olg" -url "http://$PROBE/orgs/42/permissions/members.read/check" -rate $rate -d "$D" -token "$W/probe.token")"
+  echo "orgstack @$rate: $("$W/olgpost" -method POST -body "$BODY" -url "http://$API/api/v1/organizations/$ORG/check" -rate $rate -d "$D" -token "$W/orgstack.token")"
 done
-echo "idle RSS of orgstack serve: $(ps -o rss= -p $(pgrep -f "$W/orgstack serve" | head -1)) KiB"
+echo "RSS of orgstack serve after the load: $(ps -o rss= -p "$(pgrep -f "$W/orgstack serve" | head -1)") KiB"
