@@ -72,10 +72,23 @@ func (az *authorizer) resolve(ctx context.Context, p ports.Principal, orgRef str
 	if err != nil {
 		return nil, err
 	}
+	return az.resolveRef(ctx, p, ref)
+}
+
+// resolveRef is resolve for a reference already decided by scopeRef.
+func (az *authorizer) resolveRef(ctx context.Context, p ports.Principal, ref string) (*access, error) {
 	a, err := az.store.LoadAccess(ctx, ref, !isUUID(ref), p.Issuer, p.Subject)
 	if err != nil {
 		return nil, err
 	}
+	return az.accessFrom(ctx, p, a)
+}
+
+// accessFrom applies the access rules to what the store read about the
+// caller: the caller's record is created or refreshed, and ErrNotFound is
+// returned for a missing organization or a caller who is not an active
+// member of it (platform administrators excepted).
+func (az *authorizer) accessFrom(ctx context.Context, p ports.Principal, a ports.Access) (*access, error) {
 	user, err := az.ensureUser(ctx, p, a.User)
 	if err != nil {
 		return nil, err

@@ -22,44 +22,112 @@ type CheckService struct {
 
 // Check answers whether a user may do something in the organization.
 // Anyone who may see the organization may check themselves; checking
-// someone else needs authz:check.
+// someone else needs authz:check. A valid request costs one store round
+// trip: the caller's access and the check's facts are read together.
 func (s *CheckService) Check(ctx context.Context, p ports.Principal, orgRef string, r ports.CheckRequest) (ports.CheckResult, error) {
-	acc, err := s.auth.resolve(ctx, p, orgRef)
+	ref, err := s.auth.scopeRef(ctx, p, orgRef)
 	if err != nil {
 		return ports.CheckResult{}, err
 	}
-	if !acc.can(domain.PermAuthzCheck) && !isSelf(acc, r) {
+	q, invalid := parseCheck(p, r, "")
+	if invalid != nil {
+		// Not found and forbidden come before a validation error.
+		acc, err := s.auth.resolveRef(ctx, p, ref)
+		if err != nil {
+			return ports.CheckResult{}, err
+		}
+		if !mayCheck(acc, r) {
+			return ports.CheckResult{}, domain.ErrForbidden
+		}
+		return ports.CheckResult{}, invalid
+	}
+	acc, facts, err := s.accessAndFacts(ctx, p, ref, q)
+	if err != nil {
+		return ports.CheckResult{}, err
+	}
+	if !mayCheck(acc, r) {
 		return ports.CheckResult{}, domain.ErrForbidden
 	}
-	q, err := parseCheck(acc, r, "")
-	if err != nil {
-		return ports.CheckResult{}, err
-	}
-	return s.decide(ctx, acc, q)
+	return verdict(acc, q, facts), nil
 }
 
 // CheckBatch answers 1 to MaxBatchChecks checks in order. Checking anyone
 // but the caller needs authz:check; a validation error names the index of
-// the offending check ("checks/3/permission").
+// the offending check ("checks/3/permission"). The first check's facts are
+// read with the caller's access, each further check costs one round trip.
 func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, orgRef string, rs []ports.CheckRequest) ([]ports.CheckResult, error) {
-	acc, err := s.auth.resolve(ctx, p, orgRef)
+	ref, err := s.auth.scopeRef(ctx, p, orgRef)
 	if err != nil {
 		return nil, err
 	}
-	if !acc.can(domain.PermAuthzCheck) {
-		for _, r := range rs {
-			if !isSelf(acc, r) {
-				return nil, domain.ErrForbidden
-			}
+	qs, invalid := parseBatch(p, rs)
+	if invalid != nil {
+		// Not found and forbidden come before a validation error.
+		acc, err := s.auth.resolveRef(ctx, p, ref)
+		if err != nil {
+			return nil, err
+		}
+		if !mayCheckAll(acc, rs) {
+			return nil, domain.ErrForbidden
+		}
+		return nil, invalid
+	}
+	acc, facts, err := s.accessAndFacts(ctx, p, ref, qs[0])
+	if err != nil {
+		return nil, err
+	}
+	if !mayCheckAll(acc, rs) {
+		return nil, domain.ErrForbidden
+	}
+	out := make([]ports.CheckResult, len(qs))
+	out[0] = verdict(acc, qs[0], facts)
+	for i := 1; i < len(qs); i++ {
+		if out[i], err = s.decide(ctx, acc, qs[i]); err != nil {
+			return nil, err
 		}
 	}
+	return out, nil
+}
+
+// accessAndFacts resolves the caller's access to the organization ref, as
+// authorizer.resolve does, and reads the facts of q in the same round trip.
+func (s *CheckService) accessAndFacts(ctx context.Context, p ports.Principal, ref string, q checkQuery) (*access, ports.CheckFacts, error) {
+	a, facts, err := s.auth.store.AccessAndCheckFacts(ctx, ref, !isUUID(ref), p.Issuer, p.Subject, q.who, q.perm)
+	if err != nil {
+		return nil, ports.CheckFacts{}, err
+	}
+	acc, err := s.auth.accessFrom(ctx, p, a)
+	if err != nil {
+		return nil, ports.CheckFacts{}, err
+	}
+	return acc, facts, nil
+}
+
+// mayCheck reports whether the caller may ask r: about themselves, or
+// about anyone with authz:check.
+func mayCheck(acc *access, r ports.CheckRequest) bool {
+	return acc.can(domain.PermAuthzCheck) || isSelf(acc, r)
+}
+
+// mayCheckAll reports whether the caller may ask every request of rs.
+func mayCheckAll(acc *access, rs []ports.CheckRequest) bool {
+	for _, r := range rs {
+		if !mayCheck(acc, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseBatch validates a batch: its size, then every check.
+func parseBatch(p ports.Principal, rs []ports.CheckRequest) ([]checkQuery, error) {
 	if len(rs) < 1 || len(rs) > MaxBatchChecks {
 		return nil, domain.Invalid("checks", "must hold 1 to %d checks", MaxBatchChecks)
 	}
 	qs := make([]checkQuery, len(rs))
 	var fe []domain.FieldError
 	for i, r := range rs {
-		q, err := parseCheck(acc, r, "checks/"+strconv.Itoa(i)+"/")
+		q, err := parseCheck(p, r, "checks/"+strconv.Itoa(i)+"/")
 		var v *domain.ValidationError
 		if errors.As(err, &v) {
 			fe = append(fe, v.Fields...)
@@ -70,13 +138,7 @@ func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, orgRef
 	if len(fe) > 0 {
 		return nil, &domain.ValidationError{Fields: fe}
 	}
-	out := make([]ports.CheckResult, len(qs))
-	for i, q := range qs {
-		if out[i], err = s.decide(ctx, acc, q); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return qs, nil
 }
 
 // checkQuery is a validated check.
@@ -87,7 +149,7 @@ type checkQuery struct {
 
 // parseCheck validates r; field names are prefixed with prefix. An identity
 // without an issuer takes the caller's.
-func parseCheck(acc *access, r ports.CheckRequest, prefix string) (checkQuery, error) {
+func parseCheck(p ports.Principal, r ports.CheckRequest, prefix string) (checkQuery, error) {
 	var fe []domain.FieldError
 	if (r.UserID == "") == (r.Subject == "") {
 		fe = append(fe, domain.FieldError{Field: prefix + "user_id", Detail: "give exactly one of user_id and subject"})
@@ -103,7 +165,7 @@ func parseCheck(acc *access, r ports.CheckRequest, prefix string) (checkQuery, e
 	if r.Subject != "" {
 		who = ports.CheckSubject{Issuer: r.Issuer, Subject: r.Subject}
 		if who.Issuer == "" {
-			who.Issuer = acc.principal.Issuer
+			who.Issuer = p.Issuer
 		}
 	}
 	return checkQuery{who: who, perm: k}, nil
@@ -125,26 +187,40 @@ func isSelf(acc *access, r ports.CheckRequest) bool {
 	return false
 }
 
-// decide answers one check with one store round trip: allowed when the
-// organization is active, the subject's membership is active, the
-// permission is defined there and one of the subject's roles gives it.
+// decide answers one check with one store round trip (none when the
+// organization is suspended).
 func (s *CheckService) decide(ctx context.Context, acc *access, q checkQuery) (ports.CheckResult, error) {
-	denied := ports.CheckResult{Allowed: false, GrantedBy: []domain.RoleKey{}}
 	if !acc.org.IsActive() {
-		return denied, nil
+		return denied(), nil
 	}
 	facts, err := s.auth.store.CheckFacts(ctx, acc.org.ID(), q.who, q.perm)
 	if err != nil {
 		return ports.CheckResult{}, err
 	}
+	return verdict(acc, q, facts), nil
+}
+
+// verdict answers one check from its facts: allowed when the organization
+// is active, the subject's membership is an active one in this
+// organization, the permission is defined there and one of the subject's
+// roles gives it.
+func verdict(acc *access, q checkQuery, facts ports.CheckFacts) ports.CheckResult {
+	if !acc.org.IsActive() {
+		return denied()
+	}
 	m := facts.Membership
 	if m == nil || !m.IsActive() || m.OrgID() != acc.org.ID() || !facts.PermissionDefined {
-		return denied, nil
+		return denied()
 	}
 	by := grantsOf(m, facts.Roles).GrantedBy(q.perm)
 	if len(by) == 0 {
-		return denied, nil
+		return denied()
 	}
 	slices.Sort(by)
-	return ports.CheckResult{Allowed: true, GrantedBy: slices.Compact(by)}, nil
+	return ports.CheckResult{Allowed: true, GrantedBy: slices.Compact(by)}
+}
+
+// denied is the answer "not allowed".
+func denied() ports.CheckResult {
+	return ports.CheckResult{Allowed: false, GrantedBy: []domain.RoleKey{}}
 }

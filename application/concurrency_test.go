@@ -18,9 +18,9 @@ import (
 // trip outside a transaction.
 type countingStore struct {
 	ports.Store
-	mu                                 sync.Mutex
-	loadAccess, checkFacts, orgLookups int
-	userWrites                         int
+	mu                               sync.Mutex
+	loadAccess, checkFacts, combined int
+	orgLookups, userWrites           int
 }
 
 func (s *countingStore) inc(n *int) {
@@ -32,7 +32,14 @@ func (s *countingStore) inc(n *int) {
 func (s *countingStore) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.loadAccess, s.checkFacts, s.orgLookups, s.userWrites = 0, 0, 0, 0
+	s.loadAccess, s.checkFacts, s.combined, s.orgLookups, s.userWrites = 0, 0, 0, 0, 0
+}
+
+// calls is how many store round trips were counted outside transactions.
+func (s *countingStore) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loadAccess + s.checkFacts + s.combined + s.orgLookups + s.userWrites
 }
 
 func (s *countingStore) LoadAccess(ctx context.Context, ref string, bySlug bool, iss, sub string) (ports.Access, error) {
@@ -43,6 +50,12 @@ func (s *countingStore) LoadAccess(ctx context.Context, ref string, bySlug bool,
 func (s *countingStore) CheckFacts(ctx context.Context, orgID string, who ports.CheckSubject, perm domain.PermissionKey) (ports.CheckFacts, error) {
 	s.inc(&s.checkFacts)
 	return s.Store.CheckFacts(ctx, orgID, who, perm)
+}
+
+func (s *countingStore) AccessAndCheckFacts(ctx context.Context, ref string, bySlug bool, iss, sub string,
+	who ports.CheckSubject, perm domain.PermissionKey) (ports.Access, ports.CheckFacts, error) {
+	s.inc(&s.combined)
+	return s.Store.AccessAndCheckFacts(ctx, ref, bySlug, iss, sub, who, perm)
 }
 
 func (s *countingStore) Organizations() ports.OrganizationRepository {
@@ -82,8 +95,16 @@ func TestRoundTrips(t *testing.T) {
 	checkErr(t, err, nil)
 	prof, err := app.Me.Me(ctx, alice)
 	checkErr(t, err, nil)
+	frozen, err := app.Organizations.Create(ctx, alice, ports.CreateOrganization{Slug: "frozen", Name: "Frozen"})
+	checkErr(t, err, nil)
+	_, err = app.Organizations.Update(ctx, platformAdmin(), frozen.ID(),
+		domain.OrganizationChanges{Status: strp("suspended")}, 0)
+	checkErr(t, err, nil)
+	bob := principal("bob")
+	errAllowed := errors.New("allowed in a suspended organization")
+	errValid := errors.New("invalid check accepted")
 
-	type counts struct{ loadAccess, checkFacts, orgLookups, userWrites int }
+	type counts struct{ loadAccess, checkFacts, combined, orgLookups, userWrites int }
 	tests := []struct {
 		name string
 		act  func() error
@@ -106,17 +127,50 @@ func TestRoundTrips(t *testing.T) {
 			_, err := app.Members.List(ctx, alice, "acme", ports.MemberFilter{})
 			return err
 		}, nil, counts{loadAccess: 1}},
-		{"one CheckFacts per check", func() error {
+		{"a check is one round trip", func() error {
+			_, err := app.Checks.Check(ctx, alice, acme.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			return err
+		}, nil, counts{combined: 1}},
+		{"a check by slug and identity is one round trip", func() error {
+			_, err := app.Checks.Check(ctx, alice, "acme", ports.CheckRequest{Subject: alice.Subject, Permission: "invoices:pay"})
+			return err
+		}, nil, counts{combined: 1}},
+		{"a check in a suspended organization is one round trip", func() error {
+			res, err := app.Checks.Check(ctx, alice, frozen.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			if err == nil && res.Allowed {
+				return errAllowed
+			}
+			return err
+		}, nil, counts{combined: 1}},
+		{"a caller's first check also creates the caller", func() error {
+			_, err := app.Checks.Check(ctx, bob, acme.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			return err
+		}, domain.ErrNotFound, counts{combined: 1, userWrites: 1}},
+		{"a check of a non-member caller is one round trip", func() error {
+			_, err := app.Checks.Check(ctx, bob, acme.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			return err
+		}, domain.ErrNotFound, counts{combined: 1}},
+		{"an invalid check authorizes first", func() error {
+			_, err := app.Checks.Check(ctx, alice, acme.ID(), ports.CheckRequest{Permission: "members:read"})
+			if v := new(domain.ValidationError); errors.As(err, &v) {
+				return nil
+			}
+			if err == nil {
+				return errValid
+			}
+			return err
+		}, nil, counts{loadAccess: 1}},
+		{"a batch is one round trip per check", func() error {
 			r := ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"}
 			_, err := app.Checks.CheckBatch(ctx, alice, acme.ID(), []ports.CheckRequest{r, r, r})
 			return err
-		}, nil, counts{loadAccess: 1, checkFacts: 3}},
+		}, nil, counts{combined: 1, checkFacts: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cs.reset()
 			checkErr(t, tt.act(), tt.want)
-			got := counts{cs.loadAccess, cs.checkFacts, cs.orgLookups, cs.userWrites}
+			got := counts{cs.loadAccess, cs.checkFacts, cs.combined, cs.orgLookups, cs.userWrites}
 			if got != tt.cnt {
 				t.Fatalf("got %+v, want %+v", got, tt.cnt)
 			}

@@ -244,6 +244,13 @@ type CheckReader interface {
 	// CheckFacts returns, in one database round trip, the membership and
 	// custom roles of who in orgID and whether perm is defined there.
 	CheckFacts(ctx context.Context, orgID string, who CheckSubject, perm domain.PermissionKey) (CheckFacts, error)
+	// AccessAndCheckFacts is LoadAccess and CheckFacts in one database round
+	// trip: it returns what LoadAccess(orgRef, bySlug, issuer, subject)
+	// returns and what CheckFacts returns for the organization found. When
+	// no organization is found, the facts are those of an organization
+	// without members or custom permissions.
+	AccessAndCheckFacts(ctx context.Context, orgRef string, bySlug bool, issuer, subject string,
+		who CheckSubject, perm domain.PermissionKey) (Access, CheckFacts, error)
 }
 
 // Repositories gives the stores, inside or outside a transaction.

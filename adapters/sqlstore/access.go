@@ -10,22 +10,28 @@ import (
 	"github.com/orgstack/orgstack/ports"
 )
 
-// The two hot paths (every tenant-scoped request, every permission check)
-// are single hand-written statements that bypass bun: real placeholders
+// The hot paths (every tenant-scoped request, every permission check, and
+// both at once for a single check) are single hand-written statements that
+// bypass bun: real placeholders
 // ($n on PostgreSQL, ? on SQLite) and, on PostgreSQL, a statement prepared
 // once per connection and cached by pgx (pgx.QueryExecModeCacheStatement as
 // the first query argument), so the server does not parse and plan them on
 // every call.
 
 // accessRoleColumns reads the membership's role rows: the key and, for a
-// custom role, the role with its grants in position order.
+// custom role, the role with its grants in position order. The grants are
+// not looked up for built-in roles (no roles row), the common case.
 const accessRoleColumns = `mr.role_key, r.id, r.name, r.description, r.created_at, r.updated_at,
-       (SELECT string_agg(g.grant_value, ',' ORDER BY g.position) FROM role_grants AS g
-         WHERE g.org_id = r.org_id AND g.role_key = r."key")`
+       CASE WHEN r.id IS NOT NULL THEN
+         (SELECT string_agg(g.grant_value, ',' ORDER BY g.position) FROM role_grants AS g
+           WHERE g.org_id = r.org_id AND g.role_key = r."key") END`
 
-const accessRoleJoins = `
+// roleJoins joins the role rows of membership m.
+const roleJoins = `
 LEFT JOIN membership_roles AS mr ON mr.org_id = m.org_id AND mr.user_id = m.user_id
-LEFT JOIN roles AS r ON r.org_id = mr.org_id AND r."key" = mr.role_key
+LEFT JOIN roles AS r ON r.org_id = mr.org_id AND r."key" = mr.role_key`
+
+const accessRoleJoins = roleJoins + `
 ORDER BY mr.role_key`
 
 // loadAccessSQL returns one row per role the membership holds (or one row
@@ -53,10 +59,46 @@ FROM (SELECT 1 AS one) AS x
 ` + userJoin + accessRoleJoins
 }
 
+// accessAndCheckSQL is loadAccessSQL and checkFactsSQL in one statement:
+// the two row sets joined with UNION ALL, told apart by the first column (0
+// for the caller's access, 1 for the check's subject), each padded with
+// NULLs to the same columns. The check part finds the organization by the
+// same condition instead of taking its ID. Columns: kind, the organization
+// (8; the check part carries only its ID), the user (7), whether the
+// permission is a custom one of the organization, the membership (user ID,
+// status, joined_at, updated_at), the role columns (7, the key at position 22).
+func accessAndCheckSQL(orgCond, subjectJoin string) string {
+	return `SELECT 0, o.id, o.slug, o.name, o.status, o.metadata, o.created_at, o.updated_at, o.version,
+       u.id, u.issuer, u.subject, u.email, u.name, u.created_at, u.updated_at,
+       NULL, m.user_id, m.status, m.joined_at, m.updated_at,
+       ` + accessRoleColumns + `
+FROM (SELECT 1 AS one) AS x
+LEFT JOIN organizations AS o ON ` + orgCond + `
+LEFT JOIN users AS u ON u.issuer = ? AND u.subject = ?
+LEFT JOIN memberships AS m ON m.org_id = o.id AND m.user_id = u.id` + roleJoins + `
+UNION ALL
+SELECT 1, o.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       EXISTS (SELECT 1 FROM permissions AS p WHERE p.org_id = o.id AND p."key" = ?),
+       m.user_id, m.status, m.joined_at, m.updated_at,
+       ` + accessRoleColumns + `
+FROM (SELECT 1 AS one) AS x
+LEFT JOIN organizations AS o ON ` + orgCond + `
+` + subjectJoin + roleJoins + `
+ORDER BY 1, 22`
+}
+
+// Variants of accessAndCheckSQL, indexed by combinedBySlug|combinedByIdentity.
+const (
+	combinedBySlug     = 1 // the organization is named by slug, not ID
+	combinedByIdentity = 2 // the check's subject is an identity, not a user ID
+)
+
 type hotQueries struct {
 	pg                             bool
 	accessByID, accessBySlug       string
 	checkByUserID, checkByIdentity string
+	combined                       [4]string
 }
 
 func newHotQueries(d Dialect) hotQueries {
@@ -77,8 +119,17 @@ func newHotQueries(d Dialect) hotQueries {
 		}
 		return b.String()
 	}
+	byUserID := "LEFT JOIN memberships AS m ON m.org_id = o.id AND m.user_id = ?"
+	byIdentity := "LEFT JOIN users AS u ON u.issuer = ? AND u.subject = ?\n" +
+		"LEFT JOIN memberships AS m ON m.org_id = o.id AND m.user_id = u.id"
 	return hotQueries{
-		pg:           pg,
+		pg: pg,
+		combined: [4]string{
+			bind(accessAndCheckSQL("o.id = ?", byUserID)),
+			bind(accessAndCheckSQL("o.slug = ?", byUserID)),
+			bind(accessAndCheckSQL("o.id = ?", byIdentity)),
+			bind(accessAndCheckSQL("o.slug = ?", byIdentity)),
+		},
 		accessByID:   bind(loadAccessSQL("o.id = ?")),
 		accessBySlug: bind(loadAccessSQL("o.slug = ?")),
 		checkByUserID: bind(checkFactsSQL(
@@ -120,6 +171,54 @@ func (c *roleCells) collect(orgID string, keys *[]string, roles *[]*domain.Role)
 	}
 }
 
+// callerCells are the organization and user columns of an access row.
+type callerCells struct {
+	oID, oSlug, oName, oStatus, oMeta sql.NullString
+	oCreated, oUpdated                dbTime
+	oVersion                          sql.NullInt64
+	uID, uIss, uSub, uEmail, uName    sql.NullString
+	uCreated, uUpdated                dbTime
+}
+
+func (c *callerCells) dest() []any {
+	return []any{&c.oID, &c.oSlug, &c.oName, &c.oStatus, &c.oMeta, &c.oCreated, &c.oUpdated, &c.oVersion,
+		&c.uID, &c.uIss, &c.uSub, &c.uEmail, &c.uName, &c.uCreated, &c.uUpdated}
+}
+
+// read sets the organization and the user of acc from the cells.
+func (c *callerCells) read(acc *ports.Access) error {
+	if c.oID.Valid {
+		md, err := decodeMetadata(c.oMeta.String)
+		if err != nil {
+			return err
+		}
+		acc.Org = domain.UnmarshalOrganizationFromDatabase(c.oID.String, c.oSlug.String, c.oName.String, c.oStatus.String,
+			md, c.oCreated.Time(), c.oUpdated.Time(), c.oVersion.Int64)
+	}
+	if c.uID.Valid {
+		acc.User = domain.UnmarshalUserFromDatabase(c.uID.String, c.uIss.String, c.uSub.String, c.uEmail.String,
+			c.uName.String, c.uCreated.Time(), c.uUpdated.Time())
+	}
+	return nil
+}
+
+// memberCells are the membership columns of a hot-path row.
+type memberCells struct {
+	status          sql.NullString
+	joined, updated dbTime
+	keys            []string
+	roles           []*domain.Role
+}
+
+// membership returns the membership of userID in orgID read from the cells,
+// or nil when the row had none.
+func (c *memberCells) membership(orgID, userID string) *domain.Membership {
+	if !c.status.Valid {
+		return nil
+	}
+	return domain.UnmarshalMembershipFromDatabase(orgID, userID, c.keys, c.status.String, c.joined.Time(), c.updated.Time())
+}
+
 // LoadAccess returns the organization (by ID, or by slug when bySlug), the
 // user for (issuer, subject), and the user's membership and custom roles in
 // it, in one statement. Missing parts are nil; it returns no NotFound error.
@@ -135,23 +234,12 @@ func (s *Store) LoadAccess(ctx context.Context, orgRef string, bySlug bool, issu
 	defer rows.Close()
 
 	var (
-		acc                        ports.Access
-		keys                       []string
-		roles                      = []*domain.Role{}
-		oID, oSlug, oName, oStatus sql.NullString
-		oMeta                      sql.NullString
-		oCreated, oUpdated         dbTime
-		oVersion                   sql.NullInt64
-		uID, uIss, uSub, uEmail    sql.NullString
-		uName                      sql.NullString
-		uCreated, uUpdated         dbTime
-		mStatus                    sql.NullString
-		mJoined, mUpdated          dbTime
-		rc                         roleCells
+		acc ports.Access
+		cc  callerCells
+		mc  = memberCells{roles: []*domain.Role{}}
+		rc  roleCells
 	)
-	dest := append([]any{&oID, &oSlug, &oName, &oStatus, &oMeta, &oCreated, &oUpdated, &oVersion,
-		&uID, &uIss, &uSub, &uEmail, &uName, &uCreated, &uUpdated,
-		&mStatus, &mJoined, &mUpdated}, rc.dest()...)
+	dest := append(append(cc.dest(), &mc.status, &mc.joined, &mc.updated), rc.dest()...)
 	first := true
 	for rows.Next() {
 		rc = roleCells{}
@@ -160,30 +248,101 @@ func (s *Store) LoadAccess(ctx context.Context, orgRef string, bySlug bool, issu
 		}
 		if first {
 			first = false
-			if oID.Valid {
-				md, err := decodeMetadata(oMeta.String)
-				if err != nil {
-					return ports.Access{}, err
-				}
-				acc.Org = domain.UnmarshalOrganizationFromDatabase(oID.String, oSlug.String, oName.String, oStatus.String,
-					md, oCreated.Time(), oUpdated.Time(), oVersion.Int64)
-			}
-			if uID.Valid {
-				acc.User = domain.UnmarshalUserFromDatabase(uID.String, uIss.String, uSub.String, uEmail.String,
-					uName.String, uCreated.Time(), uUpdated.Time())
+			if err := cc.read(&acc); err != nil {
+				return ports.Access{}, err
 			}
 		}
-		rc.collect(oID.String, &keys, &roles)
+		rc.collect(cc.oID.String, &mc.keys, &mc.roles)
 	}
 	if err := rows.Err(); err != nil {
 		return ports.Access{}, translate(err, "load access", nil)
 	}
-	if mStatus.Valid && acc.Org != nil && acc.User != nil {
-		acc.Membership = domain.UnmarshalMembershipFromDatabase(acc.Org.ID(), acc.User.ID(), keys, mStatus.String,
-			mJoined.Time(), mUpdated.Time())
-		acc.Roles = roles
+	if acc.Org != nil && acc.User != nil {
+		if acc.Membership = mc.membership(acc.Org.ID(), acc.User.ID()); acc.Membership != nil {
+			acc.Roles = mc.roles
+		}
 	}
 	return acc, nil
+}
+
+// AccessAndCheckFacts is LoadAccess and CheckFacts in one statement: the
+// caller's access to the organization named by orgRef and the facts of
+// checking perm for who in that organization (no membership and only
+// system permissions defined when there is no such organization).
+func (s *Store) AccessAndCheckFacts(ctx context.Context, orgRef string, bySlug bool, issuer, subject string,
+	who ports.CheckSubject, perm domain.PermissionKey) (ports.Access, ports.CheckFacts, error) {
+	variant := 0
+	if bySlug {
+		variant |= combinedBySlug
+	}
+	args := []any{orgRef, issuer, subject, perm.String(), orgRef}
+	if who.UserID != "" {
+		args = append(args, who.UserID)
+	} else {
+		variant |= combinedByIdentity
+		args = append(args, who.Issuer, who.Subject)
+	}
+	rows, err := s.hot.query(ctx, s.sqldb, s.hot.combined[variant], args...)
+	if err != nil {
+		return ports.Access{}, ports.CheckFacts{}, translate(err, "access and check facts", nil)
+	}
+	defer rows.Close()
+
+	var (
+		acc       ports.Access
+		facts     ports.CheckFacts
+		kind      int64
+		cc        callerCells
+		defined   sql.NullBool
+		mUser     sql.NullString
+		cur       memberCells
+		rc        roleCells
+		mine      = memberCells{roles: []*domain.Role{}}
+		theirs    = memberCells{roles: []*domain.Role{}}
+		theirUser string
+		orgID     string
+		sawAccess bool
+	)
+	dest := append(append(append([]any{&kind}, cc.dest()...), &defined, &mUser, &cur.status, &cur.joined, &cur.updated),
+		rc.dest()...)
+	for rows.Next() {
+		cc, rc, cur = callerCells{}, roleCells{}, memberCells{}
+		if err := rows.Scan(dest...); err != nil {
+			return ports.Access{}, ports.CheckFacts{}, translate(err, "access and check facts", nil)
+		}
+		orgID = cc.oID.String
+		into := &theirs
+		switch kind {
+		case 0:
+			into = &mine
+			if !sawAccess {
+				sawAccess = true
+				if err := cc.read(&acc); err != nil {
+					return ports.Access{}, ports.CheckFacts{}, err
+				}
+			}
+		default:
+			facts.PermissionDefined = defined.Valid && defined.Bool
+			theirUser = mUser.String
+		}
+		into.status, into.joined, into.updated = cur.status, cur.joined, cur.updated
+		rc.collect(orgID, &into.keys, &into.roles)
+	}
+	if err := rows.Err(); err != nil {
+		return ports.Access{}, ports.CheckFacts{}, translate(err, "access and check facts", nil)
+	}
+	if acc.Org != nil && acc.User != nil {
+		if acc.Membership = mine.membership(acc.Org.ID(), acc.User.ID()); acc.Membership != nil {
+			acc.Roles = mine.roles
+		}
+	}
+	facts.PermissionDefined = perm.IsSystem() || facts.PermissionDefined
+	if acc.Org != nil && theirUser != "" {
+		if facts.Membership = theirs.membership(acc.Org.ID(), theirUser); facts.Membership != nil {
+			facts.Roles = theirs.roles
+		}
+	}
+	return acc, facts, nil
 }
 
 // CheckFacts returns, in one statement, the membership and custom roles of

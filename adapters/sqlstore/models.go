@@ -177,8 +177,9 @@ func membershipRoleRows(m *domain.Membership) []membershipRoleModel {
 	return rows
 }
 
-// membershipRow is a membership read with its roles aggregated (and, for
-// member lists, its user and the total count).
+// membershipRow is a membership read with its roles aggregated and, for
+// member lists, its user (or, for a user's memberships, the organization's
+// slug and status).
 type membershipRow struct {
 	OrgID     string `bun:"org_id"`
 	UserID    string `bun:"user_id"`
@@ -196,8 +197,6 @@ type membershipRow struct {
 
 	OrgSlug   string `bun:"o_slug"`
 	OrgStatus string `bun:"o_status"`
-
-	Total int64 `bun:"total"`
 }
 
 func (r *membershipRow) membership() *domain.Membership {

@@ -123,7 +123,8 @@ func (r organizations) List(ctx context.Context, f ports.OrganizationFilter) (po
 	if err != nil {
 		return out, err
 	}
-	if err := page(q, f.PageRequest).Scan(ctx); err != nil {
+	count := filter(r.c.db.NewSelect().Model((*orgModel)(nil)).ColumnExpr("count(*)"))
+	if err := page(q, count, f.PageRequest).Scan(ctx); err != nil {
 		return out, translate(err, "list organizations", nil)
 	}
 	for i := range rows {
@@ -137,6 +138,6 @@ func (r organizations) List(ctx context.Context, f ports.OrganizationFilter) (po
 	if len(rows) > 0 {
 		first = rows[0].Total
 	}
-	out.Total, err = totalOf(ctx, len(rows), first, filter(r.c.db.NewSelect().Model((*orgModel)(nil))), f.PageRequest)
+	out.Total, err = totalOf(ctx, len(rows), first, count, f.PageRequest)
 	return out, translate(err, "count organizations", nil)
 }

@@ -76,7 +76,8 @@ func (r users) List(ctx context.Context, f ports.UserFilter) (ports.Page[*domain
 	if err != nil {
 		return out, err
 	}
-	if err := page(q, f.PageRequest).Scan(ctx); err != nil {
+	count := filter(r.c.db.NewSelect().Model((*userModel)(nil)).ColumnExpr("count(*)"))
+	if err := page(q, count, f.PageRequest).Scan(ctx); err != nil {
 		return out, translate(err, "list users", nil)
 	}
 	for i := range rows {
@@ -86,6 +87,6 @@ func (r users) List(ctx context.Context, f ports.UserFilter) (ports.Page[*domain
 	if len(rows) > 0 {
 		first = rows[0].Total
 	}
-	out.Total, err = totalOf(ctx, len(rows), first, filter(r.c.db.NewSelect().Model((*userModel)(nil))), f.PageRequest)
+	out.Total, err = totalOf(ctx, len(rows), first, count, f.PageRequest)
 	return out, translate(err, "count users", nil)
 }

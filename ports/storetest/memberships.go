@@ -141,9 +141,10 @@ var membershipTests = []contract{
 		carol := f.user("carol", "carol@test.org", "Carol_1")
 		zed := f.user("zed", "zed@test.org", "Zed")
 		mb := f.member(o, bob, "owner")
-		f.member(o, alice, "member", "approver")
-		f.suspend(f.member(o, robot, "approver"))
-		f.member(o, carol, "member")
+		ma := f.member(o, alice, "member", "approver", "admin")
+		mr := f.member(o, robot, "approver")
+		f.suspend(mr)
+		mc := f.member(o, carol, "member")
 		f.member(other, zed, "member")
 		f.member(other, bob, "member")
 
@@ -190,6 +191,47 @@ var membershipTests = []contract{
 		must(t, err)
 		sameMembership(t, got.Items[0].Membership, mb)
 		sameUser(t, got.Items[0].User, bob)
+
+		// Inside a transaction too.
+		err = f.s.RunInTx(f.ctx, func(ctx context.Context, r ports.Repositories) error {
+			got, err := r.Memberships().List(ctx, ports.MemberFilter{OrgID: o.ID(), PageRequest: pr(1, 3, "name")})
+			if err != nil {
+				return err
+			}
+			wantStrings(t, "members in a transaction", memberIDs(got.Items), ids(alice, bob, carol))
+			if got.Total != 4 {
+				t.Errorf("total in a transaction: got %d, want 4", got.Total)
+			}
+			return nil
+		})
+		must(t, err)
+
+		// Every listed member comes back whole, with all its roles, and a
+		// member holding several roles still counts once towards the page
+		// size and the total.
+		pages := []struct {
+			give  ports.PageRequest
+			want  []*domain.Membership
+			users []*domain.User
+		}{
+			{pr(1, 2), []*domain.Membership{mb, ma}, []*domain.User{bob, alice}},
+			{pr(2, 2), []*domain.Membership{mr, mc}, []*domain.User{robot, carol}},
+			{pr(1, 3, "-email"), []*domain.Membership{mc, mb, ma}, []*domain.User{carol, bob, alice}},
+			{pr(3, 2), nil, nil},
+		}
+		for _, tt := range pages {
+			got, err := f.s.Memberships().List(f.ctx, ports.MemberFilter{OrgID: o.ID(), PageRequest: tt.give})
+			must(t, err)
+			if got.Total != 4 || len(got.Items) != len(tt.want) {
+				t.Errorf("page %d of size %d: got %d items of %d, want %d of 4", tt.give.Page, tt.give.Size,
+					len(got.Items), got.Total, len(tt.want))
+				continue
+			}
+			for i, m := range got.Items {
+				sameMembership(t, m.Membership, tt.want[i])
+				sameUser(t, m.User, tt.users[i])
+			}
+		}
 	}},
 	{"ListForUser", func(t *testing.T, f *fixture) {
 		z, a, m := f.org("zulu", "Zulu"), f.org("alpha", "Alpha"), f.org("mike", "Mike")

@@ -1,6 +1,11 @@
+-- ID and key columns are COLLATE "C": they are compared by bytes, as on
+-- SQLite and as the stores promise for ordering (ORDER BY x COLLATE "C"),
+-- and so their indexes serve those orderings whatever the database's default
+-- collation is (en_US.UTF-8 would otherwise force a sort on every list).
+-- Free text (names, emails, descriptions) keeps the database collation.
 CREATE TABLE organizations (
-    id         text        PRIMARY KEY,
-    slug       text        NOT NULL,
+    id         text        COLLATE "C" PRIMARY KEY,
+    slug       text        COLLATE "C" NOT NULL,
     name       text        NOT NULL,
     status     text        NOT NULL,
     metadata   text        NOT NULL DEFAULT '{}',
@@ -10,10 +15,13 @@ CREATE TABLE organizations (
     CONSTRAINT organizations_slug_key UNIQUE (slug)
 );
 --bun:split
+-- Organization lists: the default order (created_at, id).
+CREATE INDEX organizations_created_idx ON organizations (created_at, id);
+--bun:split
 CREATE TABLE users (
-    id         text        PRIMARY KEY,
-    issuer     text        NOT NULL,
-    subject    text        NOT NULL,
+    id         text        COLLATE "C" PRIMARY KEY,
+    issuer     text        COLLATE "C" NOT NULL,
+    subject    text        COLLATE "C" NOT NULL,
     email      text        NOT NULL DEFAULT '',
     name       text        NOT NULL DEFAULT '',
     created_at timestamptz NOT NULL,
@@ -21,10 +29,13 @@ CREATE TABLE users (
     CONSTRAINT users_identity_key UNIQUE (issuer, subject)
 );
 --bun:split
+-- Platform-wide user lists: the default order (created_at, id).
+CREATE INDEX users_created_idx ON users (created_at, id);
+--bun:split
 CREATE TABLE memberships (
-    org_id     text        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    user_id    text        NOT NULL REFERENCES users (id),
-    status     text        NOT NULL,
+    org_id     text        COLLATE "C" NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id    text        COLLATE "C" NOT NULL REFERENCES users (id),
+    status     text        COLLATE "C" NOT NULL,
     joined_at  timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (org_id, user_id)
@@ -32,12 +43,14 @@ CREATE TABLE memberships (
 --bun:split
 CREATE INDEX memberships_user_id_idx ON memberships (user_id);
 --bun:split
-CREATE INDEX memberships_org_joined_idx ON memberships (org_id, joined_at, user_id);
+-- Member lists: the default order (joined_at, user_id) and, through INCLUDE,
+-- every membership column, so a page (and its OFFSET) is an index-only scan.
+CREATE INDEX memberships_org_joined_idx ON memberships (org_id, joined_at, user_id) INCLUDE (status, updated_at);
 --bun:split
 CREATE TABLE membership_roles (
-    org_id   text NOT NULL,
-    user_id  text NOT NULL,
-    role_key text NOT NULL,
+    org_id   text COLLATE "C" NOT NULL,
+    user_id  text COLLATE "C" NOT NULL,
+    role_key text COLLATE "C" NOT NULL,
     PRIMARY KEY (org_id, user_id, role_key),
     FOREIGN KEY (org_id, user_id) REFERENCES memberships (org_id, user_id) ON DELETE CASCADE
 );
@@ -45,9 +58,9 @@ CREATE TABLE membership_roles (
 CREATE INDEX membership_roles_role_idx ON membership_roles (org_id, role_key);
 --bun:split
 CREATE TABLE roles (
-    id          text        PRIMARY KEY,
-    org_id      text        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    "key"       text        NOT NULL,
+    id          text        COLLATE "C" PRIMARY KEY,
+    org_id      text        COLLATE "C" NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    "key"       text        COLLATE "C" NOT NULL,
     name        text        NOT NULL,
     description text        NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL,
@@ -56,10 +69,10 @@ CREATE TABLE roles (
 );
 --bun:split
 CREATE TABLE role_grants (
-    org_id      text    NOT NULL,
-    role_key    text    NOT NULL,
+    org_id      text    COLLATE "C" NOT NULL,
+    role_key    text    COLLATE "C" NOT NULL,
     position    integer NOT NULL,
-    grant_value text    NOT NULL,
+    grant_value text    COLLATE "C" NOT NULL,
     PRIMARY KEY (org_id, role_key, grant_value),
     FOREIGN KEY (org_id, role_key) REFERENCES roles (org_id, "key") ON DELETE CASCADE
 );
@@ -67,9 +80,9 @@ CREATE TABLE role_grants (
 CREATE INDEX role_grants_grant_idx ON role_grants (org_id, grant_value);
 --bun:split
 CREATE TABLE permissions (
-    id          text        PRIMARY KEY,
-    org_id      text        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    "key"       text        NOT NULL,
+    id          text        COLLATE "C" PRIMARY KEY,
+    org_id      text        COLLATE "C" NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    "key"       text        COLLATE "C" NOT NULL,
     description text        NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,

@@ -10,6 +10,9 @@ CREATE TABLE organizations (
     CONSTRAINT organizations_slug_key UNIQUE (slug)
 );
 --bun:split
+-- Organization lists: the default order (created_at, id).
+CREATE INDEX organizations_created_idx ON organizations (created_at, id);
+--bun:split
 CREATE TABLE users (
     id         text        NOT NULL PRIMARY KEY,
     issuer     text        NOT NULL,
@@ -20,6 +23,9 @@ CREATE TABLE users (
     updated_at text        NOT NULL,
     CONSTRAINT users_identity_key UNIQUE (issuer, subject)
 );
+--bun:split
+-- Platform-wide user lists: the default order (created_at, id).
+CREATE INDEX users_created_idx ON users (created_at, id);
 --bun:split
 CREATE TABLE memberships (
     org_id     text        NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
