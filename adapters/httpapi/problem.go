@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -156,6 +157,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &de) && de.Kind != domain.KindInternal:
 		c := lookupCode(de.Code, de.Kind)
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: de.Message}
+	case r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		// The client went away: nothing broke on our side, and nobody reads
+		// the answer. Not logged as an internal error.
+		c := codeIndex["internal"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request was cancelled"}
+		s.log.Debug("request cancelled by the client",
+			zap.String("request_id", requestID(r.Context())),
+			zap.String("route", routeTemplate(r)))
 	default:
 		c := codeIndex["internal"]
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "internal error"}

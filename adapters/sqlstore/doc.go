@@ -43,7 +43,8 @@
 // fields only; text sorts compare lower(col) byte-wise (COLLATE "C" on
 // PostgreSQL), put empty values last in both directions, and the ID is the
 // final tie-break. Lists return their total in the same statement
-// (count(*) OVER ()). Times are stored in UTC with microsecond precision:
+// (an uncorrelated count subquery, evaluated once), so the page itself can
+// stop after OFFSET+LIMIT rows of an index. Times are stored in UTC with microsecond precision:
 // timestamptz on PostgreSQL, fixed-width RFC 3339 text on SQLite (so text
 // order is time order).
 //
