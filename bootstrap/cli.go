@@ -71,11 +71,11 @@ func serveCommand(env map[string]string) *cobra.Command {
 			if err := c.validateServe(); err != nil {
 				return err
 			}
-			log, err := newLogger(c)
+			log, flush, err := newLogger(c)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = log.Sync() }()
+			defer flush()
 			return run(serveSettings(c), log)
 		},
 	}
@@ -84,6 +84,7 @@ func serveCommand(env map[string]string) *cobra.Command {
 func serveSettings(c Config) settings {
 	return settings{
 		HTTPAddr:        c.HTTPAddr,
+		DebugAddr:       c.DebugAddr,
 		DatabaseURL:     c.DatabaseURL,
 		AutoMigrate:     c.AutoMigrate,
 		MaxConns:        c.DatabaseMaxConn,
@@ -149,6 +150,9 @@ func devCommand(env map[string]string) *cobra.Command {
 			if c.LogFormat == "json" && env["ORGSTACK_LOG_FORMAT"] == "" {
 				c.LogFormat = "console"
 			}
+			if env["ORGSTACK_LOG_BUFFERED"] == "" {
+				c.LogBuffered = false // a developer watches the log as it happens
+			}
 			if err := c.validateCommon(); err != nil {
 				return err
 			}
@@ -162,11 +166,11 @@ func devCommand(env map[string]string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(c)
+			log, flush, err := newLogger(c)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = log.Sync() }()
+			defer flush()
 			s := devSettings(c)
 			printDevBanner(cmd.OutOrStdout(), s, c.devKeyFile(), token)
 			return run(s, log, fx.Supply(issuer))

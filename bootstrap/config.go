@@ -14,12 +14,14 @@ import (
 // variables (12-factor). Every variable is listed in README.md.
 type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
+	DebugAddr       string        `env:"DEBUG_ADDR"`
 	DatabaseURL     string        `env:"DATABASE_URL" envDefault:"sqlite:orgstack.db"`
 	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false"`
 	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
+	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true"`
 
 	OIDCIssuer          string        `env:"OIDC_ISSUER"`
 	JWKSURL             string        `env:"JWKS_URL"`

@@ -110,6 +110,9 @@ func (s *server) routes() {
 		sr.Handle("/permissions/{permissionKey}", authed(s.updatePermission)).Methods(http.MethodPatch)
 		sr.Handle("/permissions/{permissionKey}", authed(s.deletePermission)).Methods(http.MethodDelete)
 	}
+	// The explicit form first: it is the form integrations use most, and the
+	// check route is the hottest of all.
+	tenant(api.PathPrefix("/organizations/{orgId}").Subrouter())
 	tenant(api)
 
 	api.Handle("/organizations", authed(s.listOrganizations)).Methods(http.MethodGet)
@@ -117,7 +120,6 @@ func (s *server) routes() {
 	api.Handle("/organizations/{orgId}", authed(s.getOrganization)).Methods(http.MethodGet)
 	api.Handle("/organizations/{orgId}", authed(s.updateOrganization)).Methods(http.MethodPatch)
 	api.Handle("/organizations/{orgId}", authed(s.deleteOrganization)).Methods(http.MethodDelete)
-	tenant(api.PathPrefix("/organizations/{orgId}").Subrouter())
 
 	api.Handle("/me", authed(s.me)).Methods(http.MethodGet)
 	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(http.MethodGet)
