@@ -77,15 +77,24 @@ for round in 1 2; do
   o=$(wrk -t2 -c64 -d"$D" --latency -s "$W/check.lua" "http://$API/api/v1/organizations/$ORG/check" | rps)
   echo "round $round check: probe=$p orgstack=$o ratio=$(echo "scale=2; $o / $p" | bc)"
 done
-o=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $TOKEN" "http://$API/api/v1/organizations/$ORG/members?size=50" | rps)
-echo "members list (50, with totals): orgstack=$o"
+(cd "$W" && exec ./probe -mode list -addr 127.0.0.1:18091 -token-out "$W/probe-list.token" >/dev/null 2>&1) &
+for _ in $(seq 50); do curl -s http://127.0.0.1:18091/ >/dev/null && break; sleep 0.2; done
+for round in 1 2; do
+  p=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $(cat "$W/probe-list.token")" "http://127.0.0.1:18091/orgs/42/members" | rps)
+  o=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $TOKEN" "http://$API/api/v1/organizations/$ORG/members?size=50" | rps)
+  echo "round $round list of 50: probe=$p orgstack=$o ratio=$(echo "scale=2; $o / $p" | bc)"
+done
+BIGTOKEN=$("$W/orgstack" token --sub u-big-1 --key "$W/perf.key" --ttl 2h); printf %s "$BIGTOKEN" >"$W/big.token"
+for pg in 1 200; do
+  echo "org of 10k members, page $pg (size 50) @200/s: $("$W/olg" -url "http://$API/api/v1/organizations/org-big/members?size=50&page=$pg" -rate 200 -d "$D" -token "$W/big.token")"
+done
 o=$(wrk -t2 -c64 -d"$D" "http://$API/livez" | rps)
 echo "livez: orgstack=$o"
 o=$(wrk -t2 -c64 -d"$D" "http://$API/api/v1/organizations" | rps)
 echo "401 (no token): orgstack=$o"
 
 echo "== open loop (olg: fixed arrival rate, latency from the intended send time)"
-echo "$TOKEN" >"$W/orgstack.token"
+printf %s "$TOKEN" >"$W/orgstack.token"
 for rate in 2000 4000; do
   echo "probe    @$rate: $("$W/olg" -url "http://$PROBE/orgs/42/permissions/members.read/check" -rate $rate -d "$D" -token "$W/probe.token")"
   echo "orgstack @$rate: $("$W/olgpost" -method POST -body "$BODY" -url "http://$API/api/v1/organizations/$ORG/check" -rate $rate -d "$D" -token "$W/orgstack.token")"

@@ -1,6 +1,6 @@
 -- Load data for measuring OrgStack against the reference probe (../shared/perf):
 -- 1,000 organizations × 100 members (1 owner, 4 admins, 95 members), a custom role and
--- 10 custom permissions per organization. Run on a migrated, empty OrgStack database.
+-- 10 custom permissions per organization; one organization of 10,000 members. Run on a migrated, empty OrgStack database.
 \set iss 'https://dev.orgstack.invalid'
 BEGIN;
 INSERT INTO organizations (id, slug, name, status, metadata, created_at, updated_at, version)
@@ -30,5 +30,17 @@ SELECT md5('org' || o)::uuid::text, 'approver', p, 'app' || p || ':use'
 INSERT INTO membership_roles (org_id, user_id, role_key)
 SELECT md5('org' || o)::uuid::text, md5('user' || o || '-' || u)::uuid::text, 'approver'
   FROM generate_series(1, 1000) o, generate_series(6, 20) u;
+-- One large organization for deep pages: 10,000 members, owner u-big-1.
+INSERT INTO organizations (id, slug, name, status, metadata, created_at, updated_at, version)
+VALUES (md5('org-big')::uuid::text, 'org-big', 'Big Org', 'active', '{}', now(), now(), 1);
+INSERT INTO users (id, issuer, subject, email, name, created_at, updated_at)
+SELECT md5('user-big-' || u)::uuid::text, :'iss', 'u-big-' || u, 'user' || u || '@big.example', 'User ' || u, now(), now()
+  FROM generate_series(1, 10000) u;
+INSERT INTO memberships (org_id, user_id, status, joined_at, updated_at)
+SELECT md5('org-big')::uuid::text, md5('user-big-' || u)::uuid::text, 'active', now() - (u || ' seconds')::interval, now()
+  FROM generate_series(1, 10000) u;
+INSERT INTO membership_roles (org_id, user_id, role_key)
+SELECT md5('org-big')::uuid::text, md5('user-big-' || u)::uuid::text, CASE WHEN u = 1 THEN 'owner' ELSE 'member' END
+  FROM generate_series(1, 10000) u;
 COMMIT;
 ANALYZE;
