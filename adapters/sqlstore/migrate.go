@@ -48,55 +48,52 @@ func migrationName(m migrate.Migration) string {
 // MigrateUp applies every pending migration, as one group, under the
 // migration lock, and returns the names of those it applied.
 func (s *Store) MigrateUp(ctx context.Context) (applied []string, err error) {
-	m, err := s.migrator(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
-	}
-	defer func() {
-		if uerr := m.Unlock(ctx); uerr != nil && err == nil {
-			err = fmt.Errorf("sqlstore: unlock migrations: %w", uerr)
+	err = s.underMigrationLock(ctx, "migrate up", func(m *migrate.Migrator) error {
+		group, err := m.Migrate(ctx)
+		if group != nil {
+			for _, mig := range group.Migrations {
+				applied = append(applied, migrationName(mig))
+			}
 		}
-	}()
-	group, err := m.Migrate(ctx)
-	if group != nil {
-		for _, mig := range group.Migrations {
-			applied = append(applied, migrationName(mig))
-		}
-	}
-	if err != nil {
-		return applied, fmt.Errorf("sqlstore: migrate up: %w", err)
-	}
-	return applied, nil
+		return err
+	})
+	return applied, err
 }
 
 // MigrateDown rolls back the last applied group of migrations and returns
 // the names of those it rolled back.
 func (s *Store) MigrateDown(ctx context.Context) (rolledBack []string, err error) {
+	err = s.underMigrationLock(ctx, "migrate down", func(m *migrate.Migrator) error {
+		group, err := m.Rollback(ctx)
+		if group != nil {
+			for i := len(group.Migrations) - 1; i >= 0; i-- {
+				rolledBack = append(rolledBack, migrationName(group.Migrations[i]))
+			}
+		}
+		return err
+	})
+	return rolledBack, err
+}
+
+// underMigrationLock runs fn with the migrator while holding bun's migration
+// lock, so that replicas starting together do not migrate twice.
+func (s *Store) underMigrationLock(ctx context.Context, what string, fn func(*migrate.Migrator) error) (err error) {
 	m, err := s.migrator(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return fmt.Errorf("sqlstore: %w", err)
 	}
 	defer func() {
 		if uerr := m.Unlock(ctx); uerr != nil && err == nil {
 			err = fmt.Errorf("sqlstore: unlock migrations: %w", uerr)
 		}
 	}()
-	group, err := m.Rollback(ctx)
-	if group != nil {
-		for i := len(group.Migrations) - 1; i >= 0; i-- {
-			rolledBack = append(rolledBack, migrationName(group.Migrations[i]))
-		}
+	if err := fn(m); err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", what, err)
 	}
-	if err != nil {
-		return rolledBack, fmt.Errorf("sqlstore: migrate down: %w", err)
-	}
-	return rolledBack, nil
+	return nil
 }
 
 // MigrationStatus returns the names of the applied and the pending
