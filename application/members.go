@@ -151,13 +151,7 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, orgRef, u
 	}
 	var out ports.Member
 	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		// Lock the owners first (organization, then memberships), as every
-		// owner-rule transaction does, so concurrent ones cannot deadlock.
-		owners, err := r.Memberships().LockActiveOwners(ctx, orgID)
-		if err != nil {
-			return err
-		}
-		m, err := r.Memberships().GetForUpdate(ctx, orgID, userID)
+		owners, m, err := lockForOwnerRule(ctx, r, orgID, userID)
 		if err != nil {
 			return err
 		}
@@ -212,13 +206,7 @@ func (s *MemberService) Remove(ctx context.Context, p ports.Principal, orgRef, u
 	}
 	orgID := acc.org.ID()
 	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		// Lock the owners first (organization, then memberships), as every
-		// owner-rule transaction does, so concurrent ones cannot deadlock.
-		owners, err := r.Memberships().LockActiveOwners(ctx, orgID)
-		if err != nil {
-			return err
-		}
-		m, err := r.Memberships().GetForUpdate(ctx, orgID, userID)
+		owners, m, err := lockForOwnerRule(ctx, r, orgID, userID)
 		if err != nil {
 			return err
 		}
@@ -227,6 +215,22 @@ func (s *MemberService) Remove(ctx context.Context, p ports.Principal, orgRef, u
 		}
 		return r.Memberships().Delete(ctx, orgID, userID)
 	})
+}
+
+// lockForOwnerRule locks, in the one order every owner-rule transaction
+// uses (the organization's active owners, then the membership), so that
+// concurrent ones serialize without deadlocking. It returns the active
+// owners and the membership.
+func lockForOwnerRule(ctx context.Context, r ports.Repositories, orgID, userID string) ([]string, *domain.Membership, error) {
+	owners, err := r.Memberships().LockActiveOwners(ctx, orgID)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := r.Memberships().GetForUpdate(ctx, orgID, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return owners, m, nil
 }
 
 // resolveRoles turns the role keys of a request into roles, built-in or
