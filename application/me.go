@@ -35,6 +35,7 @@ func (s *MeService) Me(ctx context.Context, p ports.Principal) (ports.Profile, e
 			Roles:       m.Roles(),
 			Status:      m.Status(),
 			Permissions: []domain.Grant{},
+			Excluded:    []domain.PermissionKey{},
 		}
 		if m.IsActive() {
 			var custom []*domain.Role
@@ -43,8 +44,12 @@ func (s *MeService) Me(ctx context.Context, p ports.Principal) (ports.Profile, e
 					return ports.Profile{}, err
 				}
 			}
-			if gs := grantsOf(m, custom).Grants(); gs != nil {
+			set := grantsOf(m, custom)
+			if gs := set.Grants(); gs != nil {
 				sum.Permissions = gs
+			}
+			if ex := set.Withheld(); ex != nil {
+				sum.Excluded = ex
 			}
 		}
 		out.Memberships = append(out.Memberships, sum)

@@ -240,6 +240,21 @@ func (s GrantSet) Grants() []Grant {
 	return out
 }
 
+// Withheld returns the permissions that a role's wildcard grant withholds
+// (admin withholds organization:delete) and that no role of the set gives
+// after all, so that "*" is never read as more than it is.
+func (s GrantSet) Withheld() []PermissionKey {
+	var out []PermissionKey
+	for _, r := range s.roles {
+		for _, e := range r.except {
+			if !s.Allows(e) && !slices.Contains(out, e) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
 // Covers reports whether the set may hand out g: some single role includes
 // g entirely and withholds nothing g would give. Holding invoices:approve
 // does not cover invoices:*; admin (everything but organization:delete) does

@@ -527,3 +527,30 @@ func TestGrantSetCoversRole(t *testing.T) {
 		})
 	}
 }
+
+func TestGrantSetWithheld(t *testing.T) {
+	owner, _ := domain.BuiltinRole(domain.RoleOwner)
+	admin, _ := domain.BuiltinRole(domain.RoleAdmin)
+	member, _ := domain.BuiltinRole(domain.RoleMember)
+	tests := []struct {
+		name string
+		give []*domain.Role
+		want []string
+	}{
+		{"admin withholds organization:delete", []*domain.Role{admin}, []string{"organization:delete"}},
+		{"admin and member still withhold it", []*domain.Role{admin, member}, []string{"organization:delete"}},
+		{"owner gives it back", []*domain.Role{admin, owner}, nil},
+		{"member withholds nothing", []*domain.Role{member}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, k := range domain.NewGrantSet(tt.give...).Withheld() {
+				got = append(got, k.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Withheld() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -59,6 +59,9 @@ type MembershipSummary struct {
 	Roles       []domain.RoleKey
 	Status      domain.MemberStatus
 	Permissions []domain.Grant // effective grants as held; empty when suspended
+	// Excluded are the permissions that a wildcard among Permissions does not
+	// give after all (an admin's organization:delete).
+	Excluded []domain.PermissionKey
 }
 
 // Profile is the caller's own record.

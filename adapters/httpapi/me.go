@@ -24,6 +24,7 @@ type membershipJSON struct {
 	Roles            []string `json:"roles"`
 	Status           string   `json:"status"`
 	Permissions      []string `json:"permissions"`
+	Excluded         []string `json:"excluded_permissions"`
 }
 
 func toMeJSON(p ports.Profile) meJSON {
@@ -36,7 +37,16 @@ func toMeJSON(p ports.Profile) meJSON {
 		out.Memberships = append(out.Memberships, membershipJSON{
 			OrganizationID: m.OrgID, OrganizationSlug: m.OrgSlug,
 			Roles: roleKeys(m.Roles), Status: m.Status.String(), Permissions: grantStrings(m.Permissions),
+			Excluded: keyStrings(m.Excluded),
 		})
+	}
+	return out
+}
+
+func keyStrings(ks []domain.PermissionKey) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.String()
 	}
 	return out
 }

@@ -15,6 +15,7 @@ type roleJSON struct {
 	Name        string     `json:"name"`
 	Description string     `json:"description"`
 	Permissions []string   `json:"permissions"`
+	Excluded    []string   `json:"excluded_permissions"`
 	ID          *string    `json:"id"`
 	Builtin     bool       `json:"builtin"`
 	CreatedAt   *time.Time `json:"created_at"`
@@ -24,7 +25,7 @@ type roleJSON struct {
 func toRoleJSON(r *domain.Role) roleJSON {
 	return roleJSON{
 		Key: string(r.Key()), Name: r.Name(), Description: r.Description(),
-		Permissions: grantStrings(r.Grants()), ID: optString(r.ID()), Builtin: r.IsBuiltin(),
+		Permissions: grantStrings(r.Grants()), Excluded: keyStrings(r.Except()), ID: optString(r.ID()), Builtin: r.IsBuiltin(),
 		CreatedAt: optTime(r.CreatedAt()), UpdatedAt: optTime(r.UpdatedAt()),
 	}
 }
