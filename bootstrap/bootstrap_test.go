@@ -42,6 +42,7 @@ func TestConfig(t *testing.T) {
 		{name: "valid", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api"}},
 		{name: "symmetric algorithm refused", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_JWT_ALGORITHMS": "HS256"}, wantErr: "HS256"},
 		{name: "admin claim without value", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_PLATFORM_ADMIN_CLAIM": "roles"}, wantErr: "set together"},
+		{name: "negative rate limit", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_RATE_LIMIT": "-1"}, wantErr: "ORGSTACK_RATE_LIMIT"},
 		{name: "relative JWKS URL", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_JWKS_URL": "/jwks"}, wantErr: "absolute"},
 	}
 	for _, tt := range tests {

@@ -89,6 +89,8 @@ func serveSettings(c Config) settings {
 		AutoMigrate:     c.AutoMigrate,
 		MaxConns:        c.DatabaseMaxConn,
 		ShutdownTimeout: c.ShutdownTimeout,
+		RateLimit:       c.RateLimit,
+		RateWindow:      c.RateLimitWindow,
 		Auth: jwks.Config{
 			JWKSURL:         c.JWKSURL,
 			Issuer:          c.OIDCIssuer,

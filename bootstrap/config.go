@@ -33,6 +33,8 @@ type Config struct {
 	PlatformAdminClaim  string        `env:"PLATFORM_ADMIN_CLAIM"`
 	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE"`
 	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false"`
+	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0"`
+	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 
 	DevDatabaseURL string `env:"DEV_DATABASE_URL" envDefault:"sqlite:orgstack-dev.db"`
 	DevKeyFile     string `env:"DEV_KEY_FILE"`
@@ -77,6 +79,9 @@ func (c Config) validateCommon() error {
 		default:
 			errs = append(errs, fmt.Errorf("ORGSTACK_JWT_ALGORITHMS: %q is not an allowed asymmetric algorithm", a))
 		}
+	}
+	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateLimitWindow < time.Second) {
+		errs = append(errs, errors.New("ORGSTACK_RATE_LIMIT must not be negative and ORGSTACK_RATE_LIMIT_WINDOW must be at least 1s"))
 	}
 	if c.DatabaseMaxConn < 0 {
 		errs = append(errs, errors.New("ORGSTACK_DATABASE_MAX_CONNS must not be negative"))

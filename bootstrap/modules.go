@@ -19,6 +19,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/devissuer"
 	"github.com/orgstack/orgstack/adapters/httpapi"
 	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/ratelimit"
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/application"
@@ -34,6 +35,8 @@ type settings struct {
 	AutoMigrate     bool
 	MaxConns        int
 	ShutdownTimeout time.Duration
+	RateLimit       int // requests per RateWindow per caller; 0 = off
+	RateWindow      time.Duration
 	Auth            jwks.Config
 	App             application.Config
 }
@@ -148,12 +151,24 @@ var applicationModule = fx.Module("application",
 	}),
 )
 
+// rateLimitModule limits each caller in process when a quota is
+// configured; the HTTP module runs without a limiter otherwise.
+var rateLimitModule = fx.Module("ratelimit",
+	fx.Provide(func(s settings) ports.RateLimiter {
+		if s.RateLimit <= 0 {
+			return nil
+		}
+		return ratelimit.NewMemory(s.RateLimit, s.RateWindow, 100_000)
+	}),
+)
+
 type handlerParams struct {
 	fx.In
 	App      *application.App
 	Store    ports.Store
 	Verifier *jwks.Verifier
 	Log      *zap.Logger
+	Limiter  ports.RateLimiter
 	Dev      *devissuer.Signer `optional:"true"`
 }
 
@@ -204,6 +219,7 @@ func newHandler(p handlerParams) http.Handler {
 	}, httpapi.Options{
 		Verifier: p.Verifier,
 		Logger:   p.Log.Named("http"),
+		Limiter:  p.Limiter,
 		Readiness: map[string]func(context.Context) error{
 			"database": p.Store.Ping,
 			"jwks": func(context.Context) error {
@@ -265,6 +281,7 @@ func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
 		storeModule,
 		authModule,
 		applicationModule,
+		rateLimitModule,
 		httpModule,
 	}, extra...)
 }

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -40,9 +42,39 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, domain.ErrInvalidToken)
 			return
 		}
+		if s.limiter != nil && !s.allow(w, r, p) {
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
 }
+
+// ratePolicy names the one rate-limit policy in the RateLimit fields.
+const ratePolicy = `"principal"`
+
+// allow takes one request from the caller's quota (keyed by issuer and
+// subject) and writes the RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers). When the quota is spent it
+// answers 429 rate_limited with Retry-After and reports false. A limiter
+// that cannot decide lets the request through.
+func (s *server) allow(w http.ResponseWriter, r *http.Request, p ports.Principal) bool {
+	d, err := s.limiter.Allow(r.Context(), p.Issuer+"\x00"+p.Subject)
+	if err != nil {
+		s.log.Warn("rate limiter failed; request let through", zap.String("request_id", requestID(r.Context())), zap.Error(err))
+		return true
+	}
+	h := w.Header()
+	h.Set("RateLimit-Policy", ratePolicy+";q="+strconv.Itoa(d.Quota)+";w="+strconv.Itoa(ceilSeconds(d.Window)))
+	h.Set("RateLimit", ratePolicy+";r="+strconv.Itoa(d.Remaining)+";t="+strconv.Itoa(ceilSeconds(d.Reset)))
+	if d.Allowed {
+		return true
+	}
+	h.Set("Retry-After", strconv.Itoa(max(ceilSeconds(d.RetryAfter), 1)))
+	s.writeError(w, r, newAPIError("rate_limited", "the request quota of this caller is spent; retry after the time in Retry-After"))
+	return false
+}
+
+func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // bearerToken extracts the token from exactly one "Bearer <token>" header
 // value; the scheme is case-insensitive.

@@ -27,6 +27,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/application"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // The test identity provider: tokens are RS256 JWTs signed with testKey and
@@ -86,6 +87,7 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
+	limiter   ports.RateLimiter
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
 }
@@ -96,6 +98,10 @@ func withRestrictedCreation() envOption {
 }
 
 // withReadiness adds a readiness check to /readyz.
+func withLimiter(l ports.RateLimiter) envOption {
+	return func(c *envConfig) { c.limiter = l }
+}
+
 func withReadiness(name string, fn func(context.Context) error) envOption {
 	return func(c *envConfig) { c.readiness[name] = fn }
 }
@@ -148,7 +154,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks,
-	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness})
+	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{Store: store, App: app, Verifier: verifier, Handler: h, Server: srv, Logs: logs, key: key}

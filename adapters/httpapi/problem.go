@@ -59,6 +59,7 @@ var ErrorCodes = []ErrorCode{
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
 	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},
 	{"unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type"},
+	{"rate_limited", http.StatusTooManyRequests, "Too many requests"},
 	{"internal", http.StatusInternalServerError, "Internal error"},
 	{"not_ready", http.StatusServiceUnavailable, "Not ready"},
 }

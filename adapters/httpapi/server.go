@@ -44,6 +44,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Readiness are the checks /readyz runs, by name.
 	Readiness map[string]func(context.Context) error
+	// Limiter, when set, limits each authenticated caller's requests
+	// (429 rate_limited beyond the quota).
+	Limiter ports.RateLimiter
 }
 
 // BasePath is the prefix of every API route.
@@ -55,13 +58,14 @@ type server struct {
 	verifier  ports.TokenVerifier
 	log       *zap.Logger
 	readiness map[string]func(context.Context) error
+	limiter   ports.RateLimiter
 	router    *mux.Router
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
 // /api/v1/openapi.json and every authenticated /api/v1 route.
 func NewHandler(s Services, o Options) http.Handler {
-	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness}
+	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limiter: o.Limiter}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}
