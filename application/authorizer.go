@@ -197,10 +197,7 @@ func customKeys(keys []domain.RoleKey) []domain.RoleKey {
 // refreshing its email and name only when the token carries new values.
 // known is the record already read, or nil when none exists.
 func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *domain.User) (*domain.User, error) {
-	return az.ensureUserIn(ctx, az.store.Users(), p, known)
-}
-
-func (az *authorizer) ensureUserIn(ctx context.Context, users ports.UserRepository, p ports.Principal, known *domain.User) (*domain.User, error) {
+	users := az.store.Users()
 	u := known
 	if u == nil {
 		created, err := az.createUser(ctx, users, p)

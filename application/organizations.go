@@ -17,8 +17,8 @@ type OrganizationService struct {
 }
 
 // Create creates an organization and makes the caller its owner: the
-// organization, the caller's user record and the owner membership are
-// written in one transaction. A token bound to an organization may not
+// organization and the owner membership are written in one transaction
+// (the caller's user record, created on first use, before it). A token bound to an organization may not
 // create organizations (domain.ErrOrganizationMismatch).
 func (s *OrganizationService) Create(ctx context.Context, p ports.Principal, in ports.CreateOrganization) (*domain.Organization, error) {
 	if s.cfg.RestrictOrgCreation && !p.PlatformAdmin {
@@ -33,32 +33,23 @@ func (s *OrganizationService) Create(ctx context.Context, p ports.Principal, in 
 	if err != nil {
 		return nil, err
 	}
-	create := func(ctx context.Context, r ports.Repositories) error {
-		u, err := r.Users().GetByIdentity(ctx, p.Issuer, p.Subject)
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			u = nil
-		case err != nil:
-			return err
-		}
-		if u, err = az.ensureUserIn(ctx, r.Users(), p, u); err != nil {
-			return err
-		}
+	// The caller's user record first, on its own (created on first use as
+	// everywhere): a unique-key race on it must not abort the transaction
+	// that writes the organization.
+	u, err := az.callerUser(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	m, err := domain.NewMembership(o.ID(), u.ID(), []string{string(domain.RoleOwner)}, now)
+	if err != nil {
+		return nil, err
+	}
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		if err := r.Organizations().Create(ctx, o); err != nil {
 			return err
 		}
-		m, err := domain.NewMembership(o.ID(), u.ID(), []string{string(domain.RoleOwner)}, now)
-		if err != nil {
-			return err
-		}
 		return r.Memberships().Create(ctx, m)
-	}
-	err = az.store.RunInTx(ctx, create)
-	if errors.Is(err, domain.ErrUserExists) {
-		// A concurrent first request created the caller's user; the
-		// transaction was rolled back, so run it again.
-		err = az.store.RunInTx(ctx, create)
-	}
+	})
 	if err != nil {
 		return nil, err
 	}
