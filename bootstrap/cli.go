@@ -89,6 +89,7 @@ func serveSettings(c Config) settings {
 		AutoMigrate:     c.AutoMigrate,
 		MaxConns:        c.DatabaseMaxConn,
 		ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownDelay:   c.ShutdownDelay,
 		RateLimit:       c.RateLimit,
 		RateWindow:      c.RateLimitWindow,
 		Auth: jwks.Config{

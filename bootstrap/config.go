@@ -19,6 +19,7 @@ type Config struct {
 	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false"`
 	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
 	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true"`
@@ -82,6 +83,9 @@ func (c Config) validateCommon() error {
 	}
 	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateLimitWindow < time.Second) {
 		errs = append(errs, errors.New("ORGSTACK_RATE_LIMIT must not be negative and ORGSTACK_RATE_LIMIT_WINDOW must be at least 1s"))
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
+		errs = append(errs, errors.New("ORGSTACK_SHUTDOWN_DELAY must be at least 0s and shorter than ORGSTACK_SHUTDOWN_TIMEOUT"))
 	}
 	if c.DatabaseMaxConn < 0 {
 		errs = append(errs, errors.New("ORGSTACK_DATABASE_MAX_CONNS must not be negative"))

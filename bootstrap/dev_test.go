@@ -112,3 +112,68 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestReadyzTurnsUnreadyBeforeDraining: once shutdown begins, /readyz
+// answers 503 for ORGSTACK_SHUTDOWN_DELAY while requests are still served.
+func TestReadyzTurnsUnreadyBeforeDraining(t *testing.T) {
+	dir := t.TempDir()
+	c, err := LoadConfig(map[string]string{
+		"ORGSTACK_HTTP_ADDR":        freeAddr(t),
+		"ORGSTACK_DEV_DATABASE_URL": "sqlite:" + filepath.Join(dir, "dev.db"),
+		"ORGSTACK_SHUTDOWN_DELAY":   "2s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := devissuer.LoadOrCreate(c.devKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := devSettings(c)
+	app := fx.New(appOptions(s, zap.NewNop(), fx.Supply(signer))...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	base := "http://" + loopback(s.HTTPAddr)
+	status := func(path string) int {
+		res, err := http.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// One authenticated request loads the development issuer's keys, after
+	// which the service is ready.
+	token, err := signer.Mint(devissuer.TokenRequest{Subject: "alice"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /me: %v %v", res, err)
+	}
+	res.Body.Close()
+	if got := status("/readyz"); got != http.StatusOK {
+		t.Fatalf("readyz before shutdown: %d, want 200", got)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- app.Stop(ctx) }()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for status("/readyz") != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("readyz never answered 503 during the shutdown delay")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := status("/livez"); got != http.StatusOK {
+		t.Errorf("livez during the delay: %d, want 200 (still serving)", got)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}

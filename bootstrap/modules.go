@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/fx"
@@ -36,7 +37,8 @@ type settings struct {
 	AutoMigrate     bool
 	MaxConns        int
 	ShutdownTimeout time.Duration
-	RateLimit       int // requests per RateWindow per caller; 0 = off
+	ShutdownDelay   time.Duration // /readyz answers 503 this long before connections drain
+	RateLimit       int           // requests per RateWindow per caller; 0 = off
 	RateWindow      time.Duration
 	Auth            jwks.Config
 	App             application.Config
@@ -163,6 +165,10 @@ var rateLimitModule = fx.Module("ratelimit",
 	}),
 )
 
+// draining is set when shutdown begins; /readyz then answers 503 so that
+// load balancers stop sending traffic before the listener closes.
+type draining struct{ atomic.Bool }
+
 type handlerParams struct {
 	fx.In
 	App      *application.App
@@ -170,12 +176,13 @@ type handlerParams struct {
 	Verifier *jwks.Verifier
 	Log      *zap.Logger
 	Limiter  ports.RateLimiter
+	Draining *draining
 	Dev      *devissuer.Signer `optional:"true"`
 }
 
 // httpModule serves the API (and, in development, the issuer's JWKS).
 var httpModule = fx.Module("http",
-	fx.Provide(newHandler, newHTTPServer),
+	fx.Provide(newHandler, newHTTPServer, func() *draining { return &draining{} }),
 	fx.Invoke(func(*http.Server) {}),
 	fx.Invoke(startDebugServer),
 )
@@ -222,6 +229,12 @@ func newHandler(p handlerParams) http.Handler {
 		Logger:   p.Log.Named("http"),
 		Limiter:  p.Limiter,
 		Readiness: map[string]func(context.Context) error{
+			"shutdown": func(context.Context) error {
+				if p.Draining.Load() {
+					return errors.New("shutting down")
+				}
+				return nil
+			},
 			"database": p.Store.Ping,
 			"jwks": func(context.Context) error {
 				if !p.Verifier.Ready() {
@@ -240,7 +253,7 @@ func newHandler(p handlerParams) http.Handler {
 	return mux
 }
 
-func newHTTPServer(lc fx.Lifecycle, s settings, h http.Handler, log *zap.Logger) *http.Server {
+func newHTTPServer(lc fx.Lifecycle, s settings, h http.Handler, d *draining, log *zap.Logger) *http.Server {
 	srv := &http.Server{
 		Addr:              s.HTTPAddr,
 		Handler:           h,
@@ -266,6 +279,14 @@ func newHTTPServer(lc fx.Lifecycle, s settings, h http.Handler, log *zap.Logger)
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
+			d.Store(true)
+			if s.ShutdownDelay > 0 {
+				log.Info("shutting down: not ready; waiting before draining", zap.Duration("delay", s.ShutdownDelay))
+				select {
+				case <-time.After(s.ShutdownDelay):
+				case <-ctx.Done():
+				}
+			}
 			log.Info("shutting down: draining connections")
 			return srv.Shutdown(ctx)
 		},
