@@ -121,3 +121,20 @@ func TestTokenCommandNeedsSubject(t *testing.T) {
 		t.Fatalf("got stderr %q", errOut.String())
 	}
 }
+
+// TestServeRefusesABehindSchema: serve does not start on an unmigrated
+// database unless auto-migration is on, and says what to run.
+func TestServeRefusesABehindSchema(t *testing.T) {
+	c, err := LoadConfig(map[string]string{
+		"ORGSTACK_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "behind.db"),
+		"ORGSTACK_OIDC_ISSUER":  "https://idp.example", "ORGSTACK_AUDIENCE": "api",
+		"ORGSTACK_JWKS_URL": "http://127.0.0.1:1/jwks.json", "ORGSTACK_HTTP_ADDR": "127.0.0.1:0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(serveSettings(c), zap.NewNop())
+	if err == nil || !strings.Contains(err.Error(), "schema is behind") || !strings.Contains(err.Error(), "orgstack migrate up") {
+		t.Fatalf("got %v, want the schema-behind message", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -326,7 +327,9 @@ func run(s settings, log *zap.Logger, extra ...fx.Option) error {
 	tuneGC()
 	app := fx.New(appOptions(s, log, extra...)...)
 	if err := app.Err(); err != nil {
-		return err
+		// Report what went wrong ("the database schema is behind …"), not the
+		// chain of constructors that needed it.
+		return dig.RootCause(err)
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
