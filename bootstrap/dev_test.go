@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -22,28 +23,11 @@ import (
 // minted token authenticates, and an organization goes through its whole
 // life over HTTP. A token from another key is refused.
 func TestDevServerEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	c, err := LoadConfig(map[string]string{
-		"ORGSTACK_HTTP_ADDR":        freeAddr(t),
-		"ORGSTACK_DEV_DATABASE_URL": "sqlite:" + filepath.Join(dir, "dev.db"),
-		"ORGSTACK_SHUTDOWN_TIMEOUT": "5s",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := devissuer.LoadOrCreate(c.devKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := devSettings(c)
-	app := fx.New(appOptions(s, zap.NewNop(), fx.Supply(signer))...)
+	dev := startDev(t, map[string]string{"ORGSTACK_SHUTDOWN_TIMEOUT": "5s"})
+	t.Cleanup(func() { _ = dev.app.Stop(context.Background()) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := app.Start(ctx); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { _ = app.Stop(context.Background()) })
-	base := "http://" + loopback(s.HTTPAddr)
+	signer, base, dir := dev.signer, dev.base, dev.dir
 
 	token, err := signer.Mint(devissuer.TokenRequest{Subject: "alice", Email: "alice@example.com"}, time.Now())
 	if err != nil {
@@ -103,25 +87,26 @@ func TestDevServerEndToEnd(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+// devServer is the real `dev` wiring, started on a free port over a
+// temporary database.
+type devServer struct {
+	app    *fx.App
+	signer *devissuer.Signer
+	base   string // http://host:port
+	dir    string // the temporary directory holding the database and key
 }
 
-// TestReadyzTurnsUnreadyBeforeDraining: once shutdown begins, /readyz
-// answers 503 for ORGSTACK_SHUTDOWN_DELAY while requests are still served.
-func TestReadyzTurnsUnreadyBeforeDraining(t *testing.T) {
+// startDev starts `dev` with extra configuration on top of a free address
+// and a temporary database. The caller stops the app.
+func startDev(t *testing.T, extra map[string]string) devServer {
+	t.Helper()
 	dir := t.TempDir()
-	c, err := LoadConfig(map[string]string{
+	env := map[string]string{
 		"ORGSTACK_HTTP_ADDR":        freeAddr(t),
 		"ORGSTACK_DEV_DATABASE_URL": "sqlite:" + filepath.Join(dir, "dev.db"),
-		"ORGSTACK_SHUTDOWN_DELAY":   "2s",
-	})
+	}
+	maps.Copy(env, extra)
+	c, err := LoadConfig(env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +121,26 @@ func TestReadyzTurnsUnreadyBeforeDraining(t *testing.T) {
 	if err := app.Start(ctx); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	base := "http://" + loopback(s.HTTPAddr)
+	return devServer{app: app, signer: signer, base: "http://" + loopback(s.HTTPAddr), dir: dir}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestReadyzTurnsUnreadyBeforeDraining: once shutdown begins, /readyz
+// answers 503 for ORGSTACK_SHUTDOWN_DELAY while requests are still served.
+func TestReadyzTurnsUnreadyBeforeDraining(t *testing.T) {
+	dev := startDev(t, map[string]string{"ORGSTACK_SHUTDOWN_DELAY": "2s"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	app, signer, base := dev.app, dev.signer, dev.base
 	status := func(path string) int {
 		res, err := http.Get(base + path)
 		if err != nil {
