@@ -27,7 +27,7 @@ func TestAppGraphIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fx.ValidateApp(appOptions(devSettings(c), zap.NewNop(), fx.Supply(signer))...); err != nil {
+	if err := fx.ValidateApp(appOptions(devSettings(c, signer), zap.NewNop(), fx.Supply(signer))...); err != nil {
 		t.Fatalf("dev graph: %v", err)
 	}
 }
@@ -39,11 +39,13 @@ func TestConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "serve needs an issuer and audience", give: map[string]string{}, wantErr: "ORGSTACK_OIDC_ISSUER is required"},
-		{name: "valid", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api"}},
-		{name: "symmetric algorithm refused", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_JWT_ALGORITHMS": "HS256"}, wantErr: "HS256"},
-		{name: "admin claim without value", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_PLATFORM_ADMIN_CLAIM": "roles"}, wantErr: "set together"},
-		{name: "negative rate limit", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_RATE_LIMIT": "-1"}, wantErr: "ORGSTACK_RATE_LIMIT"},
-		{name: "relative JWKS URL", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_JWKS_URL": "/jwks"}, wantErr: "absolute"},
+		{name: "serve needs a database URL", give: map[string]string{"ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api"}, wantErr: "ORGSTACK_DATABASE_URL is required"},
+		{name: "a blank database URL is none", give: map[string]string{"ORGSTACK_DATABASE_URL": " ", "ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api"}, wantErr: "ORGSTACK_DATABASE_URL is required"},
+		{name: "valid", give: map[string]string{"ORGSTACK_DATABASE_URL": "sqlite::memory:", "ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api"}},
+		{name: "symmetric algorithm refused", give: map[string]string{"ORGSTACK_DATABASE_URL": "sqlite::memory:", "ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_JWT_ALGORITHMS": "HS256"}, wantErr: "HS256"},
+		{name: "admin claim without value", give: map[string]string{"ORGSTACK_DATABASE_URL": "sqlite::memory:", "ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_PLATFORM_ADMIN_CLAIM": "roles"}, wantErr: "set together"},
+		{name: "negative rate limit", give: map[string]string{"ORGSTACK_DATABASE_URL": "sqlite::memory:", "ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_RATE_LIMIT": "-1"}, wantErr: "ORGSTACK_RATE_LIMIT"},
+		{name: "relative JWKS URL", give: map[string]string{"ORGSTACK_DATABASE_URL": "sqlite::memory:", "ORGSTACK_OIDC_ISSUER": "https://idp.example", "ORGSTACK_AUDIENCE": "api", "ORGSTACK_JWKS_URL": "/jwks"}, wantErr: "absolute"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +81,9 @@ func TestDevKeyFileSitsBesideTheDatabase(t *testing.T) {
 // real verifier accepts with the development issuer's keys.
 func TestTokenCommand(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "dev.key")
+	if _, err := devissuer.LoadOrCreate(key); err != nil { // as `orgstack dev` does
+		t.Fatal(err)
+	}
 	var out, errOut bytes.Buffer
 	code := Main([]string{"token", "--sub", "alice", "--org", "acme", "--admin", "--key", key}, &out, &errOut)
 	if code != 0 {
@@ -89,7 +94,7 @@ func TestTokenCommand(t *testing.T) {
 		t.Fatalf("output is not a bare JWT: %q", out.String())
 	}
 
-	signer, err := devissuer.LoadOrCreate(key)
+	signer, err := devissuer.Load(key)
 	if err != nil {
 		t.Fatal(err)
 	}

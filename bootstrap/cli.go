@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,14 +21,14 @@ import (
 
 	"github.com/orgstack/orgstack/adapters/devissuer"
 	"github.com/orgstack/orgstack/adapters/jwks"
-	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/application"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(environ())
+	root := newRootCommand(environ(), invokedAs(os.Args[0]))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -47,19 +49,44 @@ func environ() map[string]string {
 	return m
 }
 
-func newRootCommand(env map[string]string) *cobra.Command {
+// invokedAs is how the user ran this program, for the commands we suggest:
+// "go run ." when go run built it into a temporary directory, else the
+// program name as typed ("orgstack", "./orgstack", "/usr/local/bin/orgstack").
+func invokedAs(arg0 string) string {
+	slashed := filepath.ToSlash(arg0)
+	if strings.Contains(slashed, "/go-build") && strings.Contains(slashed, "/exe/") {
+		return "go run ."
+	}
+	if arg0 == "" {
+		return "orgstack"
+	}
+	return arg0
+}
+
+// newRootCommand builds the command line; prog is how the user invokes the
+// program (see invokedAs), used in the commands we suggest.
+func newRootCommand(env map[string]string, prog string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "orgstack",
 		Short:         "OrgStack: organizations, memberships, roles and permission checks over a REST API",
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(env), devCommand(env), tokenCommand(env), migrateCommand(env))
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(serveCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
 	return root
 }
 
+// withSettings appends to a command's help the table of the environment
+// variables it reads, generated from Config's tags.
+func withSettings(cmd *cobra.Command, name string) *cobra.Command {
+	cmd.Long = cmd.Short + ".\n\n" + settingsHelp(name)
+	return cmd
+}
+
 func serveCommand(env map[string]string) *cobra.Command {
-	return &cobra.Command{
+	return withSettings(&cobra.Command{
 		Use:   "serve",
 		Short: "Serve the API with the configured database and identity provider",
 		Args:  cobra.NoArgs,
@@ -78,7 +105,7 @@ func serveCommand(env map[string]string) *cobra.Command {
 			defer flush()
 			return run(serveSettings(c), log)
 		},
-	}
+	}, "serve")
 }
 
 func serveSettings(c Config) settings {
@@ -109,7 +136,10 @@ func serveSettings(c Config) settings {
 
 // devSettings runs on the development database with the development issuer,
 // whose JWKS this same server publishes: tokens take the normal JWKS path.
-func devSettings(c Config) settings {
+// The server's own verifier fetches that JWKS in process (devJWKSClient), so
+// it has its keys before the listener opens: no failed first fetch, and
+// /readyz is ready at once.
+func devSettings(c Config, signer *devissuer.Signer) settings {
 	s := serveSettings(c)
 	s.DatabaseURL = c.DevDatabaseURL
 	s.AutoMigrate = true
@@ -118,6 +148,7 @@ func devSettings(c Config) settings {
 	s.Auth.JWKSURL = "http://" + loopback(c.HTTPAddr) + "/.well-known/jwks.json"
 	s.Auth.AdminClaim = devissuer.AdminClaim
 	s.Auth.AdminValue = devissuer.AdminValue
+	s.Auth.HTTPClient = devJWKSClient(signer)
 	return s
 }
 
@@ -133,7 +164,7 @@ func loopback(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-func devCommand(env map[string]string) *cobra.Command {
+func devCommand(env map[string]string, prog string) *cobra.Command {
 	var db, key string
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -174,24 +205,25 @@ func devCommand(env map[string]string) *cobra.Command {
 				return err
 			}
 			defer flush()
-			s := devSettings(c)
-			printDevBanner(cmd.OutOrStdout(), s, c.devKeyFile(), token)
+			s := devSettings(c, issuer)
+			printDevBanner(cmd.OutOrStdout(), prog, s, c.devKeyFile(), token)
 			return run(s, log, fx.Supply(issuer))
 		},
 	}
+	withSettings(cmd, "dev")
 	cmd.Flags().StringVar(&db, "db", "", "SQLite database file (default orgstack-dev.db, or ORGSTACK_DEV_DATABASE_URL)")
 	cmd.Flags().StringVar(&key, "key", "", "development signing key file (default beside the database, or ORGSTACK_DEV_KEY_FILE)")
 	return cmd
 }
 
-func printDevBanner(w io.Writer, s settings, keyFile, token string) {
+func printDevBanner(w io.Writer, prog string, s settings, keyFile, token string) {
 	base := "http://" + loopback(s.HTTPAddr)
 	fmt.Fprintf(w, `OrgStack development server
   database:  %s
   issuer:    %s (key %s, JWKS at %s/.well-known/jwks.json)
   audience:  %s
 
-A token for subject "dev-user", valid 24h (more with: go run . token --sub alice):
+A token for subject "dev-user", valid 24h (more with: %s token --sub alice):
 
 export TOKEN=%s
 
@@ -200,10 +232,10 @@ curl -s -X POST %s/api/v1/organizations \
   -d '{"slug":"acme","name":"Acme Corp"}'
 curl -s %s/api/v1/organizations -H "Authorization: Bearer $TOKEN"
 
-`, s.DatabaseURL, devissuer.Issuer, keyFile, base, devissuer.Audience, token, base, base)
+`, s.DatabaseURL, devissuer.Issuer, keyFile, base, devissuer.Audience, prog, token, base, base)
 }
 
-func tokenCommand(env map[string]string) *cobra.Command {
+func tokenCommand(env map[string]string, prog string) *cobra.Command {
 	var req devissuer.TokenRequest
 	var key string
 	cmd := &cobra.Command{
@@ -221,7 +253,13 @@ func tokenCommand(env map[string]string) *cobra.Command {
 			if key != "" {
 				c.DevKeyFile = key
 			}
-			issuer, err := devissuer.LoadOrCreate(c.devKeyFile())
+			// Never invent a key here: a token signed by a key the dev server
+			// does not publish would be refused with no hint why.
+			issuer, err := devissuer.Load(c.devKeyFile())
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("no development signing key at %s: run `%s dev` first (it creates the key), or point --key or ORGSTACK_DEV_KEY_FILE at the key of a running dev server",
+					c.devKeyFile(), prog)
+			}
 			if err != nil {
 				return fmt.Errorf("development issuer: %w", err)
 			}
@@ -244,35 +282,42 @@ func tokenCommand(env map[string]string) *cobra.Command {
 	f.BoolVar(&req.Admin, "admin", false, "mark the caller as a platform administrator")
 	f.DurationVar(&req.TTL, "ttl", time.Hour, "lifetime")
 	f.StringVar(&key, "key", "", "development signing key file (default beside the development database, or ORGSTACK_DEV_KEY_FILE)")
-	return cmd
+	return withSettings(cmd, "token")
 }
 
 func migrateCommand(env map[string]string) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := withSettings(&cobra.Command{
 		Use:   "migrate",
 		Short: "Apply, roll back or show database migrations (ORGSTACK_DATABASE_URL)",
-	}
-	withStore := func(fn func(ctx context.Context, s *sqlstore.Store, out io.Writer) error) func(*cobra.Command, []string) error {
+	}, "migrate")
+	withStore := func(fn func(ctx context.Context, m ports.Migrator, out io.Writer) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
 			c, err := LoadConfig(env)
 			if err != nil {
 				return err
 			}
+			if err := c.validateDatabaseURL(); err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			s, err := sqlstore.Open(ctx, c.DatabaseURL)
+			s, err := openStore(ctx, c.DatabaseURL, settings{MaxConns: c.DatabaseMaxConn})
 			if err != nil {
 				return err
 			}
 			defer func() { _ = s.Close() }()
-			return fn(ctx, s, cmd.OutOrStdout())
+			m, err := migratorOf(s, c.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			return fn(ctx, m, cmd.OutOrStdout())
 		}
 	}
 	cmd.AddCommand(
 		&cobra.Command{
 			Use: "up", Short: "Apply every pending migration", Args: cobra.NoArgs,
-			RunE: withStore(func(ctx context.Context, s *sqlstore.Store, out io.Writer) error {
-				applied, err := s.MigrateUp(ctx)
+			RunE: withStore(func(ctx context.Context, m ports.Migrator, out io.Writer) error {
+				applied, err := m.MigrateUp(ctx)
 				if err != nil {
 					return err
 				}
@@ -287,8 +332,8 @@ func migrateCommand(env map[string]string) *cobra.Command {
 		},
 		&cobra.Command{
 			Use: "down", Short: "Roll back the last group of migrations", Args: cobra.NoArgs,
-			RunE: withStore(func(ctx context.Context, s *sqlstore.Store, out io.Writer) error {
-				rolled, err := s.MigrateDown(ctx)
+			RunE: withStore(func(ctx context.Context, m ports.Migrator, out io.Writer) error {
+				rolled, err := m.MigrateDown(ctx)
 				if err != nil {
 					return err
 				}
@@ -303,8 +348,8 @@ func migrateCommand(env map[string]string) *cobra.Command {
 		},
 		&cobra.Command{
 			Use: "status", Short: "List applied and pending migrations", Args: cobra.NoArgs,
-			RunE: withStore(func(ctx context.Context, s *sqlstore.Store, out io.Writer) error {
-				applied, pending, err := s.MigrationStatus(ctx)
+			RunE: withStore(func(ctx context.Context, m ports.Migrator, out io.Writer) error {
+				applied, pending, err := m.MigrationStatus(ctx)
 				if err != nil {
 					return err
 				}

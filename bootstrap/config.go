@@ -4,57 +4,172 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 )
 
+// envPrefix starts the name of every setting.
+const envPrefix = "ORGSTACK_"
+
 // Config is the whole configuration, read from ORGSTACK_* environment
-// variables (12-factor). Every variable is listed in README.md.
+// variables (12-factor). Each field's tags are the one description of its
+// setting: env names it, envDefault gives its default, desc says what it
+// means, cmds lists the commands that read it, and show (when present)
+// replaces the default in help text. `orgstack <command> --help` is
+// generated from them, and a test keeps README.md's table in step.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
-	DebugAddr       string        `env:"DEBUG_ADDR"`
-	DatabaseURL     string        `env:"DATABASE_URL" envDefault:"sqlite:orgstack.db"`
-	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false"`
-	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
-	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
-	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true"`
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080" cmds:"serve dev" desc:"listen address"`
+	DebugAddr       string        `env:"DEBUG_ADDR" cmds:"serve dev" show:"off" desc:"serve Go's profiler (/debug/pprof/) on this separate address; bind it to loopback"`
+	DatabaseURL     string        `env:"DATABASE_URL" cmds:"serve migrate" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
+	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false" cmds:"serve" desc:"let serve apply pending migrations at start"`
+	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" cmds:"serve dev" desc:"time to drain connections on SIGINT/SIGTERM"`
+	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s" cmds:"serve dev" desc:"on SIGTERM, answer /readyz with 503 this long before draining"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" cmds:"serve dev" desc:"debug, info, warn or error"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json" cmds:"serve dev" desc:"json or console (dev defaults to console)"`
+	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true" cmds:"serve dev" desc:"write log lines in batches, flushed every second (dev defaults to false)"`
 
-	OIDCIssuer          string        `env:"OIDC_ISSUER"`
-	JWKSURL             string        `env:"JWKS_URL"`
-	Audience            string        `env:"AUDIENCE"`
-	JWTAlgorithms       []string      `env:"JWT_ALGORITHMS" envDefault:"RS256,PS256,ES256,EdDSA"`
-	JWTLeeway           time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
-	JWKSRefresh         time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"15m"`
-	OrgClaim            string        `env:"ORG_CLAIM" envDefault:"org_id"`
-	PlatformAdminClaim  string        `env:"PLATFORM_ADMIN_CLAIM"`
-	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE"`
-	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false"`
-	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0"`
-	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
+	OIDCIssuer          string        `env:"OIDC_ISSUER" cmds:"serve" show:"required" desc:"expected iss of access tokens; also the base for OIDC discovery"`
+	JWKSURL             string        `env:"JWKS_URL" cmds:"serve" show:"discovered" desc:"JWKS URL; when empty, read from $ORGSTACK_OIDC_ISSUER/.well-known/openid-configuration"`
+	Audience            string        `env:"AUDIENCE" cmds:"serve" show:"required" desc:"expected aud of access tokens"`
+	JWTAlgorithms       []string      `env:"JWT_ALGORITHMS" envDefault:"RS256,PS256,ES256,EdDSA" cmds:"serve dev" desc:"allowed signing algorithms (asymmetric only)"`
+	JWTLeeway           time.Duration `env:"JWT_LEEWAY" envDefault:"30s" cmds:"serve dev" desc:"clock skew allowed on exp, nbf and iat"`
+	JWKSRefresh         time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"15m" cmds:"serve dev" desc:"how often the keys are refreshed"`
+	OrgClaim            string        `env:"ORG_CLAIM" envDefault:"org_id" cmds:"serve dev" desc:"claim binding a token to an organization (ID or slug)"`
+	PlatformAdminClaim  string        `env:"PLATFORM_ADMIN_CLAIM" cmds:"serve" show:"off" desc:"claim marking platform administrators (string, boolean or array)"`
+	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE" cmds:"serve" show:"none" desc:"value of that claim that means platform administrator"`
+	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false" cmds:"serve dev" desc:"only platform administrators may create organizations"`
+	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller may make per window, in this process (429 beyond)"`
+	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota"`
 
-	DevDatabaseURL string `env:"DEV_DATABASE_URL" envDefault:"sqlite:orgstack-dev.db"`
-	DevKeyFile     string `env:"DEV_KEY_FILE"`
+	DevDatabaseURL string `env:"DEV_DATABASE_URL" envDefault:"sqlite:orgstack-dev.db" cmds:"dev token" desc:"database of orgstack dev"`
+	DevKeyFile     string `env:"DEV_KEY_FILE" cmds:"dev token" show:"beside the dev database" desc:"signing key of the development issuer"`
 }
 
-// LoadConfig reads the configuration from the environment.
+// LoadConfig reads the configuration from the environment. A value that
+// cannot be read is reported by its variable ("ORGSTACK_RATE_LIMIT: not a
+// number: \"ten\""), never by a Go field or type.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config
-	err := env.ParseWithOptions(&c, env.Options{Prefix: "ORGSTACK_", Environment: environ})
+	err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix, Environment: environ})
 	if err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
+		return Config{}, configError(err, environ)
 	}
 	return c, nil
 }
 
-// validateServe checks what `orgstack serve` needs: a real identity
-// provider. The development issuer is never enabled by serve.
+// configError rewrites the library's errors ("parse error on field
+// \"RateLimit\" of type \"int\"") in terms of the variables a user sets.
+func configError(err error, environ map[string]string) error {
+	var errs []error
+	for _, e := range unwrapAll(err) {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			errs = append(errs, fmt.Errorf("configuration: %w", e))
+			continue
+		}
+		name := pe.Name
+		if s, ok := settingByField(pe.Name); ok {
+			name = s.Name
+		}
+		errs = append(errs, fmt.Errorf("%s: %s: %q", name, expected(pe.Type), environ[name]))
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapAll returns the errors an aggregate holds, or err alone.
+func unwrapAll(err error) []error {
+	if agg, ok := err.(interface{ Unwrap() []error }); ok {
+		return agg.Unwrap()
+	}
+	return []error{err}
+}
+
+// expected says, in words, what kind of value a setting of type t takes.
+func expected(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "not a duration (such as 500ms, 30s, 5m or 1h)"
+	case t.Kind() == reflect.Bool:
+		return "not true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "not a number"
+	}
+	return "not a valid " + t.Kind().String()
+}
+
+// setting describes one environment variable of Config.
+type setting struct {
+	Name    string   // ORGSTACK_…
+	Field   string   // the Go field, for error translation only
+	Default string   // as shown to users; "" when there is none
+	Meaning string   // desc
+	Cmds    []string // the commands that read it
+}
+
+// settings lists every variable Config reads, in declaration order.
+func allSettings() []setting {
+	t := reflect.TypeFor[Config]()
+	out := make([]setting, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if key == "" {
+			continue
+		}
+		def := f.Tag.Get("envDefault")
+		if show, ok := f.Tag.Lookup("show"); ok {
+			def = show
+		}
+		out = append(out, setting{
+			Name: envPrefix + key, Field: f.Name, Default: def,
+			Meaning: f.Tag.Get("desc"), Cmds: strings.Fields(f.Tag.Get("cmds")),
+		})
+	}
+	return out
+}
+
+func settingByField(field string) (setting, bool) {
+	for _, s := range allSettings() {
+		if s.Field == field {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
+
+// settingsHelp is the table of the variables cmd reads, for its --help.
+func settingsHelp(cmd string) string {
+	var b strings.Builder
+	b.WriteString("Settings (environment variables):\n")
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, s := range allSettings() {
+		if !slices.Contains(s.Cmds, cmd) {
+			continue
+		}
+		def := s.Default
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", s.Name, def, s.Meaning)
+	}
+	_ = w.Flush()
+	return b.String()
+}
+
+// validateServe checks what `orgstack serve` needs: a database named on
+// purpose and a real identity provider. The development issuer is never
+// enabled by serve.
 func (c Config) validateServe() error {
 	var errs []error
+	if err := c.validateDatabaseURL(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.OIDCIssuer == "" {
 		errs = append(errs, errors.New("ORGSTACK_OIDC_ISSUER is required (the iss of accepted tokens)"))
 	}
@@ -70,6 +185,16 @@ func (c Config) validateServe() error {
 		errs = append(errs, errors.New("ORGSTACK_PLATFORM_ADMIN_CLAIM and ORGSTACK_PLATFORM_ADMIN_VALUE must be set together"))
 	}
 	return errors.Join(append(errs, c.validateCommon())...)
+}
+
+// validateDatabaseURL requires an explicit database: serve and migrate
+// never fall back to a local file that a production deployment would
+// silently write to.
+func (c Config) validateDatabaseURL() error {
+	if strings.TrimSpace(c.DatabaseURL) == "" {
+		return fmt.Errorf("ORGSTACK_DATABASE_URL is required (%s); to try OrgStack locally, use the dev command, which needs no database", schemesHint())
+	}
+	return nil
 }
 
 func (c Config) validateCommon() error {
@@ -102,16 +227,15 @@ func (c Config) validateCommon() error {
 }
 
 // devKeyFile returns where the development issuer keeps its key: the
-// configured file, or beside the development database.
+// configured file, or beside the development database when that is an
+// SQLite file.
 func (c Config) devKeyFile() string {
 	if c.DevKeyFile != "" {
 		return c.DevKeyFile
 	}
-	path := strings.TrimPrefix(c.DevDatabaseURL, "sqlite:")
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	if path == "" || path == ":memory:" || strings.Contains(c.DevDatabaseURL, "://") {
+	scheme, rest := urlScheme(c.DevDatabaseURL)
+	path, _, _ := strings.Cut(strings.TrimPrefix(rest, "//"), "?")
+	if scheme != "sqlite" || path == "" || path == ":memory:" {
 		return "orgstack-dev.key"
 	}
 	return strings.TrimSuffix(path, ".db") + ".key"

@@ -23,7 +23,7 @@ import (
 // minted token authenticates, and an organization goes through its whole
 // life over HTTP. A token from another key is refused.
 func TestDevServerEndToEnd(t *testing.T) {
-	dev := startDev(t, map[string]string{"ORGSTACK_SHUTDOWN_TIMEOUT": "5s"})
+	dev := startDev(t, map[string]string{"ORGSTACK_SHUTDOWN_TIMEOUT": "5s"}, nil)
 	t.Cleanup(func() { _ = dev.app.Stop(context.Background()) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -97,8 +97,9 @@ type devServer struct {
 }
 
 // startDev starts `dev` with extra configuration on top of a free address
-// and a temporary database. The caller stops the app.
-func startDev(t *testing.T, extra map[string]string) devServer {
+// and a temporary database, logging to log (a no-op logger when nil) and
+// with further fx options. The caller stops the app.
+func startDev(t *testing.T, extra map[string]string, log *zap.Logger, opts ...fx.Option) devServer {
 	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{
@@ -114,8 +115,11 @@ func startDev(t *testing.T, extra map[string]string) devServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := devSettings(c)
-	app := fx.New(appOptions(s, zap.NewNop(), fx.Supply(signer))...)
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := devSettings(c, signer)
+	app := fx.New(appOptions(s, log, append([]fx.Option{fx.Supply(signer)}, opts...)...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
@@ -137,7 +141,7 @@ func freeAddr(t *testing.T) string {
 // TestReadyzTurnsUnreadyBeforeDraining: once shutdown begins, /readyz
 // answers 503 for ORGSTACK_SHUTDOWN_DELAY while requests are still served.
 func TestReadyzTurnsUnreadyBeforeDraining(t *testing.T) {
-	dev := startDev(t, map[string]string{"ORGSTACK_SHUTDOWN_DELAY": "2s"})
+	dev := startDev(t, map[string]string{"ORGSTACK_SHUTDOWN_DELAY": "2s"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	app, signer, base := dev.app, dev.signer, dev.base

@@ -23,7 +23,6 @@ import (
 	"github.com/orgstack/orgstack/adapters/httpapi"
 	"github.com/orgstack/orgstack/adapters/jwks"
 	"github.com/orgstack/orgstack/adapters/ratelimit"
-	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/application"
 	"github.com/orgstack/orgstack/ports"
@@ -68,33 +67,53 @@ func newLogger(c Config) (*zap.Logger, func(), error) {
 	return zap.New(zapcore.NewCore(enc, ws, level), zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), stop, nil
 }
 
-// loggerModule supplies the logger and makes it fx's own event logger.
+// loggerModule supplies the logger and makes it fx's own event logger, at
+// debug level only (ORGSTACK_LOG_LEVEL=debug shows the wiring). Every error
+// fx reports is also returned to run, which reports it once, as one line:
+// logging it here too would print the chain of constructors as JSON.
 func loggerModule(log *zap.Logger) fx.Option {
 	return fx.Options(
 		fx.Supply(log),
 		fx.WithLogger(func(l *zap.Logger) fxevent.Logger {
-			return &fxevent.ZapLogger{Logger: l.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))}
+			fl := &fxevent.ZapLogger{Logger: l.Named("fx")}
+			fl.UseLogLevel(zapcore.DebugLevel)
+			fl.UseErrorLevel(zapcore.DebugLevel)
+			return fl
 		}),
 	)
 }
 
-// storeModule opens the SQL store named by the database URL and refuses to
-// start when its schema is behind, unless auto-migration is on.
-var storeModule = fx.Module("sqlstore",
+// readinessCheck is one check /readyz runs. Each module contributes the
+// checks of what it owns through the "readiness" value group (see
+// asReadiness), so a new adapter adds its own without touching the HTTP
+// module.
+type readinessCheck struct {
+	Name  string                          // as listed by /readyz?verbose
+	Check func(ctx context.Context) error // nil when ready
+}
+
+// asReadiness annotates a constructor of a readinessCheck so that its
+// result joins the "readiness" group.
+func asReadiness(constructor any) any {
+	return fx.Annotate(constructor, fx.ResultTags(`group:"readiness"`))
+}
+
+// storeModule opens the store the database URL names (see openStore) and
+// refuses to start when its schema is behind, unless auto-migration is on.
+var storeModule = fx.Module("store",
 	fx.Provide(
 		newStore,
-		fx.Annotate(func(s *sqlstore.Store) *sqlstore.Store { return s }, fx.As(new(ports.Store))),
+		asReadiness(func(s ports.Store) readinessCheck { return readinessCheck{Name: "database", Check: s.Ping} }),
 	),
 )
 
-func newStore(lc fx.Lifecycle, s settings, log *zap.Logger) (*sqlstore.Store, error) {
+func newStore(lc fx.Lifecycle, s settings, log *zap.Logger) (ports.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, err := sqlstore.Open(ctx, s.DatabaseURL)
+	store, err := openStore(ctx, s.DatabaseURL, s)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	store.SetMaxConns(s.MaxConns)
 	if err := ensureSchema(ctx, store, s.AutoMigrate, log); err != nil {
 		_ = store.Close()
 		return nil, err
@@ -104,9 +123,14 @@ func newStore(lc fx.Lifecycle, s settings, log *zap.Logger) (*sqlstore.Store, er
 }
 
 // ensureSchema applies pending migrations when allowed, and otherwise fails
-// with a message that says what to run.
-func ensureSchema(ctx context.Context, store *sqlstore.Store, auto bool, log *zap.Logger) error {
-	_, pending, err := store.MigrationStatus(ctx)
+// with a message that says what to run. A store that offers no migrations
+// (ports.Migrator) manages its own schema and is not checked.
+func ensureSchema(ctx context.Context, store ports.Store, auto bool, log *zap.Logger) error {
+	m, ok := store.(ports.Migrator)
+	if !ok {
+		return nil
+	}
+	_, pending, err := m.MigrationStatus(ctx)
 	if err != nil {
 		return fmt.Errorf("read migration status: %w", err)
 	}
@@ -117,7 +141,7 @@ func ensureSchema(ctx context.Context, store *sqlstore.Store, auto bool, log *za
 		return fmt.Errorf("the database schema is behind: %d pending migration(s) (%s); run `orgstack migrate up` or set ORGSTACK_AUTO_MIGRATE=true",
 			len(pending), strings.Join(pending, ", "))
 	}
-	applied, err := store.MigrateUp(ctx)
+	applied, err := m.MigrateUp(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -126,10 +150,20 @@ func ensureSchema(ctx context.Context, store *sqlstore.Store, auto bool, log *za
 }
 
 // authModule verifies bearer tokens against the identity provider's JWKS.
+// The concrete verifier stays private to the module: the rest of the graph
+// sees ports.TokenVerifier and the module's readiness check.
 var authModule = fx.Module("jwks",
+	fx.Provide(fx.Private, newVerifier),
 	fx.Provide(
-		newVerifier,
 		fx.Annotate(func(v *jwks.Verifier) *jwks.Verifier { return v }, fx.As(new(ports.TokenVerifier))),
+		asReadiness(func(v *jwks.Verifier) readinessCheck {
+			return readinessCheck{Name: "jwks", Check: func(context.Context) error {
+				if !v.Ready() {
+					return errors.New("no signing keys loaded yet")
+				}
+				return nil
+			}}
+		}),
 	),
 )
 
@@ -172,18 +206,29 @@ type draining struct{ atomic.Bool }
 
 type handlerParams struct {
 	fx.In
-	App      *application.App
-	Store    ports.Store
-	Verifier *jwks.Verifier
-	Log      *zap.Logger
-	Limiter  ports.RateLimiter
-	Draining *draining
-	Dev      *devissuer.Signer `optional:"true"`
+	App       *application.App
+	Verifier  ports.TokenVerifier
+	Log       *zap.Logger
+	Limiter   ports.RateLimiter
+	Readiness []readinessCheck  `group:"readiness"`
+	Dev       *devissuer.Signer `optional:"true"`
 }
 
-// httpModule serves the API (and, in development, the issuer's JWKS).
+// httpModule serves the API (and, in development, the issuer's JWKS). Its
+// own readiness check turns /readyz to 503 once shutdown begins.
 var httpModule = fx.Module("http",
-	fx.Provide(newHandler, newHTTPServer, func() *draining { return &draining{} }),
+	fx.Provide(
+		newHandler, newHTTPServer,
+		func() *draining { return &draining{} },
+		asReadiness(func(d *draining) readinessCheck {
+			return readinessCheck{Name: "shutdown", Check: func(context.Context) error {
+				if d.Load() {
+					return errors.New("shutting down")
+				}
+				return nil
+			}}
+		}),
+	),
 	fx.Invoke(func(*http.Server) {}),
 	fx.Invoke(startDebugServer),
 )
@@ -216,7 +261,14 @@ func startDebugServer(lc fx.Lifecycle, s settings, log *zap.Logger) {
 	})
 }
 
-func newHandler(p handlerParams) http.Handler {
+func newHandler(p handlerParams) (http.Handler, error) {
+	checks := make(map[string]func(context.Context) error, len(p.Readiness))
+	for _, c := range p.Readiness {
+		if _, dup := checks[c.Name]; dup || c.Name == "" || c.Check == nil {
+			return nil, fmt.Errorf("readiness check %q: empty or given twice", c.Name)
+		}
+		checks[c.Name] = c.Check
+	}
 	api := httpapi.NewHandler(httpapi.Services{
 		Organizations: p.App.Organizations,
 		Me:            p.App.Me,
@@ -226,32 +278,18 @@ func newHandler(p handlerParams) http.Handler {
 		Permissions:   p.App.Permissions,
 		Checks:        p.App.Checks,
 	}, httpapi.Options{
-		Verifier: p.Verifier,
-		Logger:   p.Log.Named("http"),
-		Limiter:  p.Limiter,
-		Readiness: map[string]func(context.Context) error{
-			"shutdown": func(context.Context) error {
-				if p.Draining.Load() {
-					return errors.New("shutting down")
-				}
-				return nil
-			},
-			"database": p.Store.Ping,
-			"jwks": func(context.Context) error {
-				if !p.Verifier.Ready() {
-					return errors.New("no signing keys loaded yet")
-				}
-				return nil
-			},
-		},
+		Verifier:  p.Verifier,
+		Logger:    p.Log.Named("http"),
+		Limiter:   p.Limiter,
+		Readiness: checks,
 	})
 	if p.Dev == nil {
-		return api
+		return api, nil
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/jwks.json", p.Dev.JWKSHandler())
 	mux.Handle("/", api)
-	return mux
+	return mux, nil
 }
 
 func newHTTPServer(lc fx.Lifecycle, s settings, h http.Handler, d *draining, log *zap.Logger) *http.Server {

@@ -279,3 +279,19 @@ type Store interface {
 	// Ping checks the connection, for readiness probes.
 	Ping(ctx context.Context) error
 }
+
+// Migrator is offered by stores that keep a versioned schema. It is
+// optional: bootstrap asserts it by type (`orgstack migrate` refuses a store
+// without it, and `serve` then skips the schema check). Names are those of
+// the migrations, oldest first.
+type Migrator interface {
+	// MigrateUp applies every pending migration and returns the names of
+	// those it applied (none when the schema is current).
+	MigrateUp(ctx context.Context) (applied []string, err error)
+	// MigrateDown rolls back the last applied group of migrations and
+	// returns their names (none when nothing is applied).
+	MigrateDown(ctx context.Context) (rolledBack []string, err error)
+	// MigrationStatus returns the applied and the pending migrations. The
+	// schema is current when pending is empty.
+	MigrationStatus(ctx context.Context) (applied, pending []string, err error)
+}

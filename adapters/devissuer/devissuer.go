@@ -58,6 +58,17 @@ type Signer struct {
 	jwks []byte
 }
 
+// Load loads the RSA private key (PKCS #8 PEM) at path. When no file exists
+// there, the error wraps fs.ErrNotExist: callers that must not invent a key
+// (minting tokens for a server that already has one) say so instead.
+func Load(path string) (*Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("devissuer: read key: %w", err)
+	}
+	return load(path, data)
+}
+
 // LoadOrCreate loads the RSA private key (PKCS #8 PEM) at path, or, when no
 // file exists there, generates an RSA-2048 key and writes it with mode 0600,
 // creating the directory (0700) if needed.

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +44,7 @@ type Store struct {
 var (
 	_ ports.Store        = (*Store)(nil)
 	_ ports.Repositories = repositories{}
+	_ ports.Migrator     = (*Store)(nil)
 )
 
 // Open connects to the database named by rawURL and returns a Store. It does
@@ -58,14 +61,25 @@ var (
 // take the write lock when they begin. PostgreSQL connections default to
 // pgx's exec query mode (bun interpolates arguments itself).
 func Open(ctx context.Context, rawURL string) (*Store, error) {
-	switch {
-	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		return openPostgres(ctx, rawURL)
-	case strings.HasPrefix(rawURL, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(rawURL, "sqlite:"))
+	scheme, rest, _ := strings.Cut(rawURL, ":")
+	open, ok := openers[strings.ToLower(scheme)]
+	if !ok {
+		return nil, errors.New("sqlstore: unsupported database URL: want postgres://, postgresql:// or sqlite:")
 	}
-	return nil, errors.New("sqlstore: unsupported database URL: want postgres://, postgresql:// or sqlite:")
+	return open(ctx, rawURL, rest)
 }
+
+// openers maps each URL scheme the adapter serves to the dialect that opens
+// it; Schemes publishes the keys, so that bootstrap chooses a store by
+// scheme in one place.
+var openers = map[string]func(ctx context.Context, rawURL, rest string) (*Store, error){
+	"postgres":   func(ctx context.Context, rawURL, _ string) (*Store, error) { return openPostgres(ctx, rawURL) },
+	"postgresql": func(ctx context.Context, rawURL, _ string) (*Store, error) { return openPostgres(ctx, rawURL) },
+	"sqlite":     func(ctx context.Context, _, rest string) (*Store, error) { return openSQLite(ctx, rest) },
+}
+
+// Schemes returns the database URL schemes Open accepts, sorted.
+func Schemes() []string { return slices.Sorted(maps.Keys(openers)) }
 
 // DefaultMaxConns is the PostgreSQL pool size unless SetMaxConns changes it:
 // four connections per CPU the Go runtime uses.
