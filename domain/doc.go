@@ -56,6 +56,59 @@
 //     cannot be removed, suspended or demoted;
 //   - only owners may make, unmake, suspend or remove owners.
 //
+// # Suspension
+//
+// Suspending pauses without forgetting: nothing is deleted, and reactivating
+// restores everything as it was.
+//
+//   - A suspended organization can still be read by its active members, but
+//     every change to it, its members, roles or permissions is refused
+//     (organization_suspended), and every permission check in it answers "not
+//     allowed", whoever is asked about. Only platform administrators suspend
+//     or reactivate an organization, and they may still change it while it is
+//     suspended.
+//   - A suspended member keeps the membership and its roles but holds no
+//     permission: the organization is hidden from them (as if it did not
+//     exist), and a check about them answers "not allowed". A suspended owner
+//     does not count as the active owner the organization must keep.
+//
+// # Deleting what is in use
+//
+// A custom role that any member holds (active or suspended), and a custom
+// permission that any role grants by name, cannot be deleted (role_in_use,
+// permission_in_use): first take the role from its members, or the
+// permission out of its roles. Deleting them anyway would change people's
+// access without anyone deciding it — members would silently lose what the
+// role gave — and would leave names behind that point at nothing: a role or
+// permission created later under the same key would then silently grant its
+// rights to whoever still held the old name. A pattern ("invoices:*") names
+// no particular permission, so it does not keep one in use.
+//
+// # Permission checks
+//
+// A check asks whether a user may do one permission in one organization. It
+// answers "allowed" only when the organization is active, the user is an
+// active member of it, the permission exists there (a system permission or
+// one of the organization's custom permissions) and one of the member's
+// roles grants it; the answer then names those roles. A check on a
+// well-formed permission the organization has not defined is not an error:
+// it answers "not allowed", even for an owner whose "*" would cover it, so a
+// typing mistake in an application can never grant access. A permission key
+// that is not of the form "resource:action" is invalid input.
+//
+// # Platform administrators
+//
+// A platform administrator operates the OrgStack installation rather than
+// belonging to any one organization: whoever presents a token carrying the
+// configured administrator claim and value. In every organization they act
+// as an owner without being a member — they see it, change it, and may
+// grant or assign anything, since no escalation rule applies to them — and
+// beyond that they alone suspend and reactivate organizations, list every
+// user of the installation, and, when the installation restricts it, create
+// organizations. They are not members: checks answer from memberships, so a
+// check about a platform administrator who holds no membership answers "not
+// allowed".
+//
 // # Granting without escalation
 //
 // A member may hand out — in a role they create or edit, or in the roles they
