@@ -50,17 +50,37 @@ func environ() map[string]string {
 }
 
 // invokedAs is how the user ran this program, for the commands we suggest:
-// "go run ." when go run built it into a temporary directory, else the
-// program name as typed ("orgstack", "./orgstack", "/usr/local/bin/orgstack").
+// "go run ." when go run built it, else the program name as typed
+// ("orgstack", "./orgstack", "/usr/local/bin/orgstack").
 func invokedAs(arg0 string) string {
-	slashed := filepath.ToSlash(arg0)
-	if strings.Contains(slashed, "/go-build") && strings.Contains(slashed, "/exe/") {
-		return "go run ."
-	}
 	if arg0 == "" {
 		return "orgstack"
 	}
+	if builtByGoRun(arg0) {
+		return "go run ."
+	}
 	return arg0
+}
+
+// builtByGoRun reports whether path is where go run puts the programs it
+// builds: a temporary work directory (…/go-build123/b001/exe/orgstack), or
+// its cache of executables (GOCACHE/7a/7a…64 hex…-d/orgstack).
+func builtByGoRun(path string) bool {
+	dir := filepath.Dir(path)
+	parent := filepath.Base(filepath.Dir(dir))
+	if filepath.Base(dir) == "exe" && strings.HasPrefix(filepath.Base(filepath.Dir(filepath.Dir(dir))), "go-build") {
+		return true
+	}
+	hash, ok := strings.CutSuffix(filepath.Base(dir), "-d")
+	if !ok || len(hash) != 64 || len(parent) != 2 || !strings.HasPrefix(hash, parent) {
+		return false
+	}
+	for _, r := range hash {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // newRootCommand builds the command line; prog is how the user invokes the

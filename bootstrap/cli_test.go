@@ -201,6 +201,10 @@ func TestTokenNeedsTheDevKey(t *testing.T) {
 func TestInvokedAs(t *testing.T) {
 	tests := []struct{ give, want string }{
 		{"/tmp/go-build123456/b001/exe/orgstack", "go run ."},
+		{"/root/.cache/go-build/76/7697b9b65bf9bbb323d6aa4e6b36455ac2854a10ab3042644e0e37b89296a391-d/orgstack", "go run ."},
+		{"/srv/cache/76/7697b9b65bf9bbb323d6aa4e6b36455ac2854a10ab3042644e0e37b89296a391-d/orgstack", "go run ."},
+		{"/opt/76/not-a-hash-d/orgstack", "/opt/76/not-a-hash-d/orgstack"},
+		{"/home/me/exe/orgstack", "/home/me/exe/orgstack"},
 		{filepath.Join(os.TempDir(), "go-build42", "b001", "exe", "orgstack"), "go run ."},
 		{"orgstack", "orgstack"},
 		{"./orgstack", "./orgstack"},
