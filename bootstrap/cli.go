@@ -321,7 +321,7 @@ func migrateCommand(env map[string]string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			s, err := openStore(ctx, c.DatabaseURL, settings{MaxConns: c.DatabaseMaxConn})
+			s, err := openStore(ctx, c.DatabaseURL, settings{})
 			if err != nil {
 				return err
 			}

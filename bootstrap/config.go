@@ -27,7 +27,7 @@ type Config struct {
 	DebugAddr       string        `env:"DEBUG_ADDR" cmds:"serve dev" show:"off" desc:"serve Go's profiler (/debug/pprof/) on this separate address; bind it to loopback"`
 	DatabaseURL     string        `env:"DATABASE_URL" cmds:"serve migrate" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
 	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false" cmds:"serve" desc:"let serve apply pending migrations at start"`
-	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
+	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve dev" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" cmds:"serve dev" desc:"time to drain connections on SIGINT/SIGTERM"`
 	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s" cmds:"serve dev" desc:"on SIGTERM, answer /readyz with 503 this long before draining"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" cmds:"serve dev" desc:"debug, info, warn or error"`
