@@ -105,6 +105,7 @@ func startDev(t *testing.T, extra map[string]string, log *zap.Logger, opts ...fx
 	env := map[string]string{
 		"ORGSTACK_HTTP_ADDR":        freeAddr(t),
 		"ORGSTACK_DEV_DATABASE_URL": "sqlite:" + filepath.Join(dir, "dev.db"),
+		"ORGSTACK_DEV_KEY_FILE":     filepath.Join(dir, "dev.key"),
 	}
 	maps.Copy(env, extra)
 	c, err := LoadConfig(env)
