@@ -87,6 +87,7 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
+	store     func(testing.TB) *sqlstore.Store
 	limiter   ports.RateLimiter
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
@@ -100,6 +101,12 @@ func withRestrictedCreation() envOption {
 // withReadiness adds a readiness check to /readyz.
 func withLimiter(l ports.RateLimiter) envOption {
 	return func(c *envConfig) { c.limiter = l }
+}
+
+// withStore builds the store with open instead of sqlstoretest.New (to pick
+// a database explicitly).
+func withStore(open func(testing.TB) *sqlstore.Store) envOption {
+	return func(c *envConfig) { c.store = open }
 }
 
 func withReadiness(name string, fn func(context.Context) error) envOption {
@@ -134,7 +141,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 
-	store := sqlstoretest.New(t)
+	if cfg.store == nil {
+		cfg.store = sqlstoretest.New
+	}
+	store := cfg.store(t)
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,
 	})

@@ -30,9 +30,14 @@ import (
 func init() { exchangeHook = validateExchange }
 
 // apiSpec is openapi.json loaded, validated and routed once per test binary.
+// doc is the document as published (responses open, so clients must ignore
+// members they do not know); closed is the copy exchanges are validated
+// against, with every response object closed, so the server can never emit
+// a member the document does not name.
 type apiSpec struct {
 	raw    []byte
 	doc    *openapi3.T
+	closed *openapi3.T
 	router routers.Router
 }
 
@@ -51,23 +56,102 @@ func loadSpec() (*apiSpec, error) {
 			specErr = err
 			return
 		}
-		doc, err := openapi3.NewLoader().LoadFromData(raw)
+		doc, err := loadDocument(raw)
 		if err != nil {
-			specErr = fmt.Errorf("load openapi.json: %w", err)
+			specErr = fmt.Errorf("openapi.json: %w", err)
 			return
 		}
-		if err := doc.Validate(context.Background()); err != nil {
-			specErr = fmt.Errorf("validate openapi.json: %w", err)
+		closedRaw, err := closeResponses(raw)
+		if err != nil {
+			specErr = fmt.Errorf("close openapi.json: %w", err)
 			return
 		}
-		router, err := gorillamux.NewRouter(doc)
+		closed, err := loadDocument(closedRaw)
+		if err != nil {
+			specErr = fmt.Errorf("closed copy of openapi.json: %w", err)
+			return
+		}
+		router, err := gorillamux.NewRouter(closed)
 		if err != nil {
 			specErr = fmt.Errorf("route openapi.json: %w", err)
 			return
 		}
-		spec = &apiSpec{raw: raw, doc: doc, router: router}
+		spec = &apiSpec{raw: raw, doc: doc, closed: closed, router: router}
 	})
 	return spec, specErr
+}
+
+// loadDocument loads and validates an OpenAPI document (its examples
+// included).
+func loadDocument(raw []byte) (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
+	}
+	return doc, nil
+}
+
+// closeResponses returns a copy of the document in which every object schema
+// a response uses, directly or through $ref, has additionalProperties:false
+// unless it says otherwise (a map such as Metadata keeps its value schema).
+// The published document leaves responses open for evolution; the test
+// suite validates against this copy so an undocumented member is caught.
+func closeResponses(raw []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	components, _ := doc["components"].(map[string]any)
+	schemas, _ := components["schemas"].(map[string]any)
+	seen := map[string]bool{}
+	var walk func(node any, inSchema bool)
+	walk = func(node any, inSchema bool) {
+		switch n := node.(type) {
+		case map[string]any:
+			if ref, ok := n["$ref"].(string); ok {
+				if name, ok := strings.CutPrefix(ref, "#/components/schemas/"); ok && !seen[name] {
+					seen[name] = true
+					walk(schemas[name], true)
+				}
+				if name, ok := strings.CutPrefix(ref, "#/components/responses/"); ok {
+					walk(components["responses"].(map[string]any)[name], false)
+				}
+			}
+			if inSchema {
+				if _, props := n["properties"]; props {
+					if _, set := n["additionalProperties"]; !set {
+						n["additionalProperties"] = false
+					}
+				}
+			}
+			for k, v := range n {
+				switch k {
+				case "examples", "example":
+					continue
+				case "schema":
+					walk(v, true)
+				default:
+					walk(v, inSchema)
+				}
+			}
+		case []any:
+			for _, v := range n {
+				walk(v, inSchema)
+			}
+		}
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for _, item := range paths {
+		for _, op := range item.(map[string]any) {
+			if o, ok := op.(map[string]any); ok {
+				walk(o["responses"], false)
+			}
+		}
+	}
+	return json.Marshal(doc)
 }
 
 func mustSpec(t testing.TB) *apiSpec {
@@ -151,6 +235,7 @@ func validateExchange(t testing.TB, req *http.Request, reqBody []byte, res *http
 		t.Errorf("openapi: %s (%s): response does not match the document: %v\nresponse body: %s",
 			where, route.Operation.OperationID, err, truncate(resBody))
 	}
+	checkKnownProblem(t, s, where, res, resBody)
 	if resp := route.Operation.Responses.Status(res.StatusCode); resp != nil && resp.Value != nil && len(resp.Value.Content) == 0 && len(resBody) != 0 {
 		t.Errorf("openapi: %s: the document gives this response no body, got %q", where, truncate(resBody))
 	}
@@ -183,9 +268,59 @@ func validateProblemBody(t testing.TB, s *apiSpec, where string, res *http.Respo
 		t.Errorf("openapi: %s: problem body is not JSON: %v", where, err)
 		return
 	}
-	if err := s.doc.Components.Schemas["Problem"].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+	if err := s.closed.Components.Schemas["Problem"].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
 		t.Errorf("openapi: %s: problem body does not match the Problem schema: %v", where, err)
 	}
+	checkKnownProblem(t, s, where, res, body)
+}
+
+// checkKnownProblem holds the server to the codes and 401 reasons the
+// document lists. The document leaves both open so that clients tolerate
+// new ones, but this server may only send what it documents: a code of
+// x-error-codes with its status, and a reason among Problem.reason's
+// examples.
+func checkKnownProblem(t testing.TB, s *apiSpec, where string, res *http.Response, body []byte) {
+	t.Helper()
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "application/problem+json" {
+		return
+	}
+	var p struct {
+		Code   string  `json:"code"`
+		Reason *string `json:"reason"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return // the schema validation reports it
+	}
+	status, ok := s.errorCodes()[p.Code]
+	if !ok {
+		t.Errorf("openapi: %s: problem code %q is not in x-error-codes", where, p.Code)
+	} else if status != res.StatusCode {
+		t.Errorf("openapi: %s: problem code %q is documented with status %d", where, p.Code, status)
+	}
+	if p.Reason != nil {
+		var known []string
+		for _, v := range s.doc.Components.Schemas["Problem"].Value.Properties["reason"].Value.Examples {
+			known = append(known, fmt.Sprint(v))
+		}
+		if !slices.Contains(known, *p.Reason) {
+			t.Errorf("openapi: %s: problem reason %q is not documented (%v)", where, *p.Reason, known)
+		}
+	}
+}
+
+// errorCodes returns the x-error-codes table: status by code.
+func (s *apiSpec) errorCodes() map[string]int {
+	var table []struct {
+		Code   string `json:"code"`
+		Status int    `json:"status"`
+	}
+	raw, _ := json.Marshal(s.doc.Extensions["x-error-codes"])
+	_ = json.Unmarshal(raw, &table)
+	out := make(map[string]int, len(table))
+	for _, row := range table {
+		out[row.Code] = row.Status
+	}
+	return out
 }
 
 func truncate(b []byte) string {
@@ -244,13 +379,19 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	}
 }
 
-// TestOpenAPIErrorCodes keeps the code enum of the Problem schema and the
-// x-error-codes table in step with the adapter's ErrorCodes table.
+// TestOpenAPIErrorCodes keeps the known codes of the Problem schema (its
+// examples) and the x-error-codes table in step with the adapter's
+// ErrorCodes table, and keeps the code open: a closed enum would make a
+// generated client fail on the first code a later release adds.
 func TestOpenAPIErrorCodes(t *testing.T) {
 	s := mustSpec(t)
-	var enum []string
-	for _, v := range s.doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum {
-		enum = append(enum, fmt.Sprint(v))
+	codeSchema := s.doc.Components.Schemas["Problem"].Value.Properties["code"].Value
+	if len(codeSchema.Enum) != 0 {
+		t.Errorf("Problem.code is a closed enum %v; it must stay open", codeSchema.Enum)
+	}
+	var examples []string
+	for _, v := range codeSchema.Examples {
+		examples = append(examples, fmt.Sprint(v))
 	}
 	var table []struct {
 		Code   string `json:"code"`
@@ -273,11 +414,14 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		if st, ok := documented[c.Code]; !ok || st != c.Status {
 			t.Errorf("code %s: status %d in the code, %d (present %v) in x-error-codes", c.Code, c.Status, st, ok)
 		}
+		if !strings.Contains(codeSchema.Description, c.Code) {
+			t.Errorf("code %s is not named in Problem.code's description", c.Code)
+		}
 	}
-	slices.Sort(enum)
+	slices.Sort(examples)
 	slices.Sort(code)
-	if !slices.Equal(enum, code) {
-		t.Errorf("Problem.code enum %v\n != ErrorCodes %v", enum, code)
+	if !slices.Equal(examples, code) {
+		t.Errorf("Problem.code examples %v\n != ErrorCodes %v", examples, code)
 	}
 	if len(table) != len(code) {
 		t.Errorf("x-error-codes has %d rows, ErrorCodes %d", len(table), len(code))
@@ -364,6 +508,12 @@ func TestOpenAPIValidatorRejectsDrift(t *testing.T) {
 		ctype  string
 		body   string
 	}{
+		{"unknown problem member", "GET", "/api/v1/organizations/x", 404, "application/problem+json",
+			`{"type":"about:blank","title":"t","status":404,"code":"not_found","request_id":"r","secret":"x"}`},
+		{"undocumented reason", "GET", "/api/v1/me", 401, "application/problem+json",
+			`{"type":"about:blank","title":"t","status":401,"code":"invalid_token","reason":"bored","request_id":"r"}`},
+		{"code with another status", "GET", "/api/v1/organizations/x", 404, "application/problem+json",
+			`{"type":"about:blank","title":"t","status":404,"code":"forbidden","request_id":"r"}`},
 		{"unknown field", "GET", "/api/v1/me", 200, "application/json",
 			`{"data":{"id":"u","issuer":"i","subject":"s","email":null,"name":null,"memberships":[],"org_id":"x"}}`},
 		{"undocumented status", "GET", "/api/v1/me", 418, "application/problem+json",
@@ -514,5 +664,105 @@ func TestOpenAPIListParameters(t *testing.T) {
 	}
 	if checked != 10 {
 		t.Errorf("checked %d list operations, want 10", checked)
+	}
+}
+
+// TestOpenAPIDocumentShape holds the document to what generated clients
+// need: named request bodies and oneOf variants, a server URL, examples on
+// every operation, closed request bodies and open responses, the 503 and
+// rate-limit headers on every authenticated operation, and the method rules
+// in info.description.
+func TestOpenAPIDocumentShape(t *testing.T) {
+	s := mustSpec(t)
+	if len(s.doc.Servers) != 1 || s.doc.Servers[0].URL != "/" {
+		t.Errorf("servers = %v, want one with url /", s.doc.Servers)
+	}
+	for _, want := range []string{"405", "Allow", "HEAD", "ignore"} {
+		if !strings.Contains(s.doc.Info.Description, want) {
+			t.Errorf("info.description does not mention %q", want)
+		}
+	}
+	if _, ok := s.doc.Components.Responses["MethodNotAllowed"]; ok {
+		t.Error("the unused MethodNotAllowed response is still a component")
+	}
+	// Every oneOf, wherever it is, lists named schemas only.
+	for name, sr := range s.doc.Components.Schemas {
+		for i, v := range sr.Value.OneOf {
+			if v.Ref == "" {
+				t.Errorf("schema %s: oneOf variant %d is inline; name it in components/schemas", name, i)
+			}
+		}
+		for prop, p := range sr.Value.Properties {
+			if p.Ref == "" && len(p.Value.OneOf) > 0 {
+				t.Errorf("schema %s.%s: inline oneOf", name, prop)
+			}
+		}
+	}
+	for path, item := range s.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			authed := path != "/livez" && path != "/readyz" && path != "/api/v1/openapi.json"
+			examples := 0
+			if rb := op.RequestBody; rb != nil {
+				for mt, media := range rb.Value.Content {
+					if media.Schema.Ref == "" {
+						t.Errorf("%s: request body %s is inline; name it in components/schemas", where, mt)
+						continue
+					}
+					if len(media.Examples) == 0 {
+						t.Errorf("%s: request body %s has no examples", where, mt)
+					}
+					requireClosed(t, where+" request "+mt, media.Schema.Value, map[*openapi3.Schema]bool{})
+				}
+			}
+			for code, rr := range op.Responses.Map() {
+				for _, media := range rr.Value.Content {
+					examples += len(media.Examples)
+					if media.Schema.Value.AdditionalProperties.Has != nil && !*media.Schema.Value.AdditionalProperties.Has {
+						t.Errorf("%s %s: response schema is closed; responses stay open", where, code)
+					}
+				}
+				if authed && code != "401" {
+					for _, h := range []string{"RateLimit-Policy", "RateLimit"} {
+						if rr.Value.Headers[h] == nil {
+							t.Errorf("%s %s: header %s not documented", where, code, h)
+						}
+					}
+				}
+				if code == "429" || code == "503" && authed {
+					if h := rr.Value.Headers["Retry-After"]; h == nil || !h.Value.Required {
+						t.Errorf("%s %s: Retry-After not documented as required", where, code)
+					}
+				}
+			}
+			if examples == 0 {
+				t.Errorf("%s: no response examples", where)
+			}
+			if authed && op.Responses.Status(http.StatusServiceUnavailable) == nil {
+				t.Errorf("%s: no 503 unavailable response", where)
+			}
+		}
+	}
+}
+
+// requireClosed fails unless every object schema of a request body refuses
+// unknown members (oneOf variants included).
+func requireClosed(t *testing.T, where string, sc *openapi3.Schema, seen map[*openapi3.Schema]bool) {
+	t.Helper()
+	if seen[sc] {
+		return
+	}
+	seen[sc] = true
+	for _, v := range sc.OneOf {
+		requireClosed(t, where, v.Value, seen)
+	}
+	if len(sc.Properties) > 0 && (sc.AdditionalProperties.Has == nil || *sc.AdditionalProperties.Has) {
+		t.Errorf("%s: an object schema accepts unknown members", where)
+	}
+	for _, p := range sc.Properties {
+		requireClosed(t, where, p.Value, seen)
+	}
+	if sc.Items != nil {
+		requireClosed(t, where, sc.Items.Value, seen)
 	}
 }
