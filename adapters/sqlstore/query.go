@@ -16,18 +16,23 @@ import (
 	"github.com/orgstack/orgstack/ports"
 )
 
+// likeEscape is the escape character of LIKE patterns. Not a backslash:
+// the literal '\' would depend on standard_conforming_strings on
+// PostgreSQL, and '!' reads the same under every setting and dialect.
+const likeEscape = "!"
+
 // containsPattern returns a LIKE pattern matching v anywhere, with the
 // escape character, % and _ escaped so they match literally. Use it with
 // likeClause.
 func containsPattern(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	r := strings.NewReplacer(likeEscape, likeEscape+likeEscape, `%`, likeEscape+`%`, `_`, likeEscape+`_`)
 	return "%" + r.Replace(strings.ToLower(v)) + "%"
 }
 
 // likeClause is a case-insensitive LIKE on one column; identical on both
 // dialects (lower() on both sides, explicit escape character).
 func likeClause(col string) string {
-	return "lower(" + col + `) LIKE lower(?) ESCAPE '\'`
+	return "lower(" + col + ") LIKE lower(?) ESCAPE '" + likeEscape + "'"
 }
 
 // whereContains adds "any of cols contains q" to the query.
