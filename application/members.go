@@ -18,8 +18,8 @@ type MemberService struct {
 }
 
 // List returns a page of the organization's members (members:read).
-func (s *MemberService) List(ctx context.Context, p ports.Principal, orgRef string, f ports.MemberFilter) (ports.Page[ports.Member], error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+func (s *MemberService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.MemberFilter) (ports.Page[ports.Member], error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return ports.Page[ports.Member]{}, err
 	}
@@ -37,8 +37,8 @@ func (s *MemberService) List(ctx context.Context, p ports.Principal, orgRef stri
 }
 
 // Get returns one member (members:read).
-func (s *MemberService) Get(ctx context.Context, p ports.Principal, orgRef, userID string) (ports.Member, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+func (s *MemberService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string) (ports.Member, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return ports.Member{}, err
 	}
@@ -49,9 +49,9 @@ func (s *MemberService) Get(ctx context.Context, p ports.Principal, orgRef, user
 // identity (subject, issuer defaulting to the caller's) that is provisioned
 // when it was never seen. Every role must exist and be covered by the
 // caller's grants; only owners add owners.
-func (s *MemberService) Add(ctx context.Context, p ports.Principal, orgRef string, in ports.AddMember) (ports.Member, error) {
+func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.OrgRef, in ports.AddMember) (ports.Member, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
 		return ports.Member{}, err
 	}
@@ -139,9 +139,9 @@ func (s *MemberService) provision(ctx context.Context, issuer string, in ports.A
 // Update changes a member's roles or status (members:write), in one
 // transaction that locks the organization's active owners and the
 // membership, so the last-owner rule holds under concurrent requests.
-func (s *MemberService) Update(ctx context.Context, p ports.Principal, orgRef, userID string, c domain.MembershipChanges) (ports.Member, error) {
+func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string, c domain.MembershipChanges) (ports.Member, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
 		return ports.Member{}, err
 	}
@@ -198,9 +198,9 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, orgRef, u
 
 // Remove ends a membership (members:write), under the same locks and owner
 // rules as Update.
-func (s *MemberService) Remove(ctx context.Context, p ports.Principal, orgRef, userID string) error {
+func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string) error {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
 		return err
 	}

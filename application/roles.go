@@ -20,8 +20,8 @@ type RoleService struct {
 // roles (roles:read), filtered by f.Q (key or name contains) and sorted by
 // key, name or created_at; by default built-in roles come first, in their
 // canonical order, then custom roles by key.
-func (s *RoleService) List(ctx context.Context, p ports.Principal, orgRef string, f ports.RoleFilter) (ports.Page[*domain.Role], error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermRolesRead, read)
+func (s *RoleService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.RoleFilter) (ports.Page[*domain.Role], error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermRolesRead, read)
 	if err != nil {
 		return ports.Page[*domain.Role]{}, err
 	}
@@ -73,8 +73,8 @@ func compareRoles(a, b *domain.Role, sort []ports.SortField) int {
 }
 
 // Get returns one role, built-in or custom (roles:read).
-func (s *RoleService) Get(ctx context.Context, p ports.Principal, orgRef, key string) (*domain.Role, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermRolesRead, read)
+func (s *RoleService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) (*domain.Role, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermRolesRead, read)
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +91,9 @@ func (s *RoleService) Get(ctx context.Context, p ports.Principal, orgRef, key st
 // Create defines a custom role (roles:write). Every concrete grant must name
 // a defined permission, and every grant must be covered by the caller's own
 // grants (domain.ErrEscalation).
-func (s *RoleService) Create(ctx context.Context, p ports.Principal, orgRef string, in ports.CreateRole) (*domain.Role, error) {
+func (s *RoleService) Create(ctx context.Context, p ports.Principal, org domain.OrgRef, in ports.CreateRole) (*domain.Role, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermRolesWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +122,9 @@ func (s *RoleService) Create(ctx context.Context, p ports.Principal, orgRef stri
 
 // Update changes a custom role's name, description or grants (roles:write),
 // under the same rules as Create. Built-in roles: domain.ErrBuiltinRole.
-func (s *RoleService) Update(ctx context.Context, p ports.Principal, orgRef, key string, c domain.RoleChanges) (*domain.Role, error) {
+func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, c domain.RoleChanges) (*domain.Role, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermRolesWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +163,9 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, orgRef, key
 
 // Delete removes a custom role that no membership holds (roles:write).
 // Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse.
-func (s *RoleService) Delete(ctx context.Context, p ports.Principal, orgRef, key string) error {
+func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) error {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermRolesWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
 		return err
 	}

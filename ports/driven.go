@@ -61,8 +61,9 @@ type OrganizationRepository interface {
 	Create(ctx context.Context, o *domain.Organization) error
 	// Get returns the organization with that ID. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, id string) (*domain.Organization, error)
-	// GetBySlug returns the organization with that slug. Errors: domain.ErrNotFound.
-	GetBySlug(ctx context.Context, slug string) (*domain.Organization, error)
+	// GetByRef returns the organization ref names (by ID or by slug).
+	// Errors: domain.ErrNotFound.
+	GetByRef(ctx context.Context, ref domain.OrgRef) (*domain.Organization, error)
 	// GetForUpdate is Get that locks the row until the transaction ends.
 	GetForUpdate(ctx context.Context, id string) (*domain.Organization, error)
 	// Update stores o if the stored version is still prevVersion.
@@ -215,11 +216,11 @@ type Access struct {
 
 // AccessReader answers "who is this identity in this organization".
 type AccessReader interface {
-	// LoadAccess returns the organization (by ID, or by slug when bySlug), the
+	// LoadAccess returns the organization org names (by ID or by slug), the
 	// user for (issuer, subject) and the user's membership and custom roles
 	// in it, in one database round trip. Missing parts are nil; it returns no
 	// NotFound error.
-	LoadAccess(ctx context.Context, orgRef string, bySlug bool, issuer, subject string) (Access, error)
+	LoadAccess(ctx context.Context, org domain.OrgRef, issuer, subject string) (Access, error)
 }
 
 // CheckSubject names whose permission a check asks about: a user ID, or an
@@ -245,11 +246,11 @@ type CheckReader interface {
 	// custom roles of who in orgID and whether perm is defined there.
 	CheckFacts(ctx context.Context, orgID string, who CheckSubject, perm domain.PermissionKey) (CheckFacts, error)
 	// AccessAndCheckFacts is LoadAccess and CheckFacts in one database round
-	// trip: it returns what LoadAccess(orgRef, bySlug, issuer, subject)
+	// trip: it returns what LoadAccess(org, issuer, subject)
 	// returns and what CheckFacts returns for the organization found. When
 	// no organization is found, the facts are those of an organization
 	// without members or custom permissions.
-	AccessAndCheckFacts(ctx context.Context, orgRef string, bySlug bool, issuer, subject string,
+	AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issuer, subject string,
 		who CheckSubject, perm domain.PermissionKey) (Access, CheckFacts, error)
 }
 

@@ -87,6 +87,7 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
+	store     func(testing.TB) *sqlstore.Store
 	limiter   ports.RateLimiter
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
@@ -102,6 +103,12 @@ func withLimiter(l ports.RateLimiter) envOption {
 	return func(c *envConfig) { c.limiter = l }
 }
 
+// withStore runs the environment on the store open returns instead of
+// sqlstoretest.New's.
+func withStore(open func(testing.TB) *sqlstore.Store) envOption {
+	return func(c *envConfig) { c.store = open }
+}
+
 func withReadiness(name string, fn func(context.Context) error) envOption {
 	return func(c *envConfig) { c.readiness[name] = fn }
 }
@@ -112,7 +119,7 @@ func withReadiness(name string, fn func(context.Context) error) envOption {
 // httptest server. Everything is closed by t.Cleanup.
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	cfg := envConfig{readiness: map[string]func(context.Context) error{}}
+	cfg := envConfig{store: sqlstoretest.New, readiness: map[string]func(context.Context) error{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -134,7 +141,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 
-	store := sqlstoretest.New(t)
+	store := cfg.store(t)
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,
 	})

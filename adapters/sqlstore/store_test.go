@@ -124,7 +124,7 @@ func TestPostgresHotPathsArePrepared(t *testing.T) {
 	ctx := context.Background()
 	s.DB().SetMaxOpenConns(1) // so the check below sees the same connection
 	for range 3 {
-		if _, err := s.LoadAccess(ctx, "acme", true, "iss", "sub"); err != nil {
+		if _, err := s.LoadAccess(ctx, domain.ParseOrgRef("acme"), "iss", "sub"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CheckFacts(ctx, "org", ports.CheckSubject{UserID: "u"}, domain.PermMembersRead); err != nil {
