@@ -156,7 +156,9 @@ func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, org d
 	}
 	orgID := acc.org.ID()
 	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		if _, err := r.Permissions().Get(ctx, orgID, k); err != nil {
+		// Locked first: grants read the permission FOR SHARE, so one in
+		// flight has committed before the count below, and none can start.
+		if _, err := r.Permissions().GetForUpdate(ctx, orgID, k); err != nil {
 			return err
 		}
 		n, err := r.Roles().CountGranting(ctx, orgID, k)

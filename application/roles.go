@@ -178,7 +178,9 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.
 	}
 	orgID := acc.org.ID()
 	return az.store.RunInTx(ctx, func(ctx context.Context, repos ports.Repositories) error {
-		if _, err := repos.Roles().Get(ctx, orgID, k); err != nil {
+		// Locked first: assignments read the role FOR SHARE, so one in
+		// flight has committed before the count below, and none can start.
+		if _, err := repos.Roles().GetForUpdate(ctx, orgID, k); err != nil {
 			return err
 		}
 		n, err := repos.Memberships().CountWithRole(ctx, orgID, k)
@@ -196,7 +198,13 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.
 // grant must name a system permission or a custom permission of the
 // organization (a validation error on "permissions/<index>"), and each grant
 // must be covered by the caller's grants (domain.ErrEscalation). The grants
-// must already be well-formed.
+// must already be well-formed. It runs in the transaction that stores the
+// grants: the custom permissions named are read FOR SHARE, so none can be
+// deleted before the grants are committed (PermissionService.Delete locks
+// the permission FOR UPDATE, then counts the roles granting it). Pattern
+// grants (resource:*, *) lock nothing: they name no permission, a
+// permission they cover may be deleted ("in use" means granted by name),
+// and one created later under them is theirs by design.
 func checkGrants(ctx context.Context, perms ports.PermissionRepository, acc *access, raw []string) error {
 	grants := make([]domain.Grant, len(raw))
 	var custom []domain.PermissionKey
@@ -213,7 +221,7 @@ func checkGrants(ctx context.Context, perms ports.PermissionRepository, acc *acc
 	var existing []domain.PermissionKey
 	if len(custom) > 0 {
 		var err error
-		if existing, err = perms.Existing(ctx, acc.org.ID(), custom); err != nil {
+		if existing, err = perms.ExistingForShare(ctx, acc.org.ID(), custom); err != nil {
 			return err
 		}
 	}

@@ -89,6 +89,11 @@ type UserFilter struct {
 type UserRepository interface {
 	// Create stores a new user. Errors: domain.ErrUserExists.
 	Create(ctx context.Context, u *domain.User) error
+	// CreateIfAbsent stores u unless a user with the same (issuer, subject)
+	// exists, and returns the stored user (u or the existing one). A
+	// concurrent creation of the same identity is no error: inside a
+	// transaction it never aborts it.
+	CreateIfAbsent(ctx context.Context, u *domain.User) (*domain.User, error)
 	// Get returns a user by ID. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, id string) (*domain.User, error)
 	// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
@@ -165,8 +170,15 @@ type RoleRepository interface {
 	Create(ctx context.Context, r *domain.Role) error
 	// Get returns one role by key. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error)
+	// GetForUpdate is Get that locks the role until the transaction ends;
+	// it waits for transactions that read it through GetManyForShare.
+	GetForUpdate(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error)
 	// GetMany returns the roles among keys that exist, in any order.
 	GetMany(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error)
+	// GetManyForShare is GetMany that keeps the roles found from being
+	// deleted (through GetForUpdate) until the transaction ends. A role
+	// being deleted by another transaction is waited for, then not found.
+	GetManyForShare(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error)
 	// Update stores the name, description and grants of r. Errors: domain.ErrNotFound.
 	Update(ctx context.Context, r *domain.Role) error
 	// Delete removes one role. Errors: domain.ErrNotFound.
@@ -190,8 +202,16 @@ type PermissionRepository interface {
 	Create(ctx context.Context, p *domain.Permission) error
 	// Get returns one permission by key. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error)
+	// GetForUpdate is Get that locks the permission until the transaction
+	// ends; it waits for transactions that read it through ExistingForShare.
+	GetForUpdate(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error)
 	// Existing returns which of keys exist in the organization.
 	Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error)
+	// ExistingForShare is Existing that keeps the permissions found from
+	// being deleted (through GetForUpdate) until the transaction ends. A
+	// permission being deleted by another transaction is waited for, then
+	// not found.
+	ExistingForShare(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error)
 	// Update stores the description of p. Errors: domain.ErrNotFound.
 	Update(ctx context.Context, p *domain.Permission) error
 	// Delete removes one permission. Errors: domain.ErrNotFound.

@@ -257,6 +257,16 @@ func (c conn) forUpdate(q *bun.SelectQuery, of string) *bun.SelectQuery {
 	return q.For("UPDATE")
 }
 
+// forShare appends a shared row-lock clause on PostgreSQL (FOR SHARE OF
+// of): the rows cannot be deleted or locked FOR UPDATE by another
+// transaction until this one ends. SQLite needs none (see forUpdate).
+func (c conn) forShare(q *bun.SelectQuery, of string) *bun.SelectQuery {
+	if !c.pg {
+		return q
+	}
+	return q.For("SHARE OF " + of)
+}
+
 // inTx runs fn in a new transaction unless c already is one, so that
 // multi-statement writes are atomic either way.
 func (c conn) inTx(ctx context.Context, fn func(ctx context.Context, c conn) error) error {

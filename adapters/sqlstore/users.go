@@ -29,6 +29,18 @@ func (r users) Create(ctx context.Context, u *domain.User) error {
 	return translate(err, "create user", domain.ErrUserExists)
 }
 
+// CreateIfAbsent stores u unless a user with its (issuer, subject) exists
+// (INSERT … ON CONFLICT (issuer, subject) DO NOTHING, so a concurrent first
+// use of the identity neither fails nor aborts the transaction), then
+// returns the stored user: u, or the one that was there.
+func (r users) CreateIfAbsent(ctx context.Context, u *domain.User) (*domain.User, error) {
+	_, err := r.c.db.NewInsert().Model(userFromDomain(u)).On("CONFLICT (issuer, subject) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return nil, translate(err, "create user", domain.ErrUserExists)
+	}
+	return r.GetByIdentity(ctx, u.Issuer(), u.Subject())
+}
+
 func (r users) get(ctx context.Context, q *bun.SelectQuery, dest *userModel) (*domain.User, error) {
 	err := q.Column("u.id", "u.issuer", "u.subject", "u.email", "u.name", "u.created_at", "u.updated_at").Scan(ctx)
 	if err != nil {
