@@ -137,6 +137,7 @@ func totalOf(ctx context.Context, rows int, first int64, count *bun.SelectQuery,
 // interpolation.
 type rawQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // raw returns the database/sql handle under c (the pool or the
@@ -169,6 +170,20 @@ func (c conn) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, e
 		args = append([]any{pgCached}, args...)
 	}
 	return db.QueryContext(ctx, q, args...)
+}
+
+// execRaw runs q, written with ? placeholders, as a driver-level statement
+// with bound parameters ($n on PostgreSQL): the arguments never become SQL
+// text. q must contain no ? other than placeholders.
+func (c conn) execRaw(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	db, ok := c.raw()
+	if !ok {
+		return c.db.ExecContext(ctx, q, args...)
+	}
+	if c.pg {
+		q = dollarPlaceholders(q)
+	}
+	return db.ExecContext(ctx, q, args...)
 }
 
 // rowScanner is what eachRow hands out: *sql.Rows or pgx.Rows.
