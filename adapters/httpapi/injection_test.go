@@ -18,7 +18,7 @@ import (
 // a statement carelessly: quotes and backslashes (an escape when PostgreSQL
 // runs with standard_conforming_strings=off), comment and statement
 // markers, dollar quotes, LIKE wildcards and their escape character,
-// Unicode quotes (which some encodings fold into ASCII ones), an E” string
+// Unicode quotes (which some encodings fold into ASCII ones), an E-string
 // and a text ending in a backslash.
 var hostileStrings = []string{
 	`'`, `''`, `\'`, `\\`, `\`, `--`, `$$`, `$tag$`, `%`, `_`, `!`, `/*`, `*/`, `;`,
