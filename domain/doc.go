@@ -6,11 +6,17 @@
 //
 // An Organization is a tenant: a customer of the product that uses OrgStack.
 // It has a display name, a slug (a unique handle such as "acme-corp": 3 to 63
-// lowercase letters, digits and single hyphens, starting with a letter), a
+// lowercase letters, digits and single hyphens, starting with a letter, and
+// not shaped like a UUID), a
 // status (active or suspended), free-form metadata (at most 50 string keys of
 // up to 40 characters, values of up to 500) and a version number that grows
 // with every change. Everything else — members, roles, custom permissions —
 // belongs to exactly one organization and disappears with it.
+//
+// Requests and tokens name an organization by ID or by slug (an OrgRef).
+// Which one is meant is decided by shape: a UUID is an ID. That is why a
+// slug may not look like a UUID; an organization that got such a slug before
+// the rule stays reachable by its ID and can be renamed.
 //
 // # Users
 //
@@ -55,6 +61,15 @@
 //   - an organization always keeps at least one active owner, so the last one
 //     cannot be removed, suspended or demoted;
 //   - only owners may make, unmake, suspend or remove owners.
+//
+// A membership names only roles that exist, and a role grants by name only
+// permissions that exist: a role members hold, or a permission a role grants
+// by name, cannot be deleted ("in use"). Otherwise a role or permission
+// created later under the same key would silently give something to members
+// who were never given it. Pattern grants ("invoices:*") name no particular
+// permission: they cover whatever matches, now or later. Both rules are
+// checked in the transaction that writes, with the rows they read locked
+// against a concurrent delete (see package application).
 //
 // # Granting without escalation
 //
