@@ -149,6 +149,8 @@ func hostileRun(t *testing.T, e *env) {
 			verbatim(t, "added metadata value", org["metadata"].(obj)["k"+mk], h+"v")
 			res, body = do(t, http.MethodPost, "/api/v1/organizations", mallory, obj{"slug": h, "name": "x"})
 			wantProblem(t, res, body, http.StatusBadRequest, "validation_failed")
+			res, body = do(t, http.MethodPatch, "/api/v1/organizations/hostile-"+n, mallory, obj{"slug": h})
+			wantProblem(t, res, body, http.StatusBadRequest, "validation_failed")
 
 			// A member by identity: subject, issuer, email and name.
 			msub, miss := "m"+n+h, "https://idp.test/"+h
@@ -199,6 +201,10 @@ func hostileRun(t *testing.T, e *env) {
 			if data(t, body)["allowed"] != false {
 				t.Errorf("check of an unknown identity: %s", body)
 			}
+			res, body = do(t, http.MethodPost, ap("/check"), mallory, obj{"user_id": h, "permission": pkey})
+			if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusBadRequest {
+				t.Errorf("check with user_id %q: %d %s", h, res.StatusCode, body)
+			}
 			res, body = do(t, http.MethodPost, ap("/check"), mallory, obj{"checks": []obj{
 				{"subject": msub, "issuer": miss, "permission": pkey},
 				{"subject": h, "issuer": miss, "permission": pkey},
@@ -246,6 +252,18 @@ func hostileRun(t *testing.T, e *env) {
 			wantStatus(t, res, body, http.StatusOK)
 			if roles := listData(t, body); !slices.ContainsFunc(roles, func(r any) bool { return r.(obj)["key"] == rkey }) {
 				t.Errorf("roles q=%q did not find role %s", h, rkey)
+			}
+			admin := e.token("root", withAdmin())
+			for _, p := range []string{"/api/v1/admin/users?q=", "/api/v1/admin/users?email="} {
+				res, body = do(t, http.MethodGet, p+q, admin, nil)
+				wantStatus(t, res, body, http.StatusOK)
+			}
+			res, body = do(t, http.MethodGet, "/api/v1/admin/users?size=100&email="+q, admin, nil)
+			wantStatus(t, res, body, http.StatusOK)
+			for _, u := range listData(t, body) {
+				if !strings.EqualFold(fmt.Sprint(u.(obj)["email"]), h) {
+					t.Errorf("admin users email=%q matched %v", h, u)
+				}
 			}
 			for _, p := range []string{"/members?status=", "/permissions?type=", "/members?sort=", "/users?sort=", "/roles?sort=", "/permissions?sort="} {
 				res, body = do(t, http.MethodGet, ap(p)+q, mallory, nil)
