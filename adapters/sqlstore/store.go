@@ -56,7 +56,9 @@ var (
 // SQLite connections always get foreign_keys(1), busy_timeout(5000),
 // journal_mode(WAL) for files and _txlock=immediate, so that transactions
 // take the write lock when they begin. PostgreSQL connections default to
-// pgx's exec query mode (bun interpolates arguments itself).
+// pgx's exec query mode (bun interpolates arguments itself) and always set
+// standard_conforming_strings=on; Open fails when the server's sessions do
+// not use it even so.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
