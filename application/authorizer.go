@@ -3,7 +3,6 @@ package application
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
@@ -48,8 +47,8 @@ const (
 // requires permission perm. The errors come in the documented order:
 // ErrOrgContextRequired, ErrOrganizationMismatch, ErrNotFound,
 // ErrOrganizationSuspended (writes), ErrForbidden.
-func (az *authorizer) authorize(ctx context.Context, p ports.Principal, orgRef string, perm domain.PermissionKey, i intent) (*access, error) {
-	acc, err := az.resolve(ctx, p, orgRef)
+func (az *authorizer) authorize(ctx context.Context, p ports.Principal, org domain.OrgRef, perm domain.PermissionKey, i intent) (*access, error) {
+	acc, err := az.resolve(ctx, p, org)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +66,8 @@ func (az *authorizer) authorize(ctx context.Context, p ports.Principal, orgRef s
 // token and the path name the organization in different forms). It returns
 // ErrNotFound for an organization that does not exist or that the caller is
 // not an active member of, unless the caller is a platform administrator.
-func (az *authorizer) resolve(ctx context.Context, p ports.Principal, orgRef string) (*access, error) {
-	ref, err := az.scopeRef(ctx, p, orgRef)
+func (az *authorizer) resolve(ctx context.Context, p ports.Principal, org domain.OrgRef) (*access, error) {
+	ref, err := az.scopeRef(ctx, p, org)
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +75,8 @@ func (az *authorizer) resolve(ctx context.Context, p ports.Principal, orgRef str
 }
 
 // resolveRef is resolve for a reference already decided by scopeRef.
-func (az *authorizer) resolveRef(ctx context.Context, p ports.Principal, ref string) (*access, error) {
-	a, err := az.store.LoadAccess(ctx, ref, !isUUID(ref), p.Issuer, p.Subject)
+func (az *authorizer) resolveRef(ctx context.Context, p ports.Principal, ref domain.OrgRef) (*access, error) {
+	a, err := az.store.LoadAccess(ctx, ref, p.Issuer, p.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -118,39 +117,31 @@ func (az *authorizer) accessFrom(ctx context.Context, p ports.Principal, a ports
 // or the token's claim when the path names none. A bound token naming
 // another organization is refused; when both references have the same form
 // this is decided from the token alone, without a lookup.
-func (az *authorizer) scopeRef(ctx context.Context, p ports.Principal, orgRef string) (string, error) {
-	orgRef = normalizeRef(orgRef)
-	claim := normalizeRef(p.OrgClaim)
+func (az *authorizer) scopeRef(ctx context.Context, p ports.Principal, org domain.OrgRef) (domain.OrgRef, error) {
+	claim := domain.ParseOrgRef(p.OrgClaim)
+	_, orgByID := org.ID()
+	_, claimByID := claim.ID()
 	switch {
-	case orgRef == "" && claim == "":
-		return "", domain.ErrOrgContextRequired
-	case orgRef == "":
+	case org.IsZero() && claim.IsZero():
+		return domain.OrgRef{}, domain.ErrOrgContextRequired
+	case org.IsZero():
 		return claim, nil
-	case claim == "" || claim == orgRef:
-		return orgRef, nil
-	case isUUID(claim) == isUUID(orgRef):
-		return "", domain.ErrOrganizationMismatch
+	case claim.IsZero() || claim == org:
+		return org, nil
+	case orgByID == claimByID:
+		return domain.OrgRef{}, domain.ErrOrganizationMismatch
 	}
-	o, err := az.lookupOrg(ctx, az.store.Organizations(), orgRef)
+	o, err := az.store.Organizations().GetByRef(ctx, org)
 	if errors.Is(err, domain.ErrNotFound) {
-		return "", domain.ErrOrganizationMismatch
+		return domain.OrgRef{}, domain.ErrOrganizationMismatch
 	}
 	if err != nil {
-		return "", err
+		return domain.OrgRef{}, err
 	}
-	if o.ID() != claim && string(o.Slug()) != claim {
-		return "", domain.ErrOrganizationMismatch
+	if !claim.Names(o) {
+		return domain.OrgRef{}, domain.ErrOrganizationMismatch
 	}
-	return orgRef, nil
-}
-
-// lookupOrg loads an organization by ID or by slug, whichever ref looks like.
-func (az *authorizer) lookupOrg(ctx context.Context, orgs ports.OrganizationRepository, ref string) (*domain.Organization, error) {
-	ref = normalizeRef(ref)
-	if isUUID(ref) {
-		return orgs.Get(ctx, ref)
-	}
-	return orgs.GetBySlug(ctx, ref)
+	return org, nil
 }
 
 // grantsOf returns what a membership gives: nothing when it is missing or
@@ -252,35 +243,4 @@ func (az *authorizer) callerUser(ctx context.Context, p ports.Principal) (*domai
 		return nil, err
 	}
 	return az.ensureUser(ctx, p, u)
-}
-
-// normalizeRef lower-cases a UUID reference, so that the same organization
-// always has the same reference.
-func normalizeRef(ref string) string {
-	if isUUID(ref) {
-		return strings.ToLower(ref)
-	}
-	return ref
-}
-
-// isUUID reports whether s has the canonical 8-4-4-4-12 hexadecimal form of
-// a UUID; anything else is taken for a slug.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -24,8 +24,8 @@ type CheckService struct {
 // Anyone who may see the organization may check themselves; checking
 // someone else needs authz:check. A valid request costs one store round
 // trip: the caller's access and the check's facts are read together.
-func (s *CheckService) Check(ctx context.Context, p ports.Principal, orgRef string, r ports.CheckRequest) (ports.CheckResult, error) {
-	ref, err := s.auth.scopeRef(ctx, p, orgRef)
+func (s *CheckService) Check(ctx context.Context, p ports.Principal, org domain.OrgRef, r ports.CheckRequest) (ports.CheckResult, error) {
+	ref, err := s.auth.scopeRef(ctx, p, org)
 	if err != nil {
 		return ports.CheckResult{}, err
 	}
@@ -55,8 +55,8 @@ func (s *CheckService) Check(ctx context.Context, p ports.Principal, orgRef stri
 // but the caller needs authz:check; a validation error names the index of
 // the offending check ("checks/3/permission"). The first check's facts are
 // read with the caller's access, each further check costs one round trip.
-func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, orgRef string, rs []ports.CheckRequest) ([]ports.CheckResult, error) {
-	ref, err := s.auth.scopeRef(ctx, p, orgRef)
+func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, org domain.OrgRef, rs []ports.CheckRequest) ([]ports.CheckResult, error) {
+	ref, err := s.auth.scopeRef(ctx, p, org)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, orgRef
 
 // accessAndFacts resolves the caller's access to the organization ref, as
 // authorizer.resolve does, and reads the facts of q in the same round trip.
-func (s *CheckService) accessAndFacts(ctx context.Context, p ports.Principal, ref string, q checkQuery) (*access, ports.CheckFacts, error) {
-	a, facts, err := s.auth.store.AccessAndCheckFacts(ctx, ref, !isUUID(ref), p.Issuer, p.Subject, q.who, q.perm)
+func (s *CheckService) accessAndFacts(ctx context.Context, p ports.Principal, ref domain.OrgRef, q checkQuery) (*access, ports.CheckFacts, error) {
+	a, facts, err := s.auth.store.AccessAndCheckFacts(ctx, ref, p.Issuer, p.Subject, q.who, q.perm)
 	if err != nil {
 		return nil, ports.CheckFacts{}, err
 	}

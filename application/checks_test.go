@@ -54,7 +54,7 @@ func TestCheckSemantics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// cleo holds only authz:check; the answer does not depend on the asker.
-			got, err := e.app.Checks.Check(ctx, principal("cleo"), o.ID(), tt.give)
+			got, err := e.app.Checks.Check(ctx, principal("cleo"), domain.ParseOrgRef(o.ID()), tt.give)
 			checkErr(t, err, nil)
 			if got.Allowed != tt.want.Allowed || !slices.Equal(got.GrantedBy, tt.want.GrantedBy) || got.GrantedBy == nil {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
@@ -62,7 +62,7 @@ func TestCheckSemantics(t *testing.T) {
 		})
 	}
 
-	batch, err := e.app.Checks.CheckBatch(ctx, alice, "acme", []ports.CheckRequest{tests[0].give, tests[3].give, tests[5].give})
+	batch, err := e.app.Checks.CheckBatch(ctx, alice, domain.ParseOrgRef("acme"), []ports.CheckRequest{tests[0].give, tests[3].give, tests[5].give})
 	checkErr(t, err, nil)
 	if len(batch) != 3 || !batch[0].Allowed || batch[1].Allowed || !batch[2].Allowed {
 		t.Fatalf("got batch %+v, want allowed, denied, allowed", batch)
@@ -103,7 +103,7 @@ func TestCheckAccess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.app.Checks.Check(ctx, tt.give, o.ID(), tt.req)
+			_, err := e.app.Checks.Check(ctx, tt.give, domain.ParseOrgRef(o.ID()), tt.req)
 			if tt.wantField != "" {
 				checkInvalid(t, err, tt.wantField)
 				return
@@ -113,15 +113,15 @@ func TestCheckAccess(t *testing.T) {
 	}
 
 	t.Run("batch", func(t *testing.T) {
-		_, err := e.app.Checks.CheckBatch(ctx, bob, o.ID(), []ports.CheckRequest{self, others})
+		_, err := e.app.Checks.CheckBatch(ctx, bob, domain.ParseOrgRef(o.ID()), []ports.CheckRequest{self, others})
 		checkErr(t, err, domain.ErrForbidden)
-		_, err = e.app.Checks.CheckBatch(ctx, bob, o.ID(), []ports.CheckRequest{self, {UserID: bobID, Permission: "x"}})
+		_, err = e.app.Checks.CheckBatch(ctx, bob, domain.ParseOrgRef(o.ID()), []ports.CheckRequest{self, {UserID: bobID, Permission: "x"}})
 		checkInvalid(t, err, "checks/1/permission")
-		_, err = e.app.Checks.CheckBatch(ctx, alice, o.ID(), nil)
+		_, err = e.app.Checks.CheckBatch(ctx, alice, domain.ParseOrgRef(o.ID()), nil)
 		checkInvalid(t, err, "checks")
-		_, err = e.app.Checks.CheckBatch(ctx, alice, o.ID(), make([]ports.CheckRequest, application.MaxBatchChecks+1))
+		_, err = e.app.Checks.CheckBatch(ctx, alice, domain.ParseOrgRef(o.ID()), make([]ports.CheckRequest, application.MaxBatchChecks+1))
 		checkInvalid(t, err, "checks")
-		res, err := e.app.Checks.CheckBatch(ctx, bob, o.ID(), []ports.CheckRequest{self, selfBySubject})
+		res, err := e.app.Checks.CheckBatch(ctx, bob, domain.ParseOrgRef(o.ID()), []ports.CheckRequest{self, selfBySubject})
 		checkErr(t, err, nil)
 		if len(res) != 2 || !res[0].Allowed || !res[1].Allowed {
 			t.Fatalf("got %+v, want two allowed", res)
@@ -129,9 +129,9 @@ func TestCheckAccess(t *testing.T) {
 	})
 
 	t.Run("suspended organization", func(t *testing.T) {
-		_, err := e.app.Organizations.Update(ctx, platformAdmin(), o.ID(), domain.OrganizationChanges{Status: strp("suspended")}, 0)
+		_, err := e.app.Organizations.Update(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Status: strp("suspended")}, 0)
 		checkErr(t, err, nil)
-		got, err := e.app.Checks.Check(ctx, alice, o.ID(), ports.CheckRequest{UserID: aliceID, Permission: "organization:read"})
+		got, err := e.app.Checks.Check(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CheckRequest{UserID: aliceID, Permission: "organization:read"})
 		checkErr(t, err, nil)
 		if got.Allowed || got.GrantedBy == nil || len(got.GrantedBy) != 0 {
 			t.Fatalf("got %+v, want denied in a suspended organization", got)

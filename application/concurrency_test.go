@@ -42,9 +42,9 @@ func (s *countingStore) calls() int {
 	return s.loadAccess + s.checkFacts + s.combined + s.orgLookups + s.userWrites
 }
 
-func (s *countingStore) LoadAccess(ctx context.Context, ref string, bySlug bool, iss, sub string) (ports.Access, error) {
+func (s *countingStore) LoadAccess(ctx context.Context, ref domain.OrgRef, iss, sub string) (ports.Access, error) {
 	s.inc(&s.loadAccess)
-	return s.Store.LoadAccess(ctx, ref, bySlug, iss, sub)
+	return s.Store.LoadAccess(ctx, ref, iss, sub)
 }
 
 func (s *countingStore) CheckFacts(ctx context.Context, orgID string, who ports.CheckSubject, perm domain.PermissionKey) (ports.CheckFacts, error) {
@@ -52,10 +52,10 @@ func (s *countingStore) CheckFacts(ctx context.Context, orgID string, who ports.
 	return s.Store.CheckFacts(ctx, orgID, who, perm)
 }
 
-func (s *countingStore) AccessAndCheckFacts(ctx context.Context, ref string, bySlug bool, iss, sub string,
+func (s *countingStore) AccessAndCheckFacts(ctx context.Context, ref domain.OrgRef, iss, sub string,
 	who ports.CheckSubject, perm domain.PermissionKey) (ports.Access, ports.CheckFacts, error) {
 	s.inc(&s.combined)
-	return s.Store.AccessAndCheckFacts(ctx, ref, bySlug, iss, sub, who, perm)
+	return s.Store.AccessAndCheckFacts(ctx, ref, iss, sub, who, perm)
 }
 
 func (s *countingStore) Organizations() ports.OrganizationRepository {
@@ -97,7 +97,7 @@ func TestRoundTrips(t *testing.T) {
 	checkErr(t, err, nil)
 	frozen, err := app.Organizations.Create(ctx, alice, ports.CreateOrganization{Slug: "frozen", Name: "Frozen"})
 	checkErr(t, err, nil)
-	_, err = app.Organizations.Update(ctx, platformAdmin(), frozen.ID(),
+	_, err = app.Organizations.Update(ctx, platformAdmin(), domain.ParseOrgRef(frozen.ID()),
 		domain.OrganizationChanges{Status: strp("suspended")}, 0)
 	checkErr(t, err, nil)
 	bob := principal("bob")
@@ -112,46 +112,46 @@ func TestRoundTrips(t *testing.T) {
 		cnt  counts
 	}{
 		{"mismatch by slug, decided from the token", func() error {
-			_, err := app.Organizations.Get(ctx, bound(alice, "acme"), "other")
+			_, err := app.Organizations.Get(ctx, bound(alice, "acme"), domain.ParseOrgRef("other"))
 			return err
 		}, domain.ErrOrganizationMismatch, counts{}},
 		{"mismatch by ID, decided from the token", func() error {
-			_, err := app.Organizations.Get(ctx, bound(alice, acme.ID()), other.ID())
+			_, err := app.Organizations.Get(ctx, bound(alice, acme.ID()), domain.ParseOrgRef(other.ID()))
 			return err
 		}, domain.ErrOrganizationMismatch, counts{}},
 		{"mixed forms need one lookup", func() error {
-			_, err := app.Organizations.Get(ctx, bound(alice, acme.ID()), "other")
+			_, err := app.Organizations.Get(ctx, bound(alice, acme.ID()), domain.ParseOrgRef("other"))
 			return err
 		}, domain.ErrOrganizationMismatch, counts{orgLookups: 1}},
 		{"a read is one round trip and no write", func() error {
-			_, err := app.Members.List(ctx, alice, "acme", ports.MemberFilter{})
+			_, err := app.Members.List(ctx, alice, domain.ParseOrgRef("acme"), ports.MemberFilter{})
 			return err
 		}, nil, counts{loadAccess: 1}},
 		{"a check is one round trip", func() error {
-			_, err := app.Checks.Check(ctx, alice, acme.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			_, err := app.Checks.Check(ctx, alice, domain.ParseOrgRef(acme.ID()), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
 			return err
 		}, nil, counts{combined: 1}},
 		{"a check by slug and identity is one round trip", func() error {
-			_, err := app.Checks.Check(ctx, alice, "acme", ports.CheckRequest{Subject: alice.Subject, Permission: "invoices:pay"})
+			_, err := app.Checks.Check(ctx, alice, domain.ParseOrgRef("acme"), ports.CheckRequest{Subject: alice.Subject, Permission: "invoices:pay"})
 			return err
 		}, nil, counts{combined: 1}},
 		{"a check in a suspended organization is one round trip", func() error {
-			res, err := app.Checks.Check(ctx, alice, frozen.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			res, err := app.Checks.Check(ctx, alice, domain.ParseOrgRef(frozen.ID()), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
 			if err == nil && res.Allowed {
 				return errAllowed
 			}
 			return err
 		}, nil, counts{combined: 1}},
 		{"a caller's first check also creates the caller", func() error {
-			_, err := app.Checks.Check(ctx, bob, acme.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			_, err := app.Checks.Check(ctx, bob, domain.ParseOrgRef(acme.ID()), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
 			return err
 		}, domain.ErrNotFound, counts{combined: 1, userWrites: 1}},
 		{"a check of a non-member caller is one round trip", func() error {
-			_, err := app.Checks.Check(ctx, bob, acme.ID(), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
+			_, err := app.Checks.Check(ctx, bob, domain.ParseOrgRef(acme.ID()), ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"})
 			return err
 		}, domain.ErrNotFound, counts{combined: 1}},
 		{"an invalid check authorizes first", func() error {
-			_, err := app.Checks.Check(ctx, alice, acme.ID(), ports.CheckRequest{Permission: "members:read"})
+			_, err := app.Checks.Check(ctx, alice, domain.ParseOrgRef(acme.ID()), ports.CheckRequest{Permission: "members:read"})
 			if v := new(domain.ValidationError); errors.As(err, &v) {
 				return nil
 			}
@@ -162,7 +162,7 @@ func TestRoundTrips(t *testing.T) {
 		}, nil, counts{loadAccess: 1}},
 		{"a batch is one round trip per check", func() error {
 			r := ports.CheckRequest{UserID: prof.User.ID(), Permission: "members:read"}
-			_, err := app.Checks.CheckBatch(ctx, alice, acme.ID(), []ports.CheckRequest{r, r, r})
+			_, err := app.Checks.CheckBatch(ctx, alice, domain.ParseOrgRef(acme.ID()), []ports.CheckRequest{r, r, r})
 			return err
 		}, nil, counts{combined: 1, checkFacts: 2}},
 	}
@@ -208,7 +208,7 @@ func raceOwners(t *testing.T, e *env) {
 				defer done.Done()
 				start.Wait()
 				roles := []string{"admin"}
-				_, errs[j] = e.app.Members.Update(ctx, callers[j], o.ID(), ids[j], domain.MembershipChanges{Roles: &roles})
+				_, errs[j] = e.app.Members.Update(ctx, callers[j], domain.ParseOrgRef(o.ID()), ids[j], domain.MembershipChanges{Roles: &roles})
 			}()
 		}
 		start.Done()

@@ -13,6 +13,20 @@
 // (*domain.ValidationError), then conflicts with the stored state.
 //
 // Platform administrators act as owners in every organization. Rules that
-// read then write (the last-owner rule, "role in use", "permission in use")
-// run in one transaction that locks what it reads.
+// read then write run in one transaction that locks what it reads:
+//
+//   - the last-owner rule locks the organization's active owners, then the
+//     membership (lockForOwnerRule);
+//   - assigning roles (adding a member, changing its roles) reads the custom
+//     roles named FOR SHARE (RoleRepository.GetManyForShare), and deleting a
+//     role locks it FOR UPDATE before counting its holders ("role in use"),
+//     so a membership never names a deleted role;
+//   - granting permissions (creating or changing a role) reads the custom
+//     permissions named FOR SHARE (PermissionRepository.ExistingForShare),
+//     and deleting a permission locks it FOR UPDATE before counting the
+//     roles granting it ("permission in use"). Pattern grants name no row
+//     and lock nothing.
+//
+// Adding a member by identity provisions the user inside that transaction
+// (UserRepository.CreateIfAbsent), so a refused add leaves no user behind.
 package application

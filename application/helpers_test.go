@@ -95,7 +95,7 @@ func (e *env) userID(t *testing.T, p ports.Principal) string {
 func (e *env) addMember(t *testing.T, org *domain.Organization, p ports.Principal, roles ...string) string {
 	t.Helper()
 	id := e.userID(t, p)
-	if _, err := e.app.Members.Add(context.Background(), platformAdmin(), org.ID(), ports.AddMember{UserID: id, Roles: roles}); err != nil {
+	if _, err := e.app.Members.Add(context.Background(), platformAdmin(), domain.ParseOrgRef(org.ID()), ports.AddMember{UserID: id, Roles: roles}); err != nil {
 		t.Fatalf("add member %s: %v", p.Subject, err)
 	}
 	return id
@@ -104,21 +104,21 @@ func (e *env) addMember(t *testing.T, org *domain.Organization, p ports.Principa
 // setStatus changes a membership's status as the platform admin.
 func (e *env) setStatus(t *testing.T, org *domain.Organization, userID, status string) {
 	t.Helper()
-	if _, err := e.app.Members.Update(context.Background(), platformAdmin(), org.ID(), userID, domain.MembershipChanges{Status: &status}); err != nil {
+	if _, err := e.app.Members.Update(context.Background(), platformAdmin(), domain.ParseOrgRef(org.ID()), userID, domain.MembershipChanges{Status: &status}); err != nil {
 		t.Fatalf("set member status: %v", err)
 	}
 }
 
 func (e *env) createPermission(t *testing.T, org *domain.Organization, key string) {
 	t.Helper()
-	if _, err := e.app.Permissions.Create(context.Background(), platformAdmin(), org.ID(), ports.CreatePermission{Key: key}); err != nil {
+	if _, err := e.app.Permissions.Create(context.Background(), platformAdmin(), domain.ParseOrgRef(org.ID()), ports.CreatePermission{Key: key}); err != nil {
 		t.Fatalf("create permission %s: %v", key, err)
 	}
 }
 
 func (e *env) createRole(t *testing.T, org *domain.Organization, key string, grants ...string) {
 	t.Helper()
-	if _, err := e.app.Roles.Create(context.Background(), platformAdmin(), org.ID(), ports.CreateRole{Key: key, Name: key, Permissions: grants}); err != nil {
+	if _, err := e.app.Roles.Create(context.Background(), platformAdmin(), domain.ParseOrgRef(org.ID()), ports.CreateRole{Key: key, Name: key, Permissions: grants}); err != nil {
 		t.Fatalf("create role %s: %v", key, err)
 	}
 }

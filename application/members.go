@@ -18,8 +18,8 @@ type MemberService struct {
 }
 
 // List returns a page of the organization's members (members:read).
-func (s *MemberService) List(ctx context.Context, p ports.Principal, orgRef string, f ports.MemberFilter) (ports.Page[ports.Member], error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+func (s *MemberService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.MemberFilter) (ports.Page[ports.Member], error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return ports.Page[ports.Member]{}, err
 	}
@@ -37,8 +37,8 @@ func (s *MemberService) List(ctx context.Context, p ports.Principal, orgRef stri
 }
 
 // Get returns one member (members:read).
-func (s *MemberService) Get(ctx context.Context, p ports.Principal, orgRef, userID string) (ports.Member, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+func (s *MemberService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string) (ports.Member, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return ports.Member{}, err
 	}
@@ -48,10 +48,14 @@ func (s *MemberService) Get(ctx context.Context, p ports.Principal, orgRef, user
 // Add makes a user a member (members:write): an existing user by ID, or an
 // identity (subject, issuer defaulting to the caller's) that is provisioned
 // when it was never seen. Every role must exist and be covered by the
-// caller's grants; only owners add owners.
-func (s *MemberService) Add(ctx context.Context, p ports.Principal, orgRef string, in ports.AddMember) (ports.Member, error) {
+// caller's grants; only owners add owners. Everything after the input
+// checks runs in one transaction: the custom roles are read FOR SHARE (a
+// concurrent delete of one either waits for the membership and finds the
+// role in use, or wins and the role is not found here), and the new user is
+// stored with the membership, so a refused add leaves no user behind.
+func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.OrgRef, in ports.AddMember) (ports.Member, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
 		return ports.Member{}, err
 	}
@@ -64,8 +68,10 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, orgRef strin
 	if err != nil {
 		return ports.Member{}, err
 	}
-	var user *domain.User
-	issuer := in.Issuer
+	var (
+		user    *domain.User // the existing user, when named by ID
+		newUser *domain.User // the identity to provision, when named by subject
+	)
 	if in.UserID != "" {
 		user, err = az.store.Users().Get(ctx, in.UserID)
 		if errors.Is(err, domain.ErrNotFound) {
@@ -75,35 +81,33 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, orgRef strin
 			return ports.Member{}, err
 		}
 	} else {
+		issuer := in.Issuer
 		if issuer == "" {
 			issuer = p.Issuer
 		}
-		// Validate the identity now; it is stored only once everything else passed.
-		if _, err := domain.NewUser("", issuer, in.Subject, in.Email, in.Name, now); err != nil {
+		if newUser, err = domain.NewUser(az.ids.NewID(), issuer, in.Subject, in.Email, in.Name, now); err != nil {
 			return ports.Member{}, err
 		}
-	}
-	roles, err := s.resolveRoles(ctx, az.store.Roles(), orgID, in.Roles)
-	if err != nil {
-		return ports.Member{}, err
-	}
-	if err := checkAssignable(acc, roles); err != nil {
-		return ports.Member{}, err
-	}
-	if err := domain.CheckMembershipChange(nil, m, acc.isOwner(), 0); err != nil {
-		return ports.Member{}, err
-	}
-	if user == nil {
-		if user, err = s.provision(ctx, issuer, in); err != nil {
-			return ports.Member{}, err
-		}
-	}
-	if m, err = domain.NewMembership(orgID, user.ID(), in.Roles, now); err != nil {
-		return ports.Member{}, err
 	}
 	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		// Re-check the custom roles in the transaction that stores the membership.
-		if _, err := s.resolveRoles(ctx, r.Roles(), orgID, in.Roles); err != nil {
+		roles, err := s.resolveRoles(ctx, r.Roles(), orgID, in.Roles)
+		if err != nil {
+			return err
+		}
+		if err := checkAssignable(acc, roles); err != nil {
+			return err
+		}
+		if err := domain.CheckMembershipChange(nil, m, acc.isOwner(), 0); err != nil {
+			return err
+		}
+		if newUser != nil {
+			// The identity may exist already, or be created by a concurrent
+			// first use: then that user is the one added.
+			if user, err = r.Users().CreateIfAbsent(ctx, newUser); err != nil {
+				return err
+			}
+		}
+		if m, err = domain.NewMembership(orgID, user.ID(), in.Roles, now); err != nil {
 			return err
 		}
 		return r.Memberships().Create(ctx, m)
@@ -114,34 +118,12 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, orgRef strin
 	return ports.Member{Membership: m, User: user}, nil
 }
 
-// provision returns the user for (issuer, in.Subject), creating it with
-// in's email and name when it was never seen.
-func (s *MemberService) provision(ctx context.Context, issuer string, in ports.AddMember) (*domain.User, error) {
-	az := s.auth
-	users := az.store.Users()
-	u, err := users.GetByIdentity(ctx, issuer, in.Subject)
-	if err == nil || !errors.Is(err, domain.ErrNotFound) {
-		return u, err
-	}
-	u, err = domain.NewUser(az.ids.NewID(), issuer, in.Subject, in.Email, in.Name, az.clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	switch err := users.Create(ctx, u); {
-	case errors.Is(err, domain.ErrUserExists):
-		return users.GetByIdentity(ctx, issuer, in.Subject)
-	case err != nil:
-		return nil, err
-	}
-	return u, nil
-}
-
 // Update changes a member's roles or status (members:write), in one
 // transaction that locks the organization's active owners and the
 // membership, so the last-owner rule holds under concurrent requests.
-func (s *MemberService) Update(ctx context.Context, p ports.Principal, orgRef, userID string, c domain.MembershipChanges) (ports.Member, error) {
+func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string, c domain.MembershipChanges) (ports.Member, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
 		return ports.Member{}, err
 	}
@@ -198,9 +180,9 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, orgRef, u
 
 // Remove ends a membership (members:write), under the same locks and owner
 // rules as Update.
-func (s *MemberService) Remove(ctx context.Context, p ports.Principal, orgRef, userID string) error {
+func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string) error {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermMembersWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
 		return err
 	}
@@ -257,7 +239,10 @@ func (s *MemberService) resolveRoles(ctx context.Context, repo ports.RoleReposit
 	return found, nil
 }
 
-// resolveKeys returns the roles among keys that exist, each once.
+// resolveKeys returns the roles among keys that exist, each once. The
+// custom ones are read FOR SHARE: until the transaction ends none of them
+// can be deleted (RoleService.Delete locks the role FOR UPDATE and then
+// counts its holders), so a membership never names a deleted role.
 func (s *MemberService) resolveKeys(ctx context.Context, repo ports.RoleRepository, orgID string, keys []domain.RoleKey) ([]*domain.Role, error) {
 	var out []*domain.Role
 	for _, k := range keys {
@@ -266,7 +251,7 @@ func (s *MemberService) resolveKeys(ctx context.Context, repo ports.RoleReposito
 		}
 	}
 	if ck := customKeys(keys); len(ck) > 0 {
-		custom, err := repo.GetMany(ctx, orgID, ck)
+		custom, err := repo.GetManyForShare(ctx, orgID, ck)
 		if err != nil {
 			return nil, err
 		}

@@ -40,7 +40,7 @@ func TestMemberAdd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := e.app.Members.Add(ctx, tt.give, o.ID(), tt.in)
+			m, err := e.app.Members.Add(ctx, tt.give, domain.ParseOrgRef(o.ID()), tt.in)
 			if tt.wantField != "" {
 				checkInvalid(t, err, tt.wantField)
 				return
@@ -53,7 +53,7 @@ func TestMemberAdd(t *testing.T) {
 	}
 
 	t.Run("pre-provision by subject", func(t *testing.T) {
-		m, err := e.app.Members.Add(ctx, alice, o.ID(), ports.AddMember{Subject: "newbie", Email: "n@example.test", Roles: []string{"member"}})
+		m, err := e.app.Members.Add(ctx, alice, domain.ParseOrgRef(o.ID()), ports.AddMember{Subject: "newbie", Email: "n@example.test", Roles: []string{"member"}})
 		checkErr(t, err, nil)
 		if m.User.Issuer() != issuer || m.User.Subject() != "newbie" || m.User.Email() != "n@example.test" {
 			t.Fatalf("got user %s/%s %s", m.User.Issuer(), m.User.Subject(), m.User.Email())
@@ -64,7 +64,7 @@ func TestMemberAdd(t *testing.T) {
 		if prof.User.ID() != m.User.ID() || len(prof.Memberships) != 1 {
 			t.Fatalf("got user %s with %d memberships, want %s with 1", prof.User.ID(), len(prof.Memberships), m.User.ID())
 		}
-		_, err = e.app.Members.Add(ctx, alice, o.ID(), ports.AddMember{Subject: "newbie", Roles: []string{"member"}})
+		_, err = e.app.Members.Add(ctx, alice, domain.ParseOrgRef(o.ID()), ports.AddMember{Subject: "newbie", Roles: []string{"member"}})
 		checkErr(t, err, domain.ErrAlreadyMember)
 	})
 }
@@ -78,18 +78,18 @@ func TestLastOwner(t *testing.T) {
 		act  func(e *env, o *domain.Organization, aliceID string) error
 	}{
 		{"remove", func(e *env, o *domain.Organization, id string) error {
-			return e.app.Members.Remove(ctx, principal("alice"), o.ID(), id)
+			return e.app.Members.Remove(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id)
 		}},
 		{"suspend", func(e *env, o *domain.Organization, id string) error {
-			_, err := e.app.Members.Update(ctx, principal("alice"), o.ID(), id, domain.MembershipChanges{Status: strp("suspended")})
+			_, err := e.app.Members.Update(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Status: strp("suspended")})
 			return err
 		}},
 		{"demote", func(e *env, o *domain.Organization, id string) error {
-			_, err := e.app.Members.Update(ctx, principal("alice"), o.ID(), id, domain.MembershipChanges{Roles: &demote})
+			_, err := e.app.Members.Update(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Roles: &demote})
 			return err
 		}},
 		{"remove by platform admin", func(e *env, o *domain.Organization, id string) error {
-			return e.app.Members.Remove(ctx, platformAdmin(), o.ID(), id)
+			return e.app.Members.Remove(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), id)
 		}},
 	}
 	for _, tt := range tests {
@@ -127,21 +127,21 @@ func TestOwnerOnlyRules(t *testing.T) {
 		act  func() error
 		want error
 	}{
-		{"admin removes an owner", func() error { return e.app.Members.Remove(ctx, bob, o.ID(), aliceID) }, domain.ErrOwnerRequired},
+		{"admin removes an owner", func() error { return e.app.Members.Remove(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID) }, domain.ErrOwnerRequired},
 		{"admin suspends an owner", func() error {
-			_, err := e.app.Members.Update(ctx, bob, o.ID(), aliceID, domain.MembershipChanges{Status: strp("suspended")})
+			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, domain.MembershipChanges{Status: strp("suspended")})
 			return err
 		}, domain.ErrOwnerRequired},
 		{"admin demotes an owner", func() error {
-			_, err := e.app.Members.Update(ctx, bob, o.ID(), aliceID, domain.MembershipChanges{Roles: &[]string{"member"}})
+			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, domain.MembershipChanges{Roles: &[]string{"member"}})
 			return err
 		}, domain.ErrOwnerRequired},
 		{"admin makes itself owner", func() error {
-			_, err := e.app.Members.Update(ctx, bob, o.ID(), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin})
+			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin})
 			return err
 		}, domain.ErrEscalation},
 		{"admin adds an owner", func() error {
-			_, err := e.app.Members.Add(ctx, bob, o.ID(), ports.AddMember{UserID: zedID, Roles: owner})
+			_, err := e.app.Members.Add(ctx, bob, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: owner})
 			return err
 		}, domain.ErrEscalation},
 	}
@@ -165,11 +165,11 @@ func TestOwnerOnlyRules(t *testing.T) {
 		t.Fatal("zed became a member")
 	}
 	// An owner may do all of it.
-	_, err := e.app.Members.Update(ctx, alice, o.ID(), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin})
+	_, err := e.app.Members.Update(ctx, alice, domain.ParseOrgRef(o.ID()), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin})
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Add(ctx, alice, o.ID(), ports.AddMember{UserID: zedID, Roles: owner})
+	_, err = e.app.Members.Add(ctx, alice, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: owner})
 	checkErr(t, err, nil)
-	checkErr(t, e.app.Members.Remove(ctx, alice, o.ID(), zedID), nil)
+	checkErr(t, e.app.Members.Remove(ctx, alice, domain.ParseOrgRef(o.ID()), zedID), nil)
 }
 
 func TestMemberEscalation(t *testing.T) {
@@ -188,23 +188,23 @@ func TestMemberEscalation(t *testing.T) {
 	carlID := e.addMember(t, o, principal("carl"), "approver")
 	e.setStatus(t, o, carlID, "suspended")
 
-	_, err := e.app.Members.Add(ctx, pat, o.ID(), ports.AddMember{UserID: zedID, Roles: []string{"payer"}})
+	_, err := e.app.Members.Add(ctx, pat, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: []string{"payer"}})
 	checkErr(t, err, domain.ErrEscalation)
-	_, err = e.app.Members.Add(ctx, pat, o.ID(), ports.AddMember{UserID: zedID, Roles: []string{"admin"}})
+	_, err = e.app.Members.Add(ctx, pat, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: []string{"admin"}})
 	checkErr(t, err, domain.ErrEscalation)
-	_, err = e.app.Members.Add(ctx, pat, o.ID(), ports.AddMember{UserID: zedID, Roles: []string{"approver"}})
+	_, err = e.app.Members.Add(ctx, pat, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: []string{"approver"}})
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Update(ctx, pat, o.ID(), zedID, domain.MembershipChanges{Roles: &[]string{"approver", "payer"}})
+	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), zedID, domain.MembershipChanges{Roles: &[]string{"approver", "payer"}})
 	checkErr(t, err, domain.ErrEscalation)
 	if m := e.member(t, o, zedID); !slices.Equal(m.Roles(), []domain.RoleKey{"approver"}) {
 		t.Fatalf("got roles %v, want [approver]", m.Roles())
 	}
 	// Re-activating a member hands its roles back: they must be covered too.
-	_, err = e.app.Members.Update(ctx, pat, o.ID(), carlID, domain.MembershipChanges{Status: strp("active")})
+	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Status: strp("active")})
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Update(ctx, platformAdmin(), o.ID(), carlID, domain.MembershipChanges{Roles: &[]string{"payer"}, Status: strp("suspended")})
+	_, err = e.app.Members.Update(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Roles: &[]string{"payer"}, Status: strp("suspended")})
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Update(ctx, pat, o.ID(), carlID, domain.MembershipChanges{Status: strp("active")})
+	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Status: strp("active")})
 	checkErr(t, err, domain.ErrEscalation)
 }
 
@@ -218,23 +218,23 @@ func TestMembersAndUsersRead(t *testing.T) {
 	other := e.createOrg(t, principal("eve"), "other")
 	eveID := e.userID(t, principal("eve"))
 
-	_, err := e.app.Members.List(ctx, principal("bob"), "", ports.MemberFilter{OrgID: other.ID()})
+	_, err := e.app.Members.List(ctx, principal("bob"), domain.ParseOrgRef(""), ports.MemberFilter{OrgID: other.ID()})
 	checkErr(t, err, domain.ErrOrgContextRequired)
-	page, err := e.app.Members.List(ctx, bound(principal("bob"), "acme"), "", ports.MemberFilter{OrgID: other.ID()})
+	page, err := e.app.Members.List(ctx, bound(principal("bob"), "acme"), domain.ParseOrgRef(""), ports.MemberFilter{OrgID: other.ID()})
 	checkErr(t, err, nil)
 	if page.Total != 2 {
 		t.Fatalf("got %d members, want 2 (the filter's OrgID must not change the tenant)", page.Total)
 	}
-	_, err = e.app.Members.Get(ctx, alice, o.ID(), eveID)
+	_, err = e.app.Members.Get(ctx, alice, domain.ParseOrgRef(o.ID()), eveID)
 	checkErr(t, err, domain.ErrNotFound)
-	u, err := e.app.Users.Get(ctx, alice, o.ID(), bobID)
+	u, err := e.app.Users.Get(ctx, alice, domain.ParseOrgRef(o.ID()), bobID)
 	checkErr(t, err, nil)
 	if u.Subject() != "bob" {
 		t.Fatalf("got user %s, want bob", u.Subject())
 	}
-	_, err = e.app.Users.Get(ctx, alice, o.ID(), eveID)
+	_, err = e.app.Users.Get(ctx, alice, domain.ParseOrgRef(o.ID()), eveID)
 	checkErr(t, err, domain.ErrNotFound)
-	users, err := e.app.Users.List(ctx, alice, o.ID(), ports.UserFilter{})
+	users, err := e.app.Users.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.UserFilter{})
 	checkErr(t, err, nil)
 	if users.Total != 2 {
 		t.Fatalf("got %d users, want 2", users.Total)

@@ -57,8 +57,8 @@ func (s *OrganizationService) Create(ctx context.Context, p ports.Principal, in 
 }
 
 // Get returns the organization (organization:read).
-func (s *OrganizationService) Get(ctx context.Context, p ports.Principal, orgRef string) (*domain.Organization, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermOrganizationRead, read)
+func (s *OrganizationService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef) (*domain.Organization, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermOrganizationRead, read)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (s *OrganizationService) List(ctx context.Context, p ports.Principal, q por
 		f.MemberUserID = u.ID()
 	}
 	if p.OrgClaim != "" {
-		o, err := az.lookupOrg(ctx, az.store.Organizations(), p.OrgClaim)
+		o, err := az.store.Organizations().GetByRef(ctx, domain.ParseOrgRef(p.OrgClaim))
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			return paginate([]*domain.Organization(nil), f.PageRequest), nil
@@ -103,9 +103,9 @@ func (s *OrganizationService) List(ctx context.Context, p ports.Principal, q por
 // Update applies changes to the organization (organization:update). Only
 // platform administrators change the status. ifVersion, when non-zero, must
 // be the current version. Empty changes return the organization unchanged.
-func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, orgRef string, c domain.OrganizationChanges, ifVersion int64) (*domain.Organization, error) {
+func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, c domain.OrganizationChanges, ifVersion int64) (*domain.Organization, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermOrganizationUpdate, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermOrganizationUpdate, write)
 	if err != nil {
 		return nil, err
 	}
@@ -147,9 +147,9 @@ func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, org
 // Delete removes the organization with everything it owns
 // (organization:delete). ifVersion, when non-zero, must be the current
 // version.
-func (s *OrganizationService) Delete(ctx context.Context, p ports.Principal, orgRef string, ifVersion int64) error {
+func (s *OrganizationService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, ifVersion int64) error {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermOrganizationDelete, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermOrganizationDelete, write)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func TestScopeResolution(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o, err := e.app.Organizations.Get(context.Background(), tt.give, tt.ref)
+			o, err := e.app.Organizations.Get(context.Background(), tt.give, domain.ParseOrgRef(tt.ref))
 			checkErr(t, err, tt.want)
 			if tt.want == nil && o.ID() != acme.ID() && o.ID() != other.ID() {
 				t.Fatalf("got organization %s, want acme or other", o.ID())
@@ -75,7 +75,7 @@ func TestUserCreatedOnFirstUseOnly(t *testing.T) {
 	p := principal("frank")
 
 	// A call that reaches the store creates the user, even when the answer is 404.
-	_, err := e.app.Organizations.Get(ctx, p, "nowhere")
+	_, err := e.app.Organizations.Get(ctx, p, domain.ParseOrgRef("nowhere"))
 	checkErr(t, err, domain.ErrNotFound)
 	u, err := e.store.Users().GetByIdentity(ctx, issuer, "frank")
 	if err != nil {
@@ -209,45 +209,45 @@ func TestOrganizationUpdate(t *testing.T) {
 	e.addMember(t, o, bob, "member")
 	e.addMember(t, o, carol, "admin")
 
-	got, err := e.app.Organizations.Update(ctx, alice, o.ID(), domain.OrganizationChanges{}, 0)
+	got, err := e.app.Organizations.Update(ctx, alice, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{}, 0)
 	checkErr(t, err, nil)
 	if got.Version() != 1 {
 		t.Fatalf("empty change: got version %d, want 1", got.Version())
 	}
-	_, err = e.app.Organizations.Update(ctx, bob, o.ID(), domain.OrganizationChanges{Name: strp("X")}, 0)
+	_, err = e.app.Organizations.Update(ctx, bob, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Name: strp("X")}, 0)
 	checkErr(t, err, domain.ErrForbidden)
 	// Permission is decided before the input is validated.
-	_, err = e.app.Organizations.Update(ctx, bob, o.ID(), domain.OrganizationChanges{Name: strp("")}, 0)
+	_, err = e.app.Organizations.Update(ctx, bob, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Name: strp("")}, 0)
 	checkErr(t, err, domain.ErrForbidden)
-	_, err = e.app.Organizations.Update(ctx, carol, o.ID(), domain.OrganizationChanges{Slug: strp("Bad")}, 0)
+	_, err = e.app.Organizations.Update(ctx, carol, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Slug: strp("Bad")}, 0)
 	checkInvalid(t, err, "slug")
-	got, err = e.app.Organizations.Update(ctx, carol, "acme", domain.OrganizationChanges{Name: strp("Acme Inc")}, 1)
+	got, err = e.app.Organizations.Update(ctx, carol, domain.ParseOrgRef("acme"), domain.OrganizationChanges{Name: strp("Acme Inc")}, 1)
 	checkErr(t, err, nil)
 	if got.Name() != "Acme Inc" || got.Version() != 2 {
 		t.Fatalf("got %q v%d, want %q v2", got.Name(), got.Version(), "Acme Inc")
 	}
-	_, err = e.app.Organizations.Update(ctx, alice, o.ID(), domain.OrganizationChanges{Name: strp("Stale")}, 1)
+	_, err = e.app.Organizations.Update(ctx, alice, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Name: strp("Stale")}, 1)
 	checkErr(t, err, domain.ErrVersionMismatch)
-	_, err = e.app.Organizations.Update(ctx, alice, o.ID(), domain.OrganizationChanges{Status: strp("suspended")}, 0)
+	_, err = e.app.Organizations.Update(ctx, alice, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Status: strp("suspended")}, 0)
 	checkErr(t, err, domain.ErrPlatformAdminRequired)
 	e.createOrg(t, principal("dan"), "taken")
-	_, err = e.app.Organizations.Update(ctx, alice, o.ID(), domain.OrganizationChanges{Slug: strp("taken")}, 0)
+	_, err = e.app.Organizations.Update(ctx, alice, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Slug: strp("taken")}, 0)
 	checkErr(t, err, domain.ErrSlugTaken)
 
 	// Suspended by a platform admin: reads still work, writes do not.
-	got, err = e.app.Organizations.Update(ctx, platformAdmin(), o.ID(), domain.OrganizationChanges{Status: strp("suspended")}, 0)
+	got, err = e.app.Organizations.Update(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Status: strp("suspended")}, 0)
 	checkErr(t, err, nil)
 	if got.Status() != domain.OrganizationSuspended {
 		t.Fatalf("got status %v, want suspended", got.Status())
 	}
-	_, err = e.app.Organizations.Get(ctx, bob, o.ID())
+	_, err = e.app.Organizations.Get(ctx, bob, domain.ParseOrgRef(o.ID()))
 	checkErr(t, err, nil)
-	_, err = e.app.Organizations.Update(ctx, alice, o.ID(), domain.OrganizationChanges{Name: strp("Y")}, 0)
+	_, err = e.app.Organizations.Update(ctx, alice, domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Name: strp("Y")}, 0)
 	checkErr(t, err, domain.ErrOrganizationSuspended)
-	_, err = e.app.Members.Add(ctx, alice, o.ID(), ports.AddMember{Subject: "new", Roles: []string{"member"}})
+	_, err = e.app.Members.Add(ctx, alice, domain.ParseOrgRef(o.ID()), ports.AddMember{Subject: "new", Roles: []string{"member"}})
 	checkErr(t, err, domain.ErrOrganizationSuspended)
-	checkErr(t, e.app.Organizations.Delete(ctx, alice, o.ID(), 0), domain.ErrOrganizationSuspended)
-	_, err = e.app.Organizations.Update(ctx, platformAdmin(), o.ID(), domain.OrganizationChanges{Name: strp("Fixed")}, 0)
+	checkErr(t, e.app.Organizations.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), 0), domain.ErrOrganizationSuspended)
+	_, err = e.app.Organizations.Update(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), domain.OrganizationChanges{Name: strp("Fixed")}, 0)
 	checkErr(t, err, nil)
 }
 
@@ -261,10 +261,10 @@ func TestOrganizationDelete(t *testing.T) {
 	e.createPermission(t, o, "invoices:read")
 	e.createRole(t, o, "reader", "invoices:read")
 
-	checkErr(t, e.app.Organizations.Delete(ctx, bob, o.ID(), 0), domain.ErrForbidden)
-	checkErr(t, e.app.Organizations.Delete(ctx, alice, o.ID(), 7), domain.ErrVersionMismatch)
-	checkErr(t, e.app.Organizations.Delete(ctx, alice, "acme", 0), nil)
-	_, err := e.app.Organizations.Get(ctx, alice, o.ID())
+	checkErr(t, e.app.Organizations.Delete(ctx, bob, domain.ParseOrgRef(o.ID()), 0), domain.ErrForbidden)
+	checkErr(t, e.app.Organizations.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), 7), domain.ErrVersionMismatch)
+	checkErr(t, e.app.Organizations.Delete(ctx, alice, domain.ParseOrgRef("acme"), 0), nil)
+	_, err := e.app.Organizations.Get(ctx, alice, domain.ParseOrgRef(o.ID()))
 	checkErr(t, err, domain.ErrNotFound)
 	prof, err := e.app.Me.Me(ctx, bob)
 	checkErr(t, err, nil)
@@ -273,7 +273,7 @@ func TestOrganizationDelete(t *testing.T) {
 	}
 	// The slug is free again and the new organization starts empty.
 	o2 := e.createOrg(t, alice, "acme")
-	roles, err := e.app.Roles.List(ctx, alice, o2.ID(), ports.RoleFilter{})
+	roles, err := e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o2.ID()), ports.RoleFilter{})
 	checkErr(t, err, nil)
 	if roles.Total != 3 {
 		t.Fatalf("got %d roles in the new organization, want the 3 built-in ones", roles.Total)

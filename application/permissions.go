@@ -18,9 +18,9 @@ type PermissionService struct {
 // List returns system and custom permissions (permissions:read), filtered by
 // type (system or custom) and q (key or description contains), sorted by key
 // unless q.Sort names key or created_at.
-func (s *PermissionService) List(ctx context.Context, p ports.Principal, orgRef string, q ports.PermissionQuery) (ports.Page[*domain.Permission], error) {
+func (s *PermissionService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, q ports.PermissionQuery) (ports.Page[*domain.Permission], error) {
 	var none ports.Page[*domain.Permission]
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermPermissionsRead, read)
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermPermissionsRead, read)
 	if err != nil {
 		return none, err
 	}
@@ -69,8 +69,8 @@ func (s *PermissionService) List(ctx context.Context, p ports.Principal, orgRef 
 
 // Get returns one permission, system or custom (permissions:read). A
 // malformed key is domain.ErrNotFound.
-func (s *PermissionService) Get(ctx context.Context, p ports.Principal, orgRef, key string) (*domain.Permission, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermPermissionsRead, read)
+func (s *PermissionService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) (*domain.Permission, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermPermissionsRead, read)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +86,9 @@ func (s *PermissionService) Get(ctx context.Context, p ports.Principal, orgRef, 
 
 // Create defines a custom permission (permissions:write). Errors:
 // *domain.ValidationError, domain.ErrPermissionExists.
-func (s *PermissionService) Create(ctx context.Context, p ports.Principal, orgRef string, in ports.CreatePermission) (*domain.Permission, error) {
+func (s *PermissionService) Create(ctx context.Context, p ports.Principal, org domain.OrgRef, in ports.CreatePermission) (*domain.Permission, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermPermissionsWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermPermissionsWrite, write)
 	if err != nil {
 		return nil, err
 	}
@@ -104,9 +104,9 @@ func (s *PermissionService) Create(ctx context.Context, p ports.Principal, orgRe
 
 // Update changes a custom permission's description (permissions:write).
 // System permissions: domain.ErrSystemPermission.
-func (s *PermissionService) Update(ctx context.Context, p ports.Principal, orgRef, key string, description string) (*domain.Permission, error) {
+func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, description string) (*domain.Permission, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermPermissionsWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermPermissionsWrite, write)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +141,9 @@ func (s *PermissionService) Update(ctx context.Context, p ports.Principal, orgRe
 // Delete removes a custom permission that no role grants by name
 // (permissions:write). Errors: domain.ErrSystemPermission,
 // domain.ErrPermissionInUse.
-func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, orgRef, key string) error {
+func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) error {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermPermissionsWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermPermissionsWrite, write)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,9 @@ func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, orgRe
 	}
 	orgID := acc.org.ID()
 	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		if _, err := r.Permissions().Get(ctx, orgID, k); err != nil {
+		// Locked first: grants read the permission FOR SHARE, so one in
+		// flight has committed before the count below, and none can start.
+		if _, err := r.Permissions().GetForUpdate(ctx, orgID, k); err != nil {
 			return err
 		}
 		n, err := r.Roles().CountGranting(ctx, orgID, k)

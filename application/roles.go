@@ -20,8 +20,8 @@ type RoleService struct {
 // roles (roles:read), filtered by f.Q (key or name contains) and sorted by
 // key, name or created_at; by default built-in roles come first, in their
 // canonical order, then custom roles by key.
-func (s *RoleService) List(ctx context.Context, p ports.Principal, orgRef string, f ports.RoleFilter) (ports.Page[*domain.Role], error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermRolesRead, read)
+func (s *RoleService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.RoleFilter) (ports.Page[*domain.Role], error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermRolesRead, read)
 	if err != nil {
 		return ports.Page[*domain.Role]{}, err
 	}
@@ -73,8 +73,8 @@ func compareRoles(a, b *domain.Role, sort []ports.SortField) int {
 }
 
 // Get returns one role, built-in or custom (roles:read).
-func (s *RoleService) Get(ctx context.Context, p ports.Principal, orgRef, key string) (*domain.Role, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermRolesRead, read)
+func (s *RoleService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) (*domain.Role, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermRolesRead, read)
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +91,9 @@ func (s *RoleService) Get(ctx context.Context, p ports.Principal, orgRef, key st
 // Create defines a custom role (roles:write). Every concrete grant must name
 // a defined permission, and every grant must be covered by the caller's own
 // grants (domain.ErrEscalation).
-func (s *RoleService) Create(ctx context.Context, p ports.Principal, orgRef string, in ports.CreateRole) (*domain.Role, error) {
+func (s *RoleService) Create(ctx context.Context, p ports.Principal, org domain.OrgRef, in ports.CreateRole) (*domain.Role, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermRolesWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +122,9 @@ func (s *RoleService) Create(ctx context.Context, p ports.Principal, orgRef stri
 
 // Update changes a custom role's name, description or grants (roles:write),
 // under the same rules as Create. Built-in roles: domain.ErrBuiltinRole.
-func (s *RoleService) Update(ctx context.Context, p ports.Principal, orgRef, key string, c domain.RoleChanges) (*domain.Role, error) {
+func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, c domain.RoleChanges) (*domain.Role, error) {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermRolesWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +163,9 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, orgRef, key
 
 // Delete removes a custom role that no membership holds (roles:write).
 // Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse.
-func (s *RoleService) Delete(ctx context.Context, p ports.Principal, orgRef, key string) error {
+func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) error {
 	az := s.auth
-	acc, err := az.authorize(ctx, p, orgRef, domain.PermRolesWrite, write)
+	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,9 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, orgRef, key
 	}
 	orgID := acc.org.ID()
 	return az.store.RunInTx(ctx, func(ctx context.Context, repos ports.Repositories) error {
-		if _, err := repos.Roles().Get(ctx, orgID, k); err != nil {
+		// Locked first: assignments read the role FOR SHARE, so one in
+		// flight has committed before the count below, and none can start.
+		if _, err := repos.Roles().GetForUpdate(ctx, orgID, k); err != nil {
 			return err
 		}
 		n, err := repos.Memberships().CountWithRole(ctx, orgID, k)
@@ -196,7 +198,13 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, orgRef, key
 // grant must name a system permission or a custom permission of the
 // organization (a validation error on "permissions/<index>"), and each grant
 // must be covered by the caller's grants (domain.ErrEscalation). The grants
-// must already be well-formed.
+// must already be well-formed. It runs in the transaction that stores the
+// grants: the custom permissions named are read FOR SHARE, so none can be
+// deleted before the grants are committed (PermissionService.Delete locks
+// the permission FOR UPDATE, then counts the roles granting it). Pattern
+// grants (resource:*, *) lock nothing: they name no permission, a
+// permission they cover may be deleted ("in use" means granted by name),
+// and one created later under them is theirs by design.
 func checkGrants(ctx context.Context, perms ports.PermissionRepository, acc *access, raw []string) error {
 	grants := make([]domain.Grant, len(raw))
 	var custom []domain.PermissionKey
@@ -213,7 +221,7 @@ func checkGrants(ctx context.Context, perms ports.PermissionRepository, acc *acc
 	var existing []domain.PermissionKey
 	if len(custom) > 0 {
 		var err error
-		if existing, err = perms.Existing(ctx, acc.org.ID(), custom); err != nil {
+		if existing, err = perms.ExistingForShare(ctx, acc.org.ID(), custom); err != nil {
 			return err
 		}
 	}

@@ -41,14 +41,14 @@ func TestRoleEscalation(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := "r" + string(rune('a'+i))
-			_, err := e.app.Roles.Create(ctx, tt.give, o.ID(), ports.CreateRole{Key: key, Name: "R", Permissions: tt.grants})
+			_, err := e.app.Roles.Create(ctx, tt.give, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: key, Name: "R", Permissions: tt.grants})
 			checkErr(t, err, tt.want)
-			_, err = e.app.Roles.Update(ctx, tt.give, o.ID(), "target", domain.RoleChanges{Grants: &tt.grants})
+			_, err = e.app.Roles.Update(ctx, tt.give, domain.ParseOrgRef(o.ID()), "target", domain.RoleChanges{Grants: &tt.grants})
 			checkErr(t, err, tt.want)
 		})
 	}
 	// The refused edits left the role alone; the allowed ones changed it.
-	r, err := e.app.Roles.Get(ctx, bob, o.ID(), "target")
+	r, err := e.app.Roles.Get(ctx, bob, domain.ParseOrgRef(o.ID()), "target")
 	checkErr(t, err, nil)
 	if got := r.Grants(); len(got) != 1 || got[0].String() != "*" {
 		t.Fatalf("got grants %v, want [*] from the last allowed edit", got)
@@ -68,27 +68,27 @@ func TestRoleRules(t *testing.T) {
 	other := e.createOrg(t, principal("eve"), "other")
 	e.createRole(t, other, "secret", "organization:read")
 
-	_, err := e.app.Roles.Create(ctx, alice, o.ID(), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"invoices:read", "invoices:write"}})
+	_, err := e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"invoices:read", "invoices:write"}})
 	checkInvalid(t, err, "permissions/1")
-	_, err = e.app.Roles.Create(ctx, alice, o.ID(), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"nope"}})
+	_, err = e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"nope"}})
 	checkInvalid(t, err, "permissions/0")
-	_, err = e.app.Roles.Create(ctx, alice, o.ID(), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"billing:*", "members:read"}})
+	_, err = e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"billing:*", "members:read"}})
 	checkErr(t, err, nil)
-	_, err = e.app.Roles.Create(ctx, alice, o.ID(), ports.CreateRole{Key: "x1", Name: "X"})
+	_, err = e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X"})
 	checkErr(t, err, domain.ErrRoleExists)
-	_, err = e.app.Roles.Create(ctx, alice, o.ID(), ports.CreateRole{Key: "admin", Name: "X"})
+	_, err = e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "admin", Name: "X"})
 	checkErr(t, err, domain.ErrBuiltinRole)
-	_, err = e.app.Roles.Update(ctx, alice, o.ID(), "owner", domain.RoleChanges{Name: strp("Boss")})
+	_, err = e.app.Roles.Update(ctx, alice, domain.ParseOrgRef(o.ID()), "owner", domain.RoleChanges{Name: strp("Boss")})
 	checkErr(t, err, domain.ErrBuiltinRole)
-	checkErr(t, e.app.Roles.Delete(ctx, alice, o.ID(), "member"), domain.ErrBuiltinRole)
-	checkErr(t, e.app.Roles.Delete(ctx, alice, o.ID(), "reader"), domain.ErrRoleInUse)
-	checkErr(t, e.app.Roles.Delete(ctx, alice, o.ID(), "secret"), domain.ErrNotFound)
-	_, err = e.app.Roles.Get(ctx, alice, o.ID(), "secret")
+	checkErr(t, e.app.Roles.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "member"), domain.ErrBuiltinRole)
+	checkErr(t, e.app.Roles.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "reader"), domain.ErrRoleInUse)
+	checkErr(t, e.app.Roles.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "secret"), domain.ErrNotFound)
+	_, err = e.app.Roles.Get(ctx, alice, domain.ParseOrgRef(o.ID()), "secret")
 	checkErr(t, err, domain.ErrNotFound)
-	checkErr(t, e.app.Roles.Delete(ctx, principal("bob"), o.ID(), "auditor"), domain.ErrForbidden)
-	checkErr(t, e.app.Roles.Delete(ctx, alice, o.ID(), "auditor"), nil)
+	checkErr(t, e.app.Roles.Delete(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), "auditor"), domain.ErrForbidden)
+	checkErr(t, e.app.Roles.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "auditor"), nil)
 
-	page, err := e.app.Roles.List(ctx, alice, o.ID(), ports.RoleFilter{PageRequest: ports.PageRequest{Page: 1, Size: 4}})
+	page, err := e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleFilter{PageRequest: ports.PageRequest{Page: 1, Size: 4}})
 	checkErr(t, err, nil)
 	var keys []string
 	for _, r := range page.Items {
@@ -97,12 +97,12 @@ func TestRoleRules(t *testing.T) {
 	if want := []string{"owner", "admin", "member", "reader"}; !slices.Equal(keys, want) || page.Total != 5 {
 		t.Fatalf("got %v (total %d), want %v (total 5)", keys, page.Total, want)
 	}
-	page, err = e.app.Roles.List(ctx, alice, o.ID(), ports.RoleFilter{Q: "READ", PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "key", Desc: true}}}})
+	page, err = e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleFilter{Q: "READ", PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "key", Desc: true}}}})
 	checkErr(t, err, nil)
 	if page.Total != 1 || page.Items[0].Key() != "reader" {
 		t.Fatalf("got %d roles, want only reader", page.Total)
 	}
-	_, err = e.app.Roles.List(ctx, alice, o.ID(), ports.RoleFilter{PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "grants"}}}})
+	_, err = e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleFilter{PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "grants"}}}})
 	checkInvalid(t, err, "sort")
 }
 
@@ -118,28 +118,28 @@ func TestPermissionRules(t *testing.T) {
 	e.createRole(t, o, "everything", "invoices:*")
 	e.addMember(t, o, principal("bob"), "member")
 
-	_, err := e.app.Permissions.Create(ctx, alice, o.ID(), ports.CreatePermission{Key: "invoices:read"})
+	_, err := e.app.Permissions.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreatePermission{Key: "invoices:read"})
 	checkErr(t, err, domain.ErrPermissionExists)
-	_, err = e.app.Permissions.Create(ctx, alice, o.ID(), ports.CreatePermission{Key: "members:steal"})
+	_, err = e.app.Permissions.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreatePermission{Key: "members:steal"})
 	checkInvalid(t, err, "key")
-	_, err = e.app.Permissions.Create(ctx, principal("bob"), o.ID(), ports.CreatePermission{Key: "bad"})
+	_, err = e.app.Permissions.Create(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), ports.CreatePermission{Key: "bad"})
 	checkErr(t, err, domain.ErrForbidden)
-	_, err = e.app.Permissions.Update(ctx, alice, o.ID(), "members:read", "x")
+	_, err = e.app.Permissions.Update(ctx, alice, domain.ParseOrgRef(o.ID()), "members:read", "x")
 	checkErr(t, err, domain.ErrSystemPermission)
-	p, err := e.app.Permissions.Update(ctx, alice, o.ID(), "invoices:pay", "Pay invoices")
+	p, err := e.app.Permissions.Update(ctx, alice, domain.ParseOrgRef(o.ID()), "invoices:pay", "Pay invoices")
 	checkErr(t, err, nil)
 	if p.Description() != "Pay invoices" {
 		t.Fatalf("got description %q", p.Description())
 	}
-	checkErr(t, e.app.Permissions.Delete(ctx, alice, o.ID(), "roles:read"), domain.ErrSystemPermission)
-	checkErr(t, e.app.Permissions.Delete(ctx, alice, o.ID(), "invoices:read"), domain.ErrPermissionInUse)
+	checkErr(t, e.app.Permissions.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "roles:read"), domain.ErrSystemPermission)
+	checkErr(t, e.app.Permissions.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "invoices:read"), domain.ErrPermissionInUse)
 	// A pattern does not hold a permission by name.
-	checkErr(t, e.app.Permissions.Delete(ctx, alice, o.ID(), "invoices:pay"), nil)
-	_, err = e.app.Permissions.Get(ctx, alice, o.ID(), "invoices:pay")
+	checkErr(t, e.app.Permissions.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "invoices:pay"), nil)
+	_, err = e.app.Permissions.Get(ctx, alice, domain.ParseOrgRef(o.ID()), "invoices:pay")
 	checkErr(t, err, domain.ErrNotFound)
-	_, err = e.app.Permissions.Get(ctx, alice, o.ID(), "not a key")
+	_, err = e.app.Permissions.Get(ctx, alice, domain.ParseOrgRef(o.ID()), "not a key")
 	checkErr(t, err, domain.ErrNotFound)
-	got, err := e.app.Permissions.Get(ctx, principal("bob"), o.ID(), "authz:check")
+	got, err := e.app.Permissions.Get(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), "authz:check")
 	checkErr(t, err, nil)
 	if !got.IsSystem() {
 		t.Fatal("authz:check is not a system permission")
@@ -158,7 +158,7 @@ func TestPermissionRules(t *testing.T) {
 		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 3, Size: 10}}, 11, ""},
 	}
 	for _, tt := range tests {
-		page, err := e.app.Permissions.List(ctx, principal("bob"), o.ID(), tt.give)
+		page, err := e.app.Permissions.List(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), tt.give)
 		checkErr(t, err, nil)
 		first := ""
 		if len(page.Items) > 0 {
@@ -168,6 +168,6 @@ func TestPermissionRules(t *testing.T) {
 			t.Fatalf("%+v: got total %d first %q, want %d %q", tt.give, page.Total, first, tt.total, tt.first)
 		}
 	}
-	_, err = e.app.Permissions.List(ctx, alice, o.ID(), ports.PermissionQuery{Type: "builtin"})
+	_, err = e.app.Permissions.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.PermissionQuery{Type: "builtin"})
 	checkInvalid(t, err, "type")
 }

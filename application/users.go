@@ -17,8 +17,8 @@ type UserService struct {
 var userSortFields = []string{"email", "name", "created_at"}
 
 // List returns the profiles of the organization's members (members:read).
-func (s *UserService) List(ctx context.Context, p ports.Principal, orgRef string, f ports.UserFilter) (ports.Page[*domain.User], error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+func (s *UserService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.UserFilter) (ports.Page[*domain.User], error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return ports.Page[*domain.User]{}, err
 	}
@@ -32,8 +32,8 @@ func (s *UserService) List(ctx context.Context, p ports.Principal, orgRef string
 
 // Get returns the profile of one member of the organization (members:read);
 // a user who is not a member is domain.ErrNotFound.
-func (s *UserService) Get(ctx context.Context, p ports.Principal, orgRef, userID string) (*domain.User, error) {
-	acc, err := s.auth.authorize(ctx, p, orgRef, domain.PermMembersRead, read)
+func (s *UserService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string) (*domain.User, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return nil, err
 	}

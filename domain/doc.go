@@ -6,11 +6,17 @@
 //
 // An Organization is a tenant: a customer of the product that uses OrgStack.
 // It has a display name, a slug (a unique handle such as "acme-corp": 3 to 63
-// lowercase letters, digits and single hyphens, starting with a letter), a
+// lowercase letters, digits and single hyphens, starting with a letter, and
+// not shaped like a UUID), a
 // status (active or suspended), free-form metadata (at most 50 string keys of
 // up to 40 characters, values of up to 500) and a version number that grows
 // with every change. Everything else — members, roles, custom permissions —
 // belongs to exactly one organization and disappears with it.
+//
+// Requests and tokens name an organization by ID or by slug (an OrgRef).
+// Which one is meant is decided by shape: a UUID is an ID. That is why a
+// slug may not look like a UUID; an organization that got such a slug before
+// the rule stays reachable by its ID and can be renamed.
 //
 // # Users
 //
@@ -82,7 +88,9 @@
 // role gave — and would leave names behind that point at nothing: a role or
 // permission created later under the same key would then silently grant its
 // rights to whoever still held the old name. A pattern ("invoices:*") names
-// no particular permission, so it does not keep one in use.
+// no particular permission, so it does not keep one in use. Both rules are
+// checked in the transaction that writes, with the rows they read locked
+// against a concurrent delete (see package application).
 //
 // # Permission checks
 //

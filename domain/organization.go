@@ -34,7 +34,8 @@ func ParseOrganizationStatus(v string) (OrganizationStatus, error) {
 
 // Slug is an organization's unique, human-readable handle: 3 to 63
 // characters of a-z, 0-9 and '-', starting with a letter, without a trailing
-// or doubled hyphen.
+// or doubled hyphen, and not shaped like a UUID (an organization reference
+// of that shape is read as an ID; see OrgRef).
 type Slug string
 
 // ParseSlug validates v as a slug.
@@ -60,7 +61,83 @@ func ParseSlug(v string) (Slug, error) {
 			return "", Invalid("", "may contain only a-z, 0-9 and '-'")
 		}
 	}
+	if looksLikeUUID(v) {
+		return "", Invalid("", "must not have the form of a UUID (organization IDs have it)")
+	}
 	return Slug(v), nil
+}
+
+// looksLikeUUID reports whether v has the 8-4-4-4-12 hexadecimal form of a
+// UUID, in either case.
+func looksLikeUUID(v string) bool {
+	if len(v) != 36 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// OrgRef names one organization as requests and tokens do: by ID or by
+// slug. Which of the two is decided by shape alone: IDs are UUIDs, and no
+// slug may have the form of a UUID (ParseSlug refuses it), so a reference is
+// never ambiguous. The zero OrgRef names no organization.
+type OrgRef struct {
+	id   string
+	slug Slug
+}
+
+// ParseOrgRef reads v as an organization reference: an ID when v has the
+// form of a UUID (lower-cased, so one organization has one ID reference),
+// a slug otherwise. "" gives the zero OrgRef. A slug reference is not
+// validated: text that no slug can have simply names no organization.
+func ParseOrgRef(v string) OrgRef {
+	if looksLikeUUID(v) {
+		return OrgRef{id: strings.ToLower(v)}
+	}
+	return OrgRef{slug: Slug(v)}
+}
+
+// OrgRefByID returns the reference to the organization with that ID.
+func OrgRefByID(id string) OrgRef { return OrgRef{id: id} }
+
+// IsZero reports whether r names no organization.
+func (r OrgRef) IsZero() bool { return r.id == "" && r.slug == "" }
+
+// ID returns the organization ID r names, if r is an ID reference.
+func (r OrgRef) ID() (string, bool) { return r.id, r.id != "" }
+
+// Slug returns the slug r names, if r is a slug reference.
+func (r OrgRef) Slug() (Slug, bool) { return r.slug, r.id == "" && r.slug != "" }
+
+// String returns the reference as it is written: the ID or the slug.
+func (r OrgRef) String() string {
+	if r.id != "" {
+		return r.id
+	}
+	return string(r.slug)
+}
+
+// Names reports whether r names o.
+func (r OrgRef) Names(o *Organization) bool {
+	if o == nil || r.IsZero() {
+		return false
+	}
+	if r.id != "" {
+		return r.id == o.id
+	}
+	return r.slug == o.slug
 }
 
 // Limits of an organization's fields.

@@ -43,6 +43,10 @@ func TestParseSlug(t *testing.T) {
 		{name: "fullwidth letters", give: "ａｂｃ", wantErr: true},
 		{name: "invalid utf-8", give: "ab\xff", wantErr: true},
 		{name: "leading space", give: " abc", wantErr: true},
+		{name: "shaped like a UUID", give: "abcdef01-2345-7678-9abc-def012345678", wantErr: true},
+		{name: "UUID shape, one hex digit short", give: "abcdef01-2345-7678-9abc-def01234567"},
+		{name: "UUID shape with a non-hex letter", give: "abcdef01-2345-7678-9abc-def01234567g"},
+		{name: "UUID shape, hyphens moved", give: "abcdef012-345-7678-9abc-def012345678"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -447,6 +451,7 @@ func TestOrganizationApplyInvalid(t *testing.T) {
 	}{
 		{name: "blank name", give: domain.OrganizationChanges{Name: ptr("  ")}, want: []string{"name"}},
 		{name: "bad slug", give: domain.OrganizationChanges{Slug: ptr("acme--inc")}, want: []string{"slug"}},
+		{name: "slug shaped like a UUID", give: domain.OrganizationChanges{Slug: ptr("deadbeef-0000-7000-8000-000000000001")}, want: []string{"slug"}},
 		{name: "unknown status", give: domain.OrganizationChanges{Status: ptr("archived")}, want: []string{"status"}},
 		{name: "empty status", give: domain.OrganizationChanges{Status: ptr("")}, want: []string{"status"}},
 		{
@@ -554,5 +559,67 @@ func TestUnmarshalOrganizationFromDatabase(t *testing.T) {
 				t.Errorf("IsActive() = %v, want %v", o.IsActive(), tt.wantActive)
 			}
 		})
+	}
+}
+
+func TestNewOrganizationRefusesUUIDSlug(t *testing.T) {
+	t.Parallel()
+	_, err := domain.NewOrganization("id", "deadbeef-0000-7000-8000-000000000001", "Acme", nil, t0)
+	checkFields(t, err, []string{"slug"})
+}
+
+func TestParseOrgRef(t *testing.T) {
+	t.Parallel()
+	const id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	tests := []struct {
+		name     string
+		give     string
+		wantID   string
+		wantSlug domain.Slug
+		wantZero bool
+	}{
+		{name: "empty", give: "", wantZero: true},
+		{name: "ID", give: id, wantID: id},
+		{name: "ID in upper case", give: strings.ToUpper(id), wantID: id},
+		{name: "slug", give: "acme-corp", wantSlug: "acme-corp"},
+		{name: "slug-like text that is no slug", give: "Acme Corp", wantSlug: "Acme Corp"},
+		{name: "UUID without hyphens is a slug", give: strings.ReplaceAll(id, "-", ""), wantSlug: domain.Slug(strings.ReplaceAll(id, "-", ""))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := domain.ParseOrgRef(tt.give)
+			if r.IsZero() != tt.wantZero {
+				t.Fatalf("ParseOrgRef(%q).IsZero() = %v, want %v", tt.give, r.IsZero(), tt.wantZero)
+			}
+			gotID, byID := r.ID()
+			gotSlug, bySlug := r.Slug()
+			if byID != (tt.wantID != "") || gotID != tt.wantID {
+				t.Errorf("ParseOrgRef(%q).ID() = %q, %v; want %q", tt.give, gotID, byID, tt.wantID)
+			}
+			if bySlug != (tt.wantSlug != "") || (bySlug && gotSlug != tt.wantSlug) {
+				t.Errorf("ParseOrgRef(%q).Slug() = %q, %v; want %q", tt.give, gotSlug, bySlug, tt.wantSlug)
+			}
+			if !tt.wantZero && r.String() != string(tt.wantSlug)+tt.wantID {
+				t.Errorf("ParseOrgRef(%q).String() = %q", tt.give, r.String())
+			}
+		})
+	}
+	o, err := domain.NewOrganization(id, "acme-corp", "Acme", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, give := range []string{id, strings.ToUpper(id), "acme-corp"} {
+		if !domain.ParseOrgRef(give).Names(o) {
+			t.Errorf("ParseOrgRef(%q).Names(acme-corp) = false, want true", give)
+		}
+	}
+	for _, give := range []string{"", "acme", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"} {
+		if domain.ParseOrgRef(give).Names(o) {
+			t.Errorf("ParseOrgRef(%q).Names(acme-corp) = true, want false", give)
+		}
+	}
+	if got, _ := domain.OrgRefByID(id).ID(); got != id {
+		t.Errorf("OrgRefByID(%q).ID() = %q", id, got)
 	}
 }

@@ -61,8 +61,9 @@ type OrganizationRepository interface {
 	Create(ctx context.Context, o *domain.Organization) error
 	// Get returns the organization with that ID. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, id string) (*domain.Organization, error)
-	// GetBySlug returns the organization with that slug. Errors: domain.ErrNotFound.
-	GetBySlug(ctx context.Context, slug string) (*domain.Organization, error)
+	// GetByRef returns the organization ref names (by ID or by slug).
+	// Errors: domain.ErrNotFound.
+	GetByRef(ctx context.Context, ref domain.OrgRef) (*domain.Organization, error)
 	// GetForUpdate is Get that locks the row until the transaction ends.
 	GetForUpdate(ctx context.Context, id string) (*domain.Organization, error)
 	// Update stores o if the stored version is still prevVersion.
@@ -88,6 +89,11 @@ type UserFilter struct {
 type UserRepository interface {
 	// Create stores a new user. Errors: domain.ErrUserExists.
 	Create(ctx context.Context, u *domain.User) error
+	// CreateIfAbsent stores u unless a user with the same (issuer, subject)
+	// exists, and returns the stored user (u or the existing one). A
+	// concurrent creation of the same identity is no error: inside a
+	// transaction it never aborts it.
+	CreateIfAbsent(ctx context.Context, u *domain.User) (*domain.User, error)
 	// Get returns a user by ID. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, id string) (*domain.User, error)
 	// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
@@ -164,8 +170,15 @@ type RoleRepository interface {
 	Create(ctx context.Context, r *domain.Role) error
 	// Get returns one role by key. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error)
+	// GetForUpdate is Get that locks the role until the transaction ends;
+	// it waits for transactions that read it through GetManyForShare.
+	GetForUpdate(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error)
 	// GetMany returns the roles among keys that exist, in any order.
 	GetMany(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error)
+	// GetManyForShare is GetMany that keeps the roles found from being
+	// deleted (through GetForUpdate) until the transaction ends. A role
+	// being deleted by another transaction is waited for, then not found.
+	GetManyForShare(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error)
 	// Update stores the name, description and grants of r. Errors: domain.ErrNotFound.
 	Update(ctx context.Context, r *domain.Role) error
 	// Delete removes one role. Errors: domain.ErrNotFound.
@@ -189,8 +202,16 @@ type PermissionRepository interface {
 	Create(ctx context.Context, p *domain.Permission) error
 	// Get returns one permission by key. Errors: domain.ErrNotFound.
 	Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error)
+	// GetForUpdate is Get that locks the permission until the transaction
+	// ends; it waits for transactions that read it through ExistingForShare.
+	GetForUpdate(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error)
 	// Existing returns which of keys exist in the organization.
 	Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error)
+	// ExistingForShare is Existing that keeps the permissions found from
+	// being deleted (through GetForUpdate) until the transaction ends. A
+	// permission being deleted by another transaction is waited for, then
+	// not found.
+	ExistingForShare(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error)
 	// Update stores the description of p. Errors: domain.ErrNotFound.
 	Update(ctx context.Context, p *domain.Permission) error
 	// Delete removes one permission. Errors: domain.ErrNotFound.
@@ -215,11 +236,11 @@ type Access struct {
 
 // AccessReader answers "who is this identity in this organization".
 type AccessReader interface {
-	// LoadAccess returns the organization (by ID, or by slug when bySlug), the
+	// LoadAccess returns the organization org names (by ID or by slug), the
 	// user for (issuer, subject) and the user's membership and custom roles
 	// in it, in one database round trip. Missing parts are nil; it returns no
 	// NotFound error.
-	LoadAccess(ctx context.Context, orgRef string, bySlug bool, issuer, subject string) (Access, error)
+	LoadAccess(ctx context.Context, org domain.OrgRef, issuer, subject string) (Access, error)
 }
 
 // CheckSubject names whose permission a check asks about: a user ID, or an
@@ -245,11 +266,11 @@ type CheckReader interface {
 	// custom roles of who in orgID and whether perm is defined there.
 	CheckFacts(ctx context.Context, orgID string, who CheckSubject, perm domain.PermissionKey) (CheckFacts, error)
 	// AccessAndCheckFacts is LoadAccess and CheckFacts in one database round
-	// trip: it returns what LoadAccess(orgRef, bySlug, issuer, subject)
+	// trip: it returns what LoadAccess(org, issuer, subject)
 	// returns and what CheckFacts returns for the organization found. When
 	// no organization is found, the facts are those of an organization
 	// without members or custom permissions.
-	AccessAndCheckFacts(ctx context.Context, orgRef string, bySlug bool, issuer, subject string,
+	AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issuer, subject string,
 		who CheckSubject, perm domain.PermissionKey) (Access, CheckFacts, error)
 }
 

@@ -7,11 +7,12 @@ import (
 )
 
 // Every driving port takes the verified Principal and, for tenant-scoped
-// use cases, an OrgRef. OrgRef is the organization named in the request
-// path (an ID or a slug), or "" to use the token's organization claim.
+// use cases, a domain.OrgRef: the organization named in the request path
+// (an ID or a slug, told apart by shape), or the zero OrgRef to use the
+// token's organization claim.
 //
 // Common errors of every tenant-scoped method, in the order they are
-// decided: domain.ErrOrgContextRequired (OrgRef "" and no claim),
+// decided: domain.ErrOrgContextRequired (a zero OrgRef and no claim),
 // domain.ErrOrganizationMismatch (a bound token names another
 // organization), domain.ErrNotFound (no such organization, or the caller is
 // not an active member and not a platform admin),
@@ -39,7 +40,7 @@ type Organizations interface {
 	// *domain.ValidationError, domain.ErrSlugTaken.
 	Create(ctx context.Context, p Principal, in CreateOrganization) (*domain.Organization, error)
 	// Get returns an organization the caller may read (organization:read).
-	Get(ctx context.Context, p Principal, orgRef string) (*domain.Organization, error)
+	Get(ctx context.Context, p Principal, org domain.OrgRef) (*domain.Organization, error)
 	// List returns the organizations the caller is an active member of; only
 	// the bound organization for a bound token; every one for a platform admin.
 	List(ctx context.Context, p Principal, q OrganizationQuery) (Page[*domain.Organization], error)
@@ -47,9 +48,9 @@ type Organizations interface {
 	// admins: domain.ErrPlatformAdminRequired). ifVersion, when non-zero, must
 	// match the current version (domain.ErrVersionMismatch). Errors also:
 	// *domain.ValidationError, domain.ErrSlugTaken.
-	Update(ctx context.Context, p Principal, orgRef string, c domain.OrganizationChanges, ifVersion int64) (*domain.Organization, error)
+	Update(ctx context.Context, p Principal, org domain.OrgRef, c domain.OrganizationChanges, ifVersion int64) (*domain.Organization, error)
 	// Delete removes the organization and everything it owns (organization:delete).
-	Delete(ctx context.Context, p Principal, orgRef string, ifVersion int64) error
+	Delete(ctx context.Context, p Principal, org domain.OrgRef, ifVersion int64) error
 }
 
 // MembershipSummary is one membership in a Profile.
@@ -92,25 +93,25 @@ type AddMember struct {
 // Members manages an organization's memberships.
 type Members interface {
 	// List needs members:read.
-	List(ctx context.Context, p Principal, orgRef string, f MemberFilter) (Page[Member], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, f MemberFilter) (Page[Member], error)
 	// Get needs members:read.
-	Get(ctx context.Context, p Principal, orgRef, userID string) (Member, error)
+	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (Member, error)
 	// Add needs members:write. Errors: *domain.ValidationError (also for an
 	// unknown user_id or role), domain.ErrEscalation, domain.ErrOwnerRequired,
 	// domain.ErrAlreadyMember.
-	Add(ctx context.Context, p Principal, orgRef string, in AddMember) (Member, error)
+	Add(ctx context.Context, p Principal, org domain.OrgRef, in AddMember) (Member, error)
 	// Update needs members:write. Errors also: domain.ErrLastOwner.
-	Update(ctx context.Context, p Principal, orgRef, userID string, c domain.MembershipChanges) (Member, error)
+	Update(ctx context.Context, p Principal, org domain.OrgRef, userID string, c domain.MembershipChanges) (Member, error)
 	// Remove needs members:write. Errors also: domain.ErrLastOwner.
-	Remove(ctx context.Context, p Principal, orgRef, userID string) error
+	Remove(ctx context.Context, p Principal, org domain.OrgRef, userID string) error
 }
 
 // Users reads user profiles.
 type Users interface {
 	// List returns the profiles of the organization's members (members:read).
-	List(ctx context.Context, p Principal, orgRef string, f UserFilter) (Page[*domain.User], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, f UserFilter) (Page[*domain.User], error)
 	// Get returns one member's profile (members:read).
-	Get(ctx context.Context, p Principal, orgRef, userID string) (*domain.User, error)
+	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (*domain.User, error)
 	// ListAll returns every user (platform admins only).
 	ListAll(ctx context.Context, p Principal, f UserFilter) (Page[*domain.User], error)
 }
@@ -126,17 +127,17 @@ type CreateRole struct {
 // Roles manages an organization's roles; built-in roles are listed too.
 type Roles interface {
 	// List returns built-in roles followed by custom ones (roles:read).
-	List(ctx context.Context, p Principal, orgRef string, f RoleFilter) (Page[*domain.Role], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, f RoleFilter) (Page[*domain.Role], error)
 	// Get needs roles:read.
-	Get(ctx context.Context, p Principal, orgRef, key string) (*domain.Role, error)
+	Get(ctx context.Context, p Principal, org domain.OrgRef, key string) (*domain.Role, error)
 	// Create needs roles:write. Errors: *domain.ValidationError (also for a
 	// grant naming an undefined permission), domain.ErrEscalation,
 	// domain.ErrRoleExists.
-	Create(ctx context.Context, p Principal, orgRef string, in CreateRole) (*domain.Role, error)
+	Create(ctx context.Context, p Principal, org domain.OrgRef, in CreateRole) (*domain.Role, error)
 	// Update needs roles:write. Errors also: domain.ErrBuiltinRole.
-	Update(ctx context.Context, p Principal, orgRef, key string, c domain.RoleChanges) (*domain.Role, error)
+	Update(ctx context.Context, p Principal, org domain.OrgRef, key string, c domain.RoleChanges) (*domain.Role, error)
 	// Delete needs roles:write. Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse.
-	Delete(ctx context.Context, p Principal, orgRef, key string) error
+	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string) error
 }
 
 // PermissionQuery filters permissions.
@@ -156,16 +157,16 @@ type CreatePermission struct {
 // system ones.
 type Permissions interface {
 	// List needs permissions:read.
-	List(ctx context.Context, p Principal, orgRef string, q PermissionQuery) (Page[*domain.Permission], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, q PermissionQuery) (Page[*domain.Permission], error)
 	// Get needs permissions:read.
-	Get(ctx context.Context, p Principal, orgRef, key string) (*domain.Permission, error)
+	Get(ctx context.Context, p Principal, org domain.OrgRef, key string) (*domain.Permission, error)
 	// Create needs permissions:write. Errors: domain.ErrPermissionExists.
-	Create(ctx context.Context, p Principal, orgRef string, in CreatePermission) (*domain.Permission, error)
+	Create(ctx context.Context, p Principal, org domain.OrgRef, in CreatePermission) (*domain.Permission, error)
 	// Update changes the description (permissions:write). Errors: domain.ErrSystemPermission.
-	Update(ctx context.Context, p Principal, orgRef, key string, description string) (*domain.Permission, error)
+	Update(ctx context.Context, p Principal, org domain.OrgRef, key string, description string) (*domain.Permission, error)
 	// Delete needs permissions:write. Errors: domain.ErrSystemPermission,
 	// domain.ErrPermissionInUse.
-	Delete(ctx context.Context, p Principal, orgRef, key string) error
+	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string) error
 }
 
 // CheckRequest asks whether a user may do something: UserID or Subject
@@ -188,8 +189,8 @@ type Checks interface {
 	// Check answers one request. Anyone may check themselves; checking others
 	// needs authz:check. Errors: *domain.ValidationError (both or neither of
 	// user_id and subject; a malformed permission).
-	Check(ctx context.Context, p Principal, orgRef string, r CheckRequest) (CheckResult, error)
+	Check(ctx context.Context, p Principal, org domain.OrgRef, r CheckRequest) (CheckResult, error)
 	// CheckBatch answers 1 to 100 requests in order; a validation error names
 	// the index ("checks/3/permission").
-	CheckBatch(ctx context.Context, p Principal, orgRef string, rs []CheckRequest) ([]CheckResult, error)
+	CheckBatch(ctx context.Context, p Principal, org domain.OrgRef, rs []CheckRequest) ([]CheckResult, error)
 }

@@ -9,8 +9,8 @@ type Principal struct {
 	Subject string
 	Email   string
 	Name    string
-	// OrgClaim is the organization the token is bound to (an ID or a slug),
-	// or "" when the token is not bound to one.
+	// OrgClaim is the organization the token is bound to (an ID or a slug,
+	// read with domain.ParseOrgRef), or "" when the token is not bound to one.
 	OrgClaim string
 	// PlatformAdmin is true when the token carries the configured
 	// platform-administrator claim value.

@@ -103,8 +103,8 @@ func withLimiter(l ports.RateLimiter) envOption {
 	return func(c *envConfig) { c.limiter = l }
 }
 
-// withStore builds the store with open instead of sqlstoretest.New (to pick
-// a database explicitly).
+// withStore runs the environment on the store open returns instead of
+// sqlstoretest.New's.
 func withStore(open func(testing.TB) *sqlstore.Store) envOption {
 	return func(c *envConfig) { c.store = open }
 }
@@ -119,7 +119,7 @@ func withReadiness(name string, fn func(context.Context) error) envOption {
 // httptest server. Everything is closed by t.Cleanup.
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	cfg := envConfig{readiness: map[string]func(context.Context) error{}}
+	cfg := envConfig{store: sqlstoretest.New, readiness: map[string]func(context.Context) error{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -141,9 +141,6 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 
-	if cfg.store == nil {
-		cfg.store = sqlstoretest.New
-	}
 	store := cfg.store(t)
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,

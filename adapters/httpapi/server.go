@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -181,9 +182,10 @@ func (s *server) writeData(w http.ResponseWriter, r *http.Request, status int, v
 	s.writeJSON(w, r, status, dataBody{Data: v})
 }
 
-// orgRef returns the organization named in the path, or "" for the token
-// form of a tenant route.
-func orgRef(r *http.Request) string { return mux.Vars(r)["orgId"] }
+// orgRef returns the organization named in the path (an ID or a slug, as
+// the domain reads it), or the zero reference for the token form of a
+// tenant route.
+func orgRef(r *http.Request) domain.OrgRef { return domain.ParseOrgRef(mux.Vars(r)["orgId"]) }
 
 // pathVar returns a path variable.
 func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }

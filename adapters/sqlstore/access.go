@@ -219,10 +219,21 @@ func (c *memberCells) membership(orgID, userID string) *domain.Membership {
 	return domain.UnmarshalMembershipFromDatabase(orgID, userID, c.keys, c.status.String, c.joined.Time(), c.updated.Time())
 }
 
-// LoadAccess returns the organization (by ID, or by slug when bySlug), the
+// refArg returns what the hot paths bind for an organization reference and
+// whether it is a slug (else an ID).
+func refArg(ref domain.OrgRef) (arg string, bySlug bool) {
+	if id, ok := ref.ID(); ok {
+		return id, false
+	}
+	slug, _ := ref.Slug() // "" for the zero reference: no organization has it
+	return string(slug), true
+}
+
+// LoadAccess returns the organization org names (by ID or by slug), the
 // user for (issuer, subject), and the user's membership and custom roles in
 // it, in one statement. Missing parts are nil; it returns no NotFound error.
-func (s *Store) LoadAccess(ctx context.Context, orgRef string, bySlug bool, issuer, subject string) (ports.Access, error) {
+func (s *Store) LoadAccess(ctx context.Context, org domain.OrgRef, issuer, subject string) (ports.Access, error) {
+	orgRef, bySlug := refArg(org)
 	q := s.hot.accessByID
 	if bySlug {
 		q = s.hot.accessBySlug
@@ -266,11 +277,12 @@ func (s *Store) LoadAccess(ctx context.Context, orgRef string, bySlug bool, issu
 }
 
 // AccessAndCheckFacts is LoadAccess and CheckFacts in one statement: the
-// caller's access to the organization named by orgRef and the facts of
+// caller's access to the organization org names and the facts of
 // checking perm for who in that organization (no membership and only
 // system permissions defined when there is no such organization).
-func (s *Store) AccessAndCheckFacts(ctx context.Context, orgRef string, bySlug bool, issuer, subject string,
+func (s *Store) AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issuer, subject string,
 	who ports.CheckSubject, perm domain.PermissionKey) (ports.Access, ports.CheckFacts, error) {
+	orgRef, bySlug := refArg(org)
 	variant := 0
 	if bySlug {
 		variant |= combinedBySlug

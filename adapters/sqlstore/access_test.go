@@ -16,16 +16,16 @@ func TestPostgresCombinedCheckIsPrepared(t *testing.T) {
 	ctx := context.Background()
 	s.DB().SetMaxOpenConns(1) // so the check below sees the same connection
 	tests := []struct {
-		name   string
-		bySlug bool
-		who    ports.CheckSubject
+		name string
+		ref  domain.OrgRef
+		who  ports.CheckSubject
 	}{
-		{"by id, user id", false, ports.CheckSubject{UserID: "u"}},
-		{"by slug, identity", true, ports.CheckSubject{Issuer: "iss", Subject: "other"}},
+		{"by id, user id", domain.OrgRefByID("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), ports.CheckSubject{UserID: "u"}},
+		{"by slug, identity", domain.ParseOrgRef("acme"), ports.CheckSubject{Issuer: "iss", Subject: "other"}},
 	}
 	for _, tt := range tests {
 		for range 3 {
-			if _, _, err := s.AccessAndCheckFacts(ctx, "acme", tt.bySlug, "iss", "sub", tt.who, domain.PermMembersRead); err != nil {
+			if _, _, err := s.AccessAndCheckFacts(ctx, tt.ref, "iss", "sub", tt.who, domain.PermMembersRead); err != nil {
 				t.Fatalf("%s: %v", tt.name, err)
 			}
 		}

@@ -37,7 +37,7 @@
 //
 // # Both stores give the same answers
 //
-// Text filters are lower(col) LIKE lower(pattern) ESCAPE '\' with %, _ and \
+// Text filters are lower(col) LIKE lower(pattern) ESCAPE '!' with %, _ and !
 // escaped, on both dialects (SQLite's lower() folds ASCII only, so
 // non-ASCII letters match case-sensitively there). Sorts use whitelisted
 // fields only; text sorts compare lower(col) byte-wise (COLLATE "C" on
@@ -60,7 +60,16 @@
 //     journal_mode(WAL). sqlite::memory: uses exactly one connection (each
 //     connection to :memory: is a separate database).
 //   - PostgreSQL connections default to pgx's exec query mode because bun
-//     interpolates arguments into the SQL text itself.
+//     interpolates arguments into the SQL text itself, as standard '…'
+//     literals (quotes doubled, NUL refused). Those are data only under
+//     standard_conforming_strings=on, so every connection sets it as a
+//     startup parameter and Open refuses a server whose sessions still use
+//     off. The hot paths and the user statements of first use (insert,
+//     update, read by identity) use bound parameters instead.
+//   - Locking for the "in use" rules: GetManyForShare and ExistingForShare
+//     read roles and permissions FOR SHARE; Roles().GetForUpdate and
+//     Permissions().GetForUpdate lock the row FOR UPDATE before a delete
+//     counts its users.
 //   - The hot paths, LoadAccess and CheckFacts, are one hand-written
 //     statement each, run through database/sql with real placeholders; on
 //     PostgreSQL with pgx.QueryExecModeCacheStatement as the first argument,

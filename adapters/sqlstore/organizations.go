@@ -52,9 +52,16 @@ func (r organizations) Get(ctx context.Context, id string) (*domain.Organization
 	return r.get(ctx, "o.id = ?", id, false)
 }
 
-// GetBySlug returns the organization with that slug. Errors: domain.ErrNotFound.
-func (r organizations) GetBySlug(ctx context.Context, slug string) (*domain.Organization, error) {
-	return r.get(ctx, "o.slug = ?", slug, false)
+// GetByRef returns the organization ref names, by ID or by slug. Errors:
+// domain.ErrNotFound.
+func (r organizations) GetByRef(ctx context.Context, ref domain.OrgRef) (*domain.Organization, error) {
+	if id, ok := ref.ID(); ok {
+		return r.get(ctx, "o.id = ?", id, false)
+	}
+	if slug, ok := ref.Slug(); ok {
+		return r.get(ctx, "o.slug = ?", string(slug), false)
+	}
+	return nil, domain.ErrNotFound
 }
 
 // GetForUpdate is Get that locks the row (FOR UPDATE on PostgreSQL) until

@@ -23,8 +23,23 @@ func (r permissions) Create(ctx context.Context, p *domain.Permission) error {
 
 // Get returns one permission by key. Errors: domain.ErrNotFound.
 func (r permissions) Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+	return r.get(ctx, orgID, key, false)
+}
+
+// GetForUpdate is Get that locks the permission row (FOR UPDATE on
+// PostgreSQL) until the transaction ends: a transaction that read it
+// through ExistingForShare has ended, and none can start to.
+func (r permissions) GetForUpdate(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+	return r.get(ctx, orgID, key, true)
+}
+
+func (r permissions) get(ctx context.Context, orgID string, key domain.PermissionKey, lock bool) (*domain.Permission, error) {
 	var m permissionModel
-	err := r.c.db.NewSelect().Model(&m).Where("p.org_id = ?", orgID).Where(`p."key" = ?`, key.String()).Scan(ctx)
+	q := r.c.db.NewSelect().Model(&m).Where("p.org_id = ?", orgID).Where(`p."key" = ?`, key.String())
+	if lock {
+		q = r.c.forUpdate(q, "")
+	}
+	err := q.Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "get permission", nil)
 	}
@@ -33,6 +48,17 @@ func (r permissions) Get(ctx context.Context, orgID string, key domain.Permissio
 
 // Existing returns which of keys exist in the organization, ordered by key.
 func (r permissions) Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+	return r.existing(ctx, orgID, keys, false)
+}
+
+// ExistingForShare is Existing that locks the permissions found (FOR SHARE
+// on PostgreSQL) until the transaction ends, so none of them can be deleted
+// meanwhile; a permission being deleted is waited for, then not found.
+func (r permissions) ExistingForShare(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+	return r.existing(ctx, orgID, keys, true)
+}
+
+func (r permissions) existing(ctx context.Context, orgID string, keys []domain.PermissionKey, lock bool) ([]domain.PermissionKey, error) {
 	out := []domain.PermissionKey{}
 	if len(keys) == 0 {
 		return out, nil
@@ -42,9 +68,13 @@ func (r permissions) Existing(ctx context.Context, orgID string, keys []domain.P
 		ks[i] = k.String()
 	}
 	var found []string
-	err := r.c.db.NewSelect().TableExpr("permissions AS p").Column("p.key").
+	q := r.c.db.NewSelect().TableExpr("permissions AS p").Column("p.key").
 		Where("p.org_id = ?", orgID).Where(`p."key" IN (?)`, bun.List(ks)).
-		OrderExpr(r.c.textKey(`p."key"`)).Scan(ctx, &found)
+		OrderExpr(r.c.textKey(`p."key"`))
+	if lock {
+		q = r.c.forShare(q, "p")
+	}
+	err := q.Scan(ctx, &found)
 	if err != nil {
 		return nil, translate(err, "find permissions", nil)
 	}

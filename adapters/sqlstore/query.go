@@ -16,18 +16,23 @@ import (
 	"github.com/orgstack/orgstack/ports"
 )
 
+// likeEscape is the escape character of LIKE patterns. Not a backslash:
+// the literal '\' would depend on standard_conforming_strings on
+// PostgreSQL, and '!' reads the same under every setting and dialect.
+const likeEscape = "!"
+
 // containsPattern returns a LIKE pattern matching v anywhere, with the
 // escape character, % and _ escaped so they match literally. Use it with
 // likeClause.
 func containsPattern(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	r := strings.NewReplacer(likeEscape, likeEscape+likeEscape, `%`, likeEscape+`%`, `_`, likeEscape+`_`)
 	return "%" + r.Replace(strings.ToLower(v)) + "%"
 }
 
 // likeClause is a case-insensitive LIKE on one column; identical on both
 // dialects (lower() on both sides, explicit escape character).
 func likeClause(col string) string {
-	return "lower(" + col + `) LIKE lower(?) ESCAPE '\'`
+	return "lower(" + col + ") LIKE lower(?) ESCAPE '" + likeEscape + "'"
 }
 
 // whereContains adds "any of cols contains q" to the query.
@@ -132,6 +137,7 @@ func totalOf(ctx context.Context, rows int, first int64, count *bun.SelectQuery,
 // interpolation.
 type rawQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // raw returns the database/sql handle under c (the pool or the
@@ -164,6 +170,20 @@ func (c conn) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, e
 		args = append([]any{pgCached}, args...)
 	}
 	return db.QueryContext(ctx, q, args...)
+}
+
+// execRaw runs q, written with ? placeholders, as a driver-level statement
+// with bound parameters ($n on PostgreSQL): the arguments never become SQL
+// text. q must contain no ? other than placeholders.
+func (c conn) execRaw(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	db, ok := c.raw()
+	if !ok {
+		return c.db.ExecContext(ctx, q, args...)
+	}
+	if c.pg {
+		q = dollarPlaceholders(q)
+	}
+	return db.ExecContext(ctx, q, args...)
 }
 
 // rowScanner is what eachRow hands out: *sql.Rows or pgx.Rows.

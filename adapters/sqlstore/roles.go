@@ -57,8 +57,23 @@ func (r roles) selectRoles(orgID string) *bun.SelectQuery {
 
 // Get returns one role by key. Errors: domain.ErrNotFound.
 func (r roles) Get(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error) {
+	return r.get(ctx, orgID, key, false)
+}
+
+// GetForUpdate is Get that locks the role row (FOR UPDATE on PostgreSQL)
+// until the transaction ends: a transaction that read it through
+// GetManyForShare has ended, and none can start to.
+func (r roles) GetForUpdate(ctx context.Context, orgID string, key domain.RoleKey) (*domain.Role, error) {
+	return r.get(ctx, orgID, key, true)
+}
+
+func (r roles) get(ctx context.Context, orgID string, key domain.RoleKey, lock bool) (*domain.Role, error) {
 	var m roleModel
-	if err := r.selectRoles(orgID).Where(`r."key" = ?`, string(key)).Scan(ctx, &m); err != nil {
+	q := r.selectRoles(orgID).Where(`r."key" = ?`, string(key))
+	if lock {
+		q = r.c.forUpdate(q, "r")
+	}
+	if err := q.Scan(ctx, &m); err != nil {
 		return nil, translate(err, "get role", nil)
 	}
 	return m.toDomain(), nil
@@ -66,6 +81,17 @@ func (r roles) Get(ctx context.Context, orgID string, key domain.RoleKey) (*doma
 
 // GetMany returns the roles among keys that exist, ordered by key.
 func (r roles) GetMany(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error) {
+	return r.getMany(ctx, orgID, keys, false)
+}
+
+// GetManyForShare is GetMany that locks the roles found (FOR SHARE on
+// PostgreSQL) until the transaction ends, so none of them can be deleted
+// meanwhile; a role being deleted is waited for, then not found.
+func (r roles) GetManyForShare(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error) {
+	return r.getMany(ctx, orgID, keys, true)
+}
+
+func (r roles) getMany(ctx context.Context, orgID string, keys []domain.RoleKey, lock bool) ([]*domain.Role, error) {
 	out := []*domain.Role{}
 	if len(keys) == 0 {
 		return out, nil
@@ -75,7 +101,11 @@ func (r roles) GetMany(ctx context.Context, orgID string, keys []domain.RoleKey)
 		ks[i] = string(k)
 	}
 	var rows []roleModel
-	err := r.selectRoles(orgID).Where(`r."key" IN (?)`, bun.List(ks)).OrderExpr(r.c.textKey(`r."key"`)).Scan(ctx, &rows)
+	q := r.selectRoles(orgID).Where(`r."key" IN (?)`, bun.List(ks)).OrderExpr(r.c.textKey(`r."key"`))
+	if lock {
+		q = r.c.forShare(q, "r")
+	}
+	err := q.Scan(ctx, &rows)
 	if err != nil {
 		return nil, translate(err, "get roles", nil)
 	}

@@ -59,7 +59,9 @@ var (
 // SQLite connections always get foreign_keys(1), busy_timeout(5000),
 // journal_mode(WAL) for files and _txlock=immediate, so that transactions
 // take the write lock when they begin. PostgreSQL connections default to
-// pgx's exec query mode (bun interpolates arguments itself).
+// pgx's exec query mode (bun interpolates arguments itself) and always set
+// standard_conforming_strings=on; Open fails when the server's sessions do
+// not use it even so.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
 	open, ok := openers[strings.ToLower(scheme)]
@@ -105,6 +107,10 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	if q.Get("default_query_exec_mode") == "" {
 		q.Set("default_query_exec_mode", "exec")
 	}
+	// A startup parameter, so every connection of the pool has it before its
+	// first statement, whatever the server, database or role default says:
+	// bun writes arguments into the SQL text as standard '...' literals.
+	q.Set("standard_conforming_strings", "on")
 	u.RawQuery = q.Encode()
 	sqldb, err := sql.Open("pgx", u.String())
 	if err != nil {
@@ -118,7 +124,34 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	sqldb.SetMaxOpenConns(n)
 	sqldb.SetMaxIdleConns(n)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	return newStore(ctx, sqldb, bun.NewDB(sqldb, pgdialect.New()), Postgres)
+	s, err := newStore(ctx, sqldb, bun.NewDB(sqldb, pgdialect.New()), Postgres)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStandardStrings(ctx, sqldb); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkStandardStrings refuses a PostgreSQL server whose sessions do not
+// use standard_conforming_strings=on even when the connection asks for it
+// (a connection pooler that drops startup parameters, say): there a
+// backslash in a literal is an escape, and text written into SQL could
+// end its literal early.
+func checkStandardStrings(ctx context.Context, db interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) error {
+	var v string
+	if err := db.QueryRowContext(ctx, "SHOW standard_conforming_strings").Scan(&v); err != nil {
+		return fmt.Errorf("sqlstore: read standard_conforming_strings: %w", err)
+	}
+	if v != "on" {
+		return fmt.Errorf("sqlstore: PostgreSQL sessions use standard_conforming_strings=%s although the connection sets it on "+
+			"(a pooler dropping startup parameters?); OrgStack requires on", v)
+	}
+	return nil
 }
 
 // sqliteDSN turns the part of a sqlite: URL after the scheme into a driver
@@ -238,6 +271,16 @@ func (c conn) forUpdate(q *bun.SelectQuery, of string) *bun.SelectQuery {
 		return q.For("UPDATE OF " + of)
 	}
 	return q.For("UPDATE")
+}
+
+// forShare appends a shared row-lock clause on PostgreSQL (FOR SHARE OF
+// of): the rows cannot be deleted or locked FOR UPDATE by another
+// transaction until this one ends. SQLite needs none (see forUpdate).
+func (c conn) forShare(q *bun.SelectQuery, of string) *bun.SelectQuery {
+	if !c.pg {
+		return q
+	}
+	return q.For("SHARE OF " + of)
 }
 
 // inTx runs fn in a new transaction unless c already is one, so that

@@ -2,9 +2,16 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/uptrace/bun/migrate"
 
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
@@ -124,7 +131,7 @@ func TestPostgresHotPathsArePrepared(t *testing.T) {
 	ctx := context.Background()
 	s.DB().SetMaxOpenConns(1) // so the check below sees the same connection
 	for range 3 {
-		if _, err := s.LoadAccess(ctx, "acme", true, "iss", "sub"); err != nil {
+		if _, err := s.LoadAccess(ctx, domain.ParseOrgRef("acme"), "iss", "sub"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CheckFacts(ctx, "org", ports.CheckSubject{UserID: "u"}, domain.PermMembersRead); err != nil {
@@ -139,5 +146,108 @@ func TestPostgresHotPathsArePrepared(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("prepared hot-path statements: got %d, want 2", n)
+	}
+}
+
+// TestMigrationRemovesDanglingReferences applies the schema as it was
+// before the cleanup migration, leaves a membership naming a deleted custom
+// role and a role granting a deleted custom permission by name (what the
+// delete-while-assigning races left), and checks that migrating up removes
+// exactly those references.
+func TestMigrationRemovesDanglingReferences(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		open func(testing.TB) *sqlstore.Store
+	}{
+		{"sqlite", sqlstoretest.NewSQLite},
+		{"postgres", sqlstoretest.NewPostgres},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := tt.open(t)
+			if _, err := s.MigrateDown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The initial migration only, from the source tree.
+			dir := filepath.Join("migrations", string(s.Dialect()))
+			fsys := fstest.MapFS{}
+			for _, suffix := range []string{".tx.up.sql", ".tx.down.sql"} {
+				name := "20260101000001_initial" + suffix
+				b, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fsys[name] = &fstest.MapFile{Data: b}
+			}
+			ms := migrate.NewMigrations()
+			if err := ms.Discover(fsys); err != nil {
+				t.Fatal(err)
+			}
+			m := migrate.NewMigrator(s.DB(), ms, migrate.WithMarkAppliedOnSuccess(true))
+			if err := m.Init(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)
+			must(err)
+			must(s.Organizations().Create(ctx, o))
+			u, err := domain.NewUser("0190a5c4-0000-7000-8000-000000000002", "iss", "alice", "", "", now)
+			must(err)
+			must(s.Users().Create(ctx, u))
+			for _, key := range []string{"invoices:approve", "invoices:void"} {
+				p, err := domain.NewCustomPermission("id-"+key, o.ID(), key, "", now)
+				must(err)
+				must(s.Permissions().Create(ctx, p))
+			}
+			for _, r := range []struct {
+				key    string
+				grants []string
+			}{
+				{"kept", []string{"invoices:approve", "invoices:void", "invoices:*", "*", "members:read"}},
+				{"gone", nil},
+			} {
+				role, err := domain.NewRole("id-"+r.key, o.ID(), r.key, r.key, "", r.grants, now)
+				must(err)
+				must(s.Roles().Create(ctx, role))
+			}
+			ms1, err := domain.NewMembership(o.ID(), u.ID(), []string{"owner", "kept", "gone"}, now)
+			must(err)
+			must(s.Memberships().Create(ctx, ms1))
+			// What the races left: rows deleted under a concurrent reference.
+			_, err = s.DB().ExecContext(ctx, `DELETE FROM roles WHERE "key" = 'gone'`)
+			must(err)
+			_, err = s.DB().ExecContext(ctx, `DELETE FROM permissions WHERE "key" = 'invoices:void'`)
+			must(err)
+
+			applied, err := s.MigrateUp(ctx)
+			must(err)
+			if len(applied) == 0 {
+				t.Fatal("no migration applied after the initial one")
+			}
+			got, err := s.Memberships().Get(ctx, o.ID(), u.ID())
+			must(err)
+			if keys := fmt.Sprint(got.Roles()); keys != "[kept owner]" {
+				t.Errorf("membership roles after migration: got %s, want [kept owner]", keys)
+			}
+			kept, err := s.Roles().Get(ctx, o.ID(), "kept")
+			must(err)
+			var grants []string
+			for _, g := range kept.Grants() {
+				grants = append(grants, g.String())
+			}
+			if g := strings.Join(grants, ","); g != "invoices:approve,invoices:*,*,members:read" {
+				t.Errorf("grants after migration: got %s, want invoices:approve,invoices:*,*,members:read", g)
+			}
+		})
 	}
 }

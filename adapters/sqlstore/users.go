@@ -23,10 +23,38 @@ var userSorts = map[string]sortColumn{
 
 var userDefaultSort = []ports.SortField{{Field: "created_at"}}
 
+// The statements that write token claims (issuer, subject, email, name on
+// first use) and read users by identity are written by hand with bound
+// parameters, so those texts never become SQL text.
+const (
+	insertUserSQL = "INSERT INTO users (id, issuer, subject, email, name, created_at, updated_at)" +
+		" VALUES (?, ?, ?, ?, ?, ?, ?)"
+	userByIdentitySQL = "SELECT id, issuer, subject, email, name, created_at, updated_at FROM users" +
+		" WHERE issuer = ? AND subject = ?"
+	updateUserSQL = "UPDATE users SET email = ?, name = ?, updated_at = ? WHERE id = ?"
+)
+
+func insertUserArgs(u *domain.User) []any {
+	m := userFromDomain(u)
+	return []any{m.ID, m.Issuer, m.Subject, m.Email, m.Name, m.CreatedAt, m.UpdatedAt}
+}
+
 // Create stores a new user. Errors: domain.ErrUserExists.
 func (r users) Create(ctx context.Context, u *domain.User) error {
-	_, err := r.c.db.NewInsert().Model(userFromDomain(u)).Exec(ctx)
+	_, err := r.c.execRaw(ctx, insertUserSQL, insertUserArgs(u)...)
 	return translate(err, "create user", domain.ErrUserExists)
+}
+
+// CreateIfAbsent stores u unless a user with its (issuer, subject) exists
+// (INSERT … ON CONFLICT (issuer, subject) DO NOTHING, so a concurrent first
+// use of the identity neither fails nor aborts the transaction), then
+// returns the stored user: u, or the one that was there.
+func (r users) CreateIfAbsent(ctx context.Context, u *domain.User) (*domain.User, error) {
+	_, err := r.c.execRaw(ctx, insertUserSQL+" ON CONFLICT (issuer, subject) DO NOTHING", insertUserArgs(u)...)
+	if err != nil {
+		return nil, translate(err, "create user", domain.ErrUserExists)
+	}
+	return r.GetByIdentity(ctx, u.Issuer(), u.Subject())
 }
 
 func (r users) get(ctx context.Context, q *bun.SelectQuery, dest *userModel) (*domain.User, error) {
@@ -45,14 +73,28 @@ func (r users) Get(ctx context.Context, id string) (*domain.User, error) {
 
 // GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
 func (r users) GetByIdentity(ctx context.Context, issuer, subject string) (*domain.User, error) {
+	rows, err := r.c.queryRaw(ctx, userByIdentitySQL, issuer, subject)
+	if err != nil {
+		return nil, translate(err, "get user", nil)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, translate(err, "get user", nil)
+		}
+		return nil, domain.ErrNotFound
+	}
 	var m userModel
-	return r.get(ctx, r.c.db.NewSelect().Model(&m).Where("u.issuer = ?", issuer).Where("u.subject = ?", subject), &m)
+	if err := rows.Scan(&m.ID, &m.Issuer, &m.Subject, &m.Email, &m.Name, &m.CreatedAt, &m.UpdatedAt); err != nil {
+		return nil, translate(err, "get user", nil)
+	}
+	return m.toDomain(), nil
 }
 
 // Update stores the email and name of u. Errors: domain.ErrNotFound.
 func (r users) Update(ctx context.Context, u *domain.User) error {
-	res, err := r.c.db.NewUpdate().Model(userFromDomain(u)).Column("email", "name", "updated_at").
-		Where("u.id = ?", u.ID()).Exec(ctx)
+	m := userFromDomain(u)
+	res, err := r.c.execRaw(ctx, updateUserSQL, m.Email, m.Name, m.UpdatedAt, m.ID)
 	return affectedOne(res, err, "update user")
 }
 

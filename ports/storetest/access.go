@@ -21,12 +21,8 @@ var accessTests = []contract{
 		m := f.member(o, u, "member", "approver", "auditor", "deleted-role")
 		f.member(other, stranger, "owner")
 
-		for _, bySlug := range []bool{false, true} {
-			ref := o.ID()
-			if bySlug {
-				ref = string(o.Slug())
-			}
-			acc, err := f.s.LoadAccess(f.ctx, ref, bySlug, u.Issuer(), u.Subject())
+		for _, ref := range []domain.OrgRef{domain.OrgRefByID(o.ID()), domain.ParseOrgRef(string(o.Slug()))} {
+			acc, err := f.s.LoadAccess(f.ctx, ref, u.Issuer(), u.Subject())
 			must(t, err)
 			sameOrg(t, acc.Org, o)
 			sameUser(t, acc.User, u)
@@ -51,22 +47,21 @@ var accessTests = []contract{
 
 		tests := []struct {
 			name              string
-			ref               string
-			bySlug            bool
+			ref               domain.OrgRef
 			subject           string
 			wantOrg, wantUser bool
 			wantMember        bool
 		}{
-			{"no such organization", "missing", false, "alice", false, true, false},
-			{"no such slug", "missing", true, "alice", false, true, false},
-			{"id is not a slug", o.ID(), true, "alice", false, true, false},
-			{"unknown identity", o.ID(), false, "nobody", true, false, false},
-			{"member of another organization only", o.ID(), false, "alice", true, true, false},
-			{"everything missing", "missing", true, "nobody", false, false, false},
+			{"no such organization", domain.OrgRefByID(f.id()), "alice", false, true, false},
+			{"no such slug", domain.ParseOrgRef("missing"), "alice", false, true, false},
+			{"no reference", domain.OrgRef{}, "alice", false, true, false},
+			{"unknown identity", domain.OrgRefByID(o.ID()), "nobody", true, false, false},
+			{"member of another organization only", domain.OrgRefByID(o.ID()), "alice", true, true, false},
+			{"everything missing", domain.ParseOrgRef("missing"), "nobody", false, false, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				acc, err := f.s.LoadAccess(f.ctx, tt.ref, tt.bySlug, u.Issuer(), tt.subject)
+				acc, err := f.s.LoadAccess(f.ctx, tt.ref, u.Issuer(), tt.subject)
 				must(t, err)
 				if (acc.Org != nil) != tt.wantOrg || (acc.User != nil) != tt.wantUser || (acc.Membership != nil) != tt.wantMember {
 					t.Errorf("got org %v user %v membership %v, want %v %v %v",
@@ -86,7 +81,7 @@ var accessTests = []contract{
 		u := f.user("alice", "", "")
 		m := f.member(o, u, "admin")
 		f.suspend(m)
-		acc, err := f.s.LoadAccess(f.ctx, o.ID(), false, u.Issuer(), u.Subject())
+		acc, err := f.s.LoadAccess(f.ctx, domain.OrgRefByID(o.ID()), u.Issuer(), u.Subject())
 		must(t, err)
 		sameMembership(t, acc.Membership, m)
 		if acc.Membership.IsActive() {

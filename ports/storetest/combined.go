@@ -27,15 +27,14 @@ var combinedTests = []contract{
 		f.member(other, bob, "owner", "approver")
 
 		refs := []struct {
-			name   string
-			ref    string
-			bySlug bool
+			name string
+			ref  domain.OrgRef
 		}{
-			{"by id", o.ID(), false},
-			{"by slug", string(o.Slug()), true},
-			{"unknown id", missingOrg, false},
-			{"unknown slug", "missing", true},
-			{"id taken for a slug", o.ID(), true},
+			{"by id", domain.OrgRefByID(o.ID())},
+			{"by slug", domain.ParseOrgRef(string(o.Slug()))},
+			{"unknown id", domain.OrgRefByID(missingOrg)},
+			{"unknown slug", domain.ParseOrgRef("missing")},
+			{"no reference", domain.OrgRef{}},
 		}
 		callers := []string{"alice", "sam", "bob", "nobody"}
 		targets := []struct {
@@ -53,7 +52,7 @@ var combinedTests = []contract{
 		perms := []string{"invoices:approve", "members:read", "bills:pay", "reports:read"}
 		for _, r := range refs {
 			for _, caller := range callers {
-				wantAcc, err := f.s.LoadAccess(f.ctx, r.ref, r.bySlug, alice.Issuer(), caller)
+				wantAcc, err := f.s.LoadAccess(f.ctx, r.ref, alice.Issuer(), caller)
 				must(t, err)
 				orgID := missingOrg
 				if wantAcc.Org != nil {
@@ -65,7 +64,7 @@ var combinedTests = []contract{
 							k := pkey(t, p)
 							wantFacts, err := f.s.CheckFacts(f.ctx, orgID, tg.who, k)
 							must(t, err)
-							acc, facts, err := f.s.AccessAndCheckFacts(f.ctx, r.ref, r.bySlug, alice.Issuer(), caller, tg.who, k)
+							acc, facts, err := f.s.AccessAndCheckFacts(f.ctx, r.ref, alice.Issuer(), caller, tg.who, k)
 							must(t, err)
 							sameAccess(t, acc, wantAcc)
 							sameFacts(t, facts, wantFacts)
@@ -88,8 +87,7 @@ var combinedTests = []contract{
 
 		tests := []struct {
 			name                 string
-			ref                  string
-			bySlug               bool
+			ref                  domain.OrgRef
 			caller               string
 			who                  ports.CheckSubject
 			perm                 string
@@ -97,18 +95,18 @@ var combinedTests = []contract{
 			wantMine, wantTheirs *domain.Membership
 			wantDefined          bool
 		}{
-			{"member checks suspended member", string(o.Slug()), true, "alice", ports.CheckSubject{UserID: sam.ID()},
+			{"member checks suspended member", domain.ParseOrgRef(string(o.Slug())), "alice", ports.CheckSubject{UserID: sam.ID()},
 				"invoices:approve", true, true, am, sm, true},
-			{"suspended caller checks self", o.ID(), false, "sam",
+			{"suspended caller checks self", domain.OrgRefByID(o.ID()), "sam",
 				ports.CheckSubject{Issuer: sam.Issuer(), Subject: "sam"}, "bills:pay", true, true, sm, sm, false},
-			{"unknown caller", o.ID(), false, "nobody", ports.CheckSubject{UserID: alice.ID()},
+			{"unknown caller", domain.OrgRefByID(o.ID()), "nobody", ports.CheckSubject{UserID: alice.ID()},
 				"members:read", true, false, nil, am, true},
-			{"unknown organization", "missing", true, "alice", ports.CheckSubject{UserID: alice.ID()},
+			{"unknown organization", domain.ParseOrgRef("missing"), "alice", ports.CheckSubject{UserID: alice.ID()},
 				"invoices:approve", false, true, nil, nil, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				acc, facts, err := f.s.AccessAndCheckFacts(f.ctx, tt.ref, tt.bySlug, alice.Issuer(), tt.caller, tt.who, pkey(t, tt.perm))
+				acc, facts, err := f.s.AccessAndCheckFacts(f.ctx, tt.ref, alice.Issuer(), tt.caller, tt.who, pkey(t, tt.perm))
 				must(t, err)
 				if (acc.Org != nil) != tt.wantOrg || (acc.User != nil) != tt.wantUser {
 					t.Fatalf("got org %v user %v, want %v %v", acc.Org != nil, acc.User != nil, tt.wantOrg, tt.wantUser)

@@ -14,7 +14,10 @@ var organizationTests = []contract{
 		got, err := f.s.Organizations().Get(f.ctx, want.ID())
 		must(t, err)
 		sameOrg(t, got, want)
-		got, err = f.s.Organizations().GetBySlug(f.ctx, "acme-corp")
+		got, err = f.s.Organizations().GetByRef(f.ctx, domain.ParseOrgRef("acme-corp"))
+		must(t, err)
+		sameOrg(t, got, want)
+		got, err = f.s.Organizations().GetByRef(f.ctx, domain.OrgRefByID(want.ID()))
 		must(t, err)
 		sameOrg(t, got, want)
 	}},
@@ -24,7 +27,11 @@ var organizationTests = []contract{
 		wantErr(t, err, domain.ErrNotFound)
 		_, err = f.s.Organizations().Get(f.ctx, "acme-corp") // a slug is not an ID
 		wantErr(t, err, domain.ErrNotFound)
-		_, err = f.s.Organizations().GetBySlug(f.ctx, "nope")
+		_, err = f.s.Organizations().GetByRef(f.ctx, domain.ParseOrgRef("nope"))
+		wantErr(t, err, domain.ErrNotFound)
+		_, err = f.s.Organizations().GetByRef(f.ctx, domain.OrgRefByID("00000000-0000-7000-8000-999999999999"))
+		wantErr(t, err, domain.ErrNotFound)
+		_, err = f.s.Organizations().GetByRef(f.ctx, domain.OrgRef{})
 		wantErr(t, err, domain.ErrNotFound)
 	}},
 	{"CreateDuplicateSlug", func(t *testing.T, f *fixture) {
@@ -43,7 +50,7 @@ var organizationTests = []contract{
 		got, err := f.s.Organizations().Get(f.ctx, o.ID())
 		must(t, err)
 		sameOrg(t, got, o)
-		if _, err := f.s.Organizations().GetBySlug(f.ctx, "acme-corp"); !isNotFound(err) {
+		if _, err := f.s.Organizations().GetByRef(f.ctx, domain.ParseOrgRef("acme-corp")); !isNotFound(err) {
 			t.Errorf("old slug: got %v, want not found", err)
 		}
 	}},

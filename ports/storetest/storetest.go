@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Access", accessTests},
 		{"AccessAndCheckFacts", combinedTests},
 		{"Transactions", txTests},
+		{"Races", raceTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/orgstack/orgstack/domain"
@@ -30,6 +32,36 @@ var userTests = []contract{
 		_, err = f.s.Users().GetByIdentity(f.ctx, "https://other.test", u.Subject())
 		wantErr(t, err, domain.ErrNotFound)
 		_, err = f.s.Users().GetByIdentity(f.ctx, u.Issuer(), "ALICE")
+		wantErr(t, err, domain.ErrNotFound)
+	}},
+	{"CreateIfAbsent", func(t *testing.T, f *fixture) {
+		u := f.user("alice", "alice@example.com", "Alice")
+		again, err := domain.NewUser(f.id(), u.Issuer(), u.Subject(), "other@example.com", "Other", f.now())
+		must(t, err)
+		got, err := f.s.Users().CreateIfAbsent(f.ctx, again)
+		must(t, err)
+		sameUser(t, got, u) // the stored one, unchanged
+		fresh, err := domain.NewUser(f.id(), u.Issuer(), "bob", "bob@example.com", "Bob", f.now())
+		must(t, err)
+		got, err = f.s.Users().CreateIfAbsent(f.ctx, fresh)
+		must(t, err)
+		sameUser(t, got, fresh)
+		stored, err := f.s.Users().Get(f.ctx, fresh.ID())
+		must(t, err)
+		sameUser(t, stored, fresh)
+	}},
+	{"CreateIfAbsentRolledBack", func(t *testing.T, f *fixture) {
+		u, err := domain.NewUser(f.id(), "https://issuer.test", "ghost", "", "", f.now())
+		must(t, err)
+		refused := errors.New("refused")
+		err = f.s.RunInTx(f.ctx, func(ctx context.Context, r ports.Repositories) error {
+			if _, err := r.Users().CreateIfAbsent(ctx, u); err != nil {
+				return err
+			}
+			return refused
+		})
+		wantErr(t, err, refused)
+		_, err = f.s.Users().GetByIdentity(f.ctx, u.Issuer(), u.Subject())
 		wantErr(t, err, domain.ErrNotFound)
 	}},
 	{"CreateDuplicateIdentity", func(t *testing.T, f *fixture) {

@@ -57,6 +57,13 @@ func NewPostgres(t testing.TB) *sqlstore.Store {
 	if base == "" {
 		t.Skip(PostgresURLEnv + " is not set")
 	}
+	return NewPostgresAt(t, base)
+}
+
+// NewPostgresAt is NewPostgres in the database named by base (a postgres://
+// URL) instead of ORGSTACK_TEST_POSTGRES_URL's.
+func NewPostgresAt(t testing.TB, base string) *sqlstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -86,6 +93,50 @@ func NewPostgres(t testing.TB) *sqlstore.Store {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return open(t, u.String()) // registered after the drop, so it runs first
+}
+
+// NonConformingDatabase creates a PostgreSQL database of its own (random
+// name, in the server of ORGSTACK_TEST_POSTGRES_URL) whose sessions default
+// to standard_conforming_strings=off, as old installations do, and returns
+// its URL; the database is dropped when the test ends. The shared database
+// and the server configuration are left alone. It skips the test when the
+// variable is unset.
+func NonConformingDatabase(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(PostgresURLEnv)
+	if base == "" {
+		t.Skip(PostgresURLEnv + " is not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("sqlstoretest: open %s: %v", PostgresURLEnv, err)
+	}
+	name := "orgstack_test_scs_" + randomHex(t, 8)
+	for _, stmt := range []string{
+		"CREATE DATABASE " + name,
+		"ALTER DATABASE " + name + " SET standard_conforming_strings = off",
+	} {
+		if _, err := admin.ExecContext(ctx, stmt); err != nil {
+			_ = admin.Close()
+			t.Fatalf("sqlstoretest: %s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("sqlstoretest: drop database %s: %v", name, err)
+		}
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("sqlstoretest: parse %s: %v", PostgresURLEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 func open(t testing.TB, rawURL string) *sqlstore.Store {
