@@ -71,35 +71,27 @@ const (
 	MaxMetadataValue    = 500
 )
 
-func validateName(v string, max int) error {
-	n := utf8.RuneCountInString(v)
-	if !utf8.ValidString(v) || n < 1 || n > max {
-		return Invalid("", "must be 1 to %d characters long", max)
-	}
-	if strings.TrimSpace(v) == "" {
-		return Invalid("", "must not be blank")
-	}
-	return nil
-}
-
 // pointerToken escapes a map key for use in a field path (RFC 6901).
 func pointerToken(k string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
 }
 
 // ValidateMetadata checks an organization's metadata: at most 50 keys, each
-// key 1 to 40 characters, each value at most 500 characters.
+// key 1 to 40 characters without control characters, each value free text
+// of at most 500 characters.
 func ValidateMetadata(m map[string]string) error {
 	var fe fieldErrors
 	if len(m) > MaxMetadataKeys {
 		fe.add("", Invalid("", "must have at most %d keys", MaxMetadataKeys))
 	}
 	for k, v := range m {
-		if n := utf8.RuneCountInString(k); !utf8.ValidString(k) || n < 1 || n > MaxMetadataKey {
+		if !IsKeyText(k) {
+			fe.add(pointerToken(k), Invalid("", "key must be valid UTF-8 without control characters"))
+		} else if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKey {
 			fe.add(pointerToken(k), Invalid("", "key must be 1 to %d characters long", MaxMetadataKey))
 		}
-		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxMetadataValue {
-			fe.add(pointerToken(k), Invalid("", "value must be at most %d characters long", MaxMetadataValue))
+		if err := validateFreeText(v, MaxMetadataValue); err != nil {
+			fe.add(pointerToken(k), Invalid("", "value %s", err.(*ValidationError).Fields[0].Detail))
 		}
 	}
 	return fe.err()
