@@ -255,12 +255,32 @@ func (az *authorizer) callerUser(ctx context.Context, p ports.Principal) (*domai
 }
 
 // normalizeRef lower-cases a UUID reference, so that the same organization
-// always has the same reference.
+// always has the same reference. A reference that is not text a key may hold
+// (domain.IsKeyText) names no organization: it becomes noSuchID, so that it
+// is answered exactly as an unknown organization and never reaches the store.
 func normalizeRef(ref string) string {
 	if isUUID(ref) {
 		return strings.ToLower(ref)
 	}
+	if !domain.IsKeyText(ref) {
+		return noSuchID
+	}
 	return ref
+}
+
+// noSuchID is an ID no organization or user has: IDs are UUIDv7, and this
+// is the nil UUID.
+const noSuchID = "00000000-0000-0000-0000-000000000000"
+
+// userKey returns a user ID from a request path as the store may be asked
+// about it: unchanged, or noSuchID when it is not text a key may hold, so
+// that the answer is the one for any unknown user (after the organization
+// and permission checks) and the store never sees text it cannot hold.
+func userKey(userID string) string {
+	if !domain.IsKeyText(userID) {
+		return noSuchID
+	}
+	return userID
 }
 
 // isUUID reports whether s has the canonical 8-4-4-4-12 hexadecimal form of

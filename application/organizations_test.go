@@ -273,7 +273,7 @@ func TestOrganizationDelete(t *testing.T) {
 	}
 	// The slug is free again and the new organization starts empty.
 	o2 := e.createOrg(t, alice, "acme")
-	roles, err := e.app.Roles.List(ctx, alice, o2.ID(), ports.RoleFilter{})
+	roles, err := e.app.Roles.List(ctx, alice, o2.ID(), ports.RoleQuery{})
 	checkErr(t, err, nil)
 	if roles.Total != 3 {
 		t.Fatalf("got %d roles in the new organization, want the 3 built-in ones", roles.Total)

@@ -25,7 +25,13 @@ type CreateOrganization struct {
 	Metadata map[string]string
 }
 
-// OrganizationQuery filters the organizations a caller may see.
+// The driving ports take a *Query (what a caller asks of a list: filters
+// and a page request, checked against the list's ListRules); the use cases
+// turn it into the driven port's *Filter, which adds what only the
+// application decides (the organization, the members to keep).
+
+// OrganizationQuery filters the organizations a caller may see
+// (OrganizationList).
 type OrganizationQuery struct {
 	Q      string
 	Status string
@@ -89,10 +95,18 @@ type AddMember struct {
 	Roles   []string
 }
 
+// MemberQuery filters an organization's members (MemberList).
+type MemberQuery struct {
+	Role   string // holds this role key
+	Status string // "" for any
+	Q      string // email or name contains (case-insensitive)
+	PageRequest
+}
+
 // Members manages an organization's memberships.
 type Members interface {
 	// List needs members:read.
-	List(ctx context.Context, p Principal, orgRef string, f MemberFilter) (Page[Member], error)
+	List(ctx context.Context, p Principal, orgRef string, q MemberQuery) (Page[Member], error)
 	// Get needs members:read.
 	Get(ctx context.Context, p Principal, orgRef, userID string) (Member, error)
 	// Add needs members:write. Errors: *domain.ValidationError (also for an
@@ -105,14 +119,21 @@ type Members interface {
 	Remove(ctx context.Context, p Principal, orgRef, userID string) error
 }
 
+// UserQuery filters user profiles (UserList).
+type UserQuery struct {
+	Q     string // email or name contains (case-insensitive)
+	Email string // email equals (case-insensitive)
+	PageRequest
+}
+
 // Users reads user profiles.
 type Users interface {
 	// List returns the profiles of the organization's members (members:read).
-	List(ctx context.Context, p Principal, orgRef string, f UserFilter) (Page[*domain.User], error)
+	List(ctx context.Context, p Principal, orgRef string, q UserQuery) (Page[*domain.User], error)
 	// Get returns one member's profile (members:read).
 	Get(ctx context.Context, p Principal, orgRef, userID string) (*domain.User, error)
 	// ListAll returns every user (platform admins only).
-	ListAll(ctx context.Context, p Principal, f UserFilter) (Page[*domain.User], error)
+	ListAll(ctx context.Context, p Principal, q UserQuery) (Page[*domain.User], error)
 }
 
 // CreateRole is the input of Roles.Create.
@@ -123,10 +144,16 @@ type CreateRole struct {
 	Permissions []string
 }
 
+// RoleQuery filters an organization's roles (RoleList).
+type RoleQuery struct {
+	Q string // key or name contains (case-insensitive)
+	PageRequest
+}
+
 // Roles manages an organization's roles; built-in roles are listed too.
 type Roles interface {
 	// List returns built-in roles followed by custom ones (roles:read).
-	List(ctx context.Context, p Principal, orgRef string, f RoleFilter) (Page[*domain.Role], error)
+	List(ctx context.Context, p Principal, orgRef string, q RoleQuery) (Page[*domain.Role], error)
 	// Get needs roles:read.
 	Get(ctx context.Context, p Principal, orgRef, key string) (*domain.Role, error)
 	// Create needs roles:write. Errors: *domain.ValidationError (also for a
@@ -139,7 +166,7 @@ type Roles interface {
 	Delete(ctx context.Context, p Principal, orgRef, key string) error
 }
 
-// PermissionQuery filters permissions.
+// PermissionQuery filters permissions (PermissionList).
 type PermissionQuery struct {
 	Type string // "", "system" or "custom"
 	Q    string
