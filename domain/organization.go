@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -78,20 +79,23 @@ func pointerToken(k string) string {
 
 // ValidateMetadata checks an organization's metadata: at most 50 keys, each
 // key 1 to 40 characters without control characters, each value free text
-// of at most 500 characters.
+// of at most 500 characters. Its fields are named as in an organization:
+// "metadata" for the whole, "metadata/<key>" for one entry (the empty key
+// is "metadata/").
 func ValidateMetadata(m map[string]string) error {
 	var fe fieldErrors
 	if len(m) > MaxMetadataKeys {
-		fe.add("", Invalid("", "must have at most %d keys", MaxMetadataKeys))
+		fe = append(fe, FieldError{Field: "metadata", Detail: fmt.Sprintf("must have at most %d keys", MaxMetadataKeys)})
 	}
 	for k, v := range m {
+		field := "metadata/" + pointerToken(k)
 		if !IsKeyText(k) {
-			fe.add(pointerToken(k), Invalid("", "key must be valid UTF-8 without control characters"))
+			fe = append(fe, FieldError{Field: field, Detail: "key must be valid UTF-8 without control characters"})
 		} else if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKey {
-			fe.add(pointerToken(k), Invalid("", "key must be 1 to %d characters long", MaxMetadataKey))
+			fe = append(fe, FieldError{Field: field, Detail: fmt.Sprintf("key must be 1 to %d characters long", MaxMetadataKey)})
 		}
 		if err := validateFreeText(v, MaxMetadataValue); err != nil {
-			fe.add(pointerToken(k), Invalid("", "value %s", err.(*ValidationError).Fields[0].Detail))
+			fe = append(fe, FieldError{Field: field, Detail: "value " + err.(*ValidationError).Fields[0].Detail})
 		}
 	}
 	return fe.err()
@@ -118,7 +122,7 @@ func NewOrganization(id, slug, name string, metadata map[string]string, now time
 	s, err := ParseSlug(slug)
 	fe.add("slug", err)
 	fe.add("name", validateName(name, MaxOrganizationName))
-	fe.add("metadata", ValidateMetadata(metadata))
+	fe.add("", ValidateMetadata(metadata))
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
@@ -221,7 +225,7 @@ func (o *Organization) Apply(c OrganizationChanges, now time.Time) error {
 		next.metadata[k] = *v
 	}
 	if c.Metadata != nil {
-		fe.add("metadata", ValidateMetadata(next.metadata))
+		fe.add("", ValidateMetadata(next.metadata))
 	}
 	if err := fe.err(); err != nil {
 		return err
