@@ -31,10 +31,10 @@ var bodyBases = map[string][]string{
 		`{"user_id":"{member}","roles":["member"]}`,
 		`{"subject":"new-{n}","issuer":"https://other.test","email":"a@b.test","name":"New","roles":["member"]}`,
 	},
-	"PATCH /api/v1/organizations/{orgId}/members/{userId}":             {`{"roles":["member"],"status":"active"}`},
-	"POST /api/v1/organizations/{orgId}/roles":                         {`{"key":"made-{n}","name":"Made","description":"d","permissions":["{perm}"]}`},
-	"PATCH /api/v1/organizations/{orgId}/roles/{roleKey}":              {`{"name":"Renamed","description":"d","permissions":["{perm}"]}`},
-	"POST /api/v1/organizations/{orgId}/permissions":                   {`{"key":"reports:run-{n}","description":"d"}`},
+	"PATCH /api/v1/organizations/{orgId}/members/{userId}":            {`{"roles":["member"],"status":"active"}`},
+	"POST /api/v1/organizations/{orgId}/roles":                        {`{"key":"made-{n}","name":"Made","description":"d","permissions":["{perm}"]}`},
+	"PATCH /api/v1/organizations/{orgId}/roles/{roleKey}":             {`{"name":"Renamed","description":"d","permissions":["{perm}"]}`},
+	"POST /api/v1/organizations/{orgId}/permissions":                  {`{"key":"reports:run-{n}","description":"d"}`},
 	"PATCH /api/v1/organizations/{orgId}/permissions/{permissionKey}": {`{"description":"d"}`},
 }
 
