@@ -46,7 +46,7 @@ const (
 
 // authorize resolves the organization and the caller's access to it and
 // requires permission perm. The errors come in the documented order:
-// ErrOrgContextRequired, ErrOrganizationMismatch, ErrNotFound,
+// ports.ErrOrgContextRequired, ErrOrganizationMismatch, ErrNotFound,
 // ErrOrganizationSuspended (writes), ErrForbidden.
 func (az *authorizer) authorize(ctx context.Context, p ports.Principal, orgRef string, perm domain.PermissionKey, i intent) (*access, error) {
 	acc, err := az.resolve(ctx, p, orgRef)
@@ -123,7 +123,7 @@ func (az *authorizer) scopeRef(ctx context.Context, p ports.Principal, orgRef st
 	claim := normalizeRef(p.OrgClaim)
 	switch {
 	case orgRef == "" && claim == "":
-		return "", domain.ErrOrgContextRequired
+		return "", ports.ErrOrgContextRequired
 	case orgRef == "":
 		return claim, nil
 	case claim == "" || claim == orgRef:

@@ -219,7 +219,7 @@ func TestMembersAndUsersRead(t *testing.T) {
 	eveID := e.userID(t, principal("eve"))
 
 	_, err := e.app.Members.List(ctx, principal("bob"), "", ports.MemberQuery{})
-	checkErr(t, err, domain.ErrOrgContextRequired)
+	checkErr(t, err, ports.ErrOrgContextRequired)
 	page, err := e.app.Members.List(ctx, bound(principal("bob"), "acme"), "", ports.MemberQuery{})
 	checkErr(t, err, nil)
 	if page.Total != 2 {

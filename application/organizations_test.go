@@ -33,7 +33,7 @@ func TestScopeResolution(t *testing.T) {
 		{"unbound by ID", alice, acme.ID(), nil},
 		{"unbound by slug", alice, "acme", nil},
 		{"unbound by upper-case ID", alice, strings.ToUpper(acme.ID()), nil},
-		{"unbound without path", alice, "", domain.ErrOrgContextRequired},
+		{"unbound without path", alice, "", ports.ErrOrgContextRequired},
 		{"bound by ID, no path", bound(alice, acme.ID()), "", nil},
 		{"bound by slug, no path", bound(alice, "acme"), "", nil},
 		{"bound by ID, same ID", bound(alice, acme.ID()), acme.ID(), nil},

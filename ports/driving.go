@@ -11,12 +11,22 @@ import (
 // path (an ID or a slug), or "" to use the token's organization claim.
 //
 // Common errors of every tenant-scoped method, in the order they are
-// decided: domain.ErrOrgContextRequired (OrgRef "" and no claim),
+// decided: ErrOrgContextRequired (OrgRef "" and no claim),
 // domain.ErrOrganizationMismatch (a bound token names another
 // organization), domain.ErrNotFound (no such organization, or the caller is
 // not an active member and not a platform admin),
 // domain.ErrOrganizationSuspended (a write in a suspended organization),
 // domain.ErrForbidden (a missing permission).
+
+// ErrOrgContextRequired is the error of a tenant-scoped call that names no
+// organization: its OrgRef is "" and the principal is bound to none. It is a
+// property of how the call was made, not a business rule, so it lives at the
+// edge of the hexagon rather than in the domain; each driving adapter tells
+// its callers how to name the organization.
+var ErrOrgContextRequired = &domain.Error{
+	Kind: domain.KindInvalid, Code: "organization_context_required",
+	Message: "the request names no organization and the token is bound to none",
+}
 
 // CreateOrganization is the input of Organizations.Create.
 type CreateOrganization struct {

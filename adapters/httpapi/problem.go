@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // ProblemTypeBase is the prefix of every problem type URI: the type of the
@@ -163,10 +164,18 @@ func pointerOf(field string) string {
 	return "/" + field
 }
 
+// errOrgContextRequired is ports.ErrOrgContextRequired told in terms of this
+// API's routes.
+var errOrgContextRequired = newAPIError("organization_context_required",
+	"the token carries no organization; use the /organizations/{orgId}/ form of this route")
+
 // writeError answers err as a problem. It is the only place that maps errors
 // to statuses. Internal errors are logged once, with the request ID, and the
 // caller sees only "internal error".
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ports.ErrOrgContextRequired) {
+		err = errOrgContextRequired
+	}
 	var (
 		ae *apiError
 		ve *domain.ValidationError
