@@ -98,3 +98,21 @@ func TestIfMatchLength(t *testing.T) {
 		wantProblem(t, res, body, http.StatusPreconditionFailed, "version_mismatch")
 	}
 }
+
+// TestRoutesWithoutQueryParametersIgnoreTheQuery records a decision: a route
+// that takes no query parameter never reads the query string, so a ';' or a
+// bad escape there cuts nothing and is not refused (proxies and caches may
+// append their own parameters). Routes that take parameters refuse both
+// (TestListParameterErrors).
+func TestRoutesWithoutQueryParametersIgnoreTheQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("alice")
+	id := e.createOrg(t, tok, "acme")
+	for _, path := range []string{"/api/v1/me", "/api/v1/organizations/" + id, "/livez", "/api/v1/openapi.json"} {
+		for _, q := range []string{"?a;b", "?%zz", "?=x", "?cache=1"} {
+			res, body := e.do(t, http.MethodGet, path+q, tok, nil)
+			wantStatus(t, res, body, http.StatusOK)
+		}
+	}
+}
