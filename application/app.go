@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -49,25 +48,8 @@ func New(d Deps) *App {
 	}
 }
 
-// Default and largest page sizes, used when a caller passes none.
-const (
-	defaultPageSize = 20
-	maxPageSize     = 100
-)
-
 // normalizePage fills in the page defaults and clamps the size.
-func normalizePage(r ports.PageRequest) ports.PageRequest {
-	if r.Page < 1 {
-		r.Page = 1
-	}
-	if r.Size < 1 {
-		r.Size = defaultPageSize
-	}
-	if r.Size > maxPageSize {
-		r.Size = maxPageSize
-	}
-	return r
-}
+func normalizePage(r ports.PageRequest) ports.PageRequest { return r.Normalized() }
 
 // paginate cuts one page out of items, which are already filtered and sorted.
 func paginate[T any](items []T, r ports.PageRequest) ports.Page[T] {
@@ -123,15 +105,4 @@ func compareFold(a, b string, desc bool) int {
 		c = -c
 	}
 	return c
-}
-
-// checkSortFields returns a validation error naming "sort" when r sorts by a
-// field outside allowed.
-func checkSortFields(r ports.PageRequest, allowed ...string) error {
-	for _, f := range r.Sort {
-		if !slices.Contains(allowed, f.Field) {
-			return domain.Invalid("sort", "unknown sort field %q; allowed: %s", f.Field, strings.Join(allowed, ", "))
-		}
-	}
-	return nil
 }

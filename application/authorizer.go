@@ -45,7 +45,7 @@ const (
 
 // authorize resolves the organization and the caller's access to it and
 // requires permission perm. The errors come in the documented order:
-// ErrOrgContextRequired, ErrOrganizationMismatch, ErrNotFound,
+// ports.ErrOrgContextRequired, ErrOrganizationMismatch, ErrNotFound,
 // ErrOrganizationSuspended (writes), ErrForbidden.
 func (az *authorizer) authorize(ctx context.Context, p ports.Principal, org domain.OrgRef, perm domain.PermissionKey, i intent) (*access, error) {
 	acc, err := az.resolve(ctx, p, org)
@@ -123,7 +123,7 @@ func (az *authorizer) scopeRef(ctx context.Context, p ports.Principal, org domai
 	_, claimByID := claim.ID()
 	switch {
 	case org.IsZero() && claim.IsZero():
-		return domain.OrgRef{}, domain.ErrOrgContextRequired
+		return domain.OrgRef{}, ports.ErrOrgContextRequired
 	case org.IsZero():
 		return claim, nil
 	case claim.IsZero() || claim == org:
@@ -243,4 +243,19 @@ func (az *authorizer) callerUser(ctx context.Context, p ports.Principal) (*domai
 		return nil, err
 	}
 	return az.ensureUser(ctx, p, u)
+}
+
+// noSuchID is an ID no organization or user has: IDs are UUIDv7, and this
+// is the nil UUID.
+const noSuchID = "00000000-0000-0000-0000-000000000000"
+
+// userKey returns a user ID from a request path as the store may be asked
+// about it: unchanged, or noSuchID when it is not text a key may hold, so
+// that the answer is the one for any unknown user (after the organization
+// and permission checks) and the store never sees text it cannot hold.
+func userKey(userID string) string {
+	if !domain.IsKeyText(userID) {
+		return noSuchID
+	}
+	return userID
 }

@@ -154,6 +154,20 @@ func parseCheck(p ports.Principal, r ports.CheckRequest, prefix string) (checkQu
 	if (r.UserID == "") == (r.Subject == "") {
 		fe = append(fe, domain.FieldError{Field: prefix + "user_id", Detail: "give exactly one of user_id and subject"})
 	}
+	if !domain.IsKeyText(r.UserID) {
+		fe = append(fe, domain.FieldError{Field: prefix + "user_id", Detail: "must be valid UTF-8 without control characters"})
+	}
+	for _, id := range []struct{ field, v string }{{"subject", r.Subject}, {"issuer", r.Issuer}} {
+		if id.v == "" {
+			continue // absent; an empty issuer means the caller's
+		}
+		var v *domain.ValidationError
+		if errors.As(domain.ValidateIdentifier(id.v), &v) {
+			for _, f := range v.Fields {
+				fe = append(fe, domain.FieldError{Field: prefix + id.field, Detail: f.Detail})
+			}
+		}
+	}
 	k, err := domain.ParsePermissionKey(r.Permission)
 	if err != nil {
 		fe = append(fe, domain.FieldError{Field: prefix + "permission", Detail: "must be a permission key resource:action"})

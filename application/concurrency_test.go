@@ -124,7 +124,7 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		}, domain.ErrOrganizationMismatch, counts{orgLookups: 1}},
 		{"a read is one round trip and no write", func() error {
-			_, err := app.Members.List(ctx, alice, domain.ParseOrgRef("acme"), ports.MemberFilter{})
+			_, err := app.Members.List(ctx, alice, domain.ParseOrgRef("acme"), ports.MemberQuery{})
 			return err
 		}, nil, counts{loadAccess: 1}},
 		{"a check is one round trip", func() error {

@@ -18,22 +18,17 @@ type MemberService struct {
 }
 
 // List returns a page of the organization's members (members:read).
-func (s *MemberService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.MemberFilter) (ports.Page[ports.Member], error) {
+func (s *MemberService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, q ports.MemberQuery) (ports.Page[ports.Member], error) {
 	acc, err := s.auth.authorize(ctx, p, org, domain.PermMembersRead, read)
 	if err != nil {
 		return ports.Page[ports.Member]{}, err
 	}
-	if f.Status != "" {
-		if _, err := domain.ParseMemberStatus(f.Status); err != nil {
-			return ports.Page[ports.Member]{}, domain.Invalid("status", "must be one of active, suspended")
-		}
-	}
-	if err := checkSortFields(f.PageRequest, "joined_at", "email", "name"); err != nil {
+	if err := ports.MemberList.Check(q.PageRequest, map[string]string{"role": q.Role, "status": q.Status, "q": q.Q}); err != nil {
 		return ports.Page[ports.Member]{}, err
 	}
-	f.OrgID = acc.org.ID()
-	f.PageRequest = normalizePage(f.PageRequest)
-	return s.auth.store.Memberships().List(ctx, f)
+	return s.auth.store.Memberships().List(ctx, ports.MemberFilter{
+		OrgID: acc.org.ID(), Role: q.Role, Status: q.Status, Q: q.Q, PageRequest: normalizePage(q.PageRequest),
+	})
 }
 
 // Get returns one member (members:read).
@@ -42,7 +37,7 @@ func (s *MemberService) Get(ctx context.Context, p ports.Principal, org domain.O
 	if err != nil {
 		return ports.Member{}, err
 	}
-	return s.auth.store.Memberships().GetMember(ctx, acc.org.ID(), userID)
+	return s.auth.store.Memberships().GetMember(ctx, acc.org.ID(), userKey(userID))
 }
 
 // Add makes a user a member (members:write): an existing user by ID, or an
@@ -62,6 +57,9 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.O
 	orgID := acc.org.ID()
 	if (in.UserID == "") == (in.Subject == "") {
 		return ports.Member{}, domain.Invalid("user_id", "give exactly one of user_id and subject")
+	}
+	if !domain.IsKeyText(in.UserID) {
+		return ports.Member{}, domain.Invalid("user_id", "must be valid UTF-8 without control characters")
 	}
 	now := az.clock.Now()
 	m, err := domain.NewMembership(orgID, in.UserID, in.Roles, now)
@@ -127,7 +125,7 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domai
 	if err != nil {
 		return ports.Member{}, err
 	}
-	orgID := acc.org.ID()
+	orgID, userID := acc.org.ID(), userKey(userID)
 	if c.Roles == nil && c.Status == nil {
 		return az.store.Memberships().GetMember(ctx, orgID, userID)
 	}
@@ -186,7 +184,7 @@ func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domai
 	if err != nil {
 		return err
 	}
-	orgID := acc.org.ID()
+	orgID, userID := acc.org.ID(), userKey(userID)
 	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		owners, m, err := lockForOwnerRule(ctx, r, orgID, userID)
 		if err != nil {

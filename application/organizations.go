@@ -70,12 +70,7 @@ func (s *OrganizationService) Get(ctx context.Context, p ports.Principal, org do
 // for a platform administrator every organization.
 func (s *OrganizationService) List(ctx context.Context, p ports.Principal, q ports.OrganizationQuery) (ports.Page[*domain.Organization], error) {
 	var none ports.Page[*domain.Organization]
-	if q.Status != "" {
-		if _, err := domain.ParseOrganizationStatus(q.Status); err != nil {
-			return none, domain.Invalid("status", "must be one of active, suspended")
-		}
-	}
-	if err := checkSortFields(q.PageRequest, "name", "slug", "created_at", "updated_at", "status"); err != nil {
+	if err := ports.OrganizationList.Check(q.PageRequest, map[string]string{"q": q.Q, "status": q.Status}); err != nil {
 		return none, err
 	}
 	az := s.auth

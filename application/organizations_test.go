@@ -33,7 +33,7 @@ func TestScopeResolution(t *testing.T) {
 		{"unbound by ID", alice, acme.ID(), nil},
 		{"unbound by slug", alice, "acme", nil},
 		{"unbound by upper-case ID", alice, strings.ToUpper(acme.ID()), nil},
-		{"unbound without path", alice, "", domain.ErrOrgContextRequired},
+		{"unbound without path", alice, "", ports.ErrOrgContextRequired},
 		{"bound by ID, no path", bound(alice, acme.ID()), "", nil},
 		{"bound by slug, no path", bound(alice, "acme"), "", nil},
 		{"bound by ID, same ID", bound(alice, acme.ID()), acme.ID(), nil},
@@ -273,7 +273,7 @@ func TestOrganizationDelete(t *testing.T) {
 	}
 	// The slug is free again and the new organization starts empty.
 	o2 := e.createOrg(t, alice, "acme")
-	roles, err := e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o2.ID()), ports.RoleFilter{})
+	roles, err := e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o2.ID()), ports.RoleQuery{})
 	checkErr(t, err, nil)
 	if roles.Total != 3 {
 		t.Fatalf("got %d roles in the new organization, want the 3 built-in ones", roles.Total)

@@ -24,10 +24,7 @@ func (s *PermissionService) List(ctx context.Context, p ports.Principal, org dom
 	if err != nil {
 		return none, err
 	}
-	if q.Type != "" && q.Type != "system" && q.Type != "custom" {
-		return none, domain.Invalid("type", "must be one of system, custom")
-	}
-	if err := checkSortFields(q.PageRequest, "key", "created_at"); err != nil {
+	if err := ports.PermissionList.Check(q.PageRequest, map[string]string{"type": q.Type, "q": q.Q}); err != nil {
 		return none, err
 	}
 	var all []*domain.Permission
@@ -47,7 +44,7 @@ func (s *PermissionService) List(ctx context.Context, p ports.Principal, org dom
 	}
 	sort := q.Sort
 	if len(sort) == 0 {
-		sort = []ports.SortField{{Field: "key"}}
+		sort = ports.PermissionList.DefaultSort
 	}
 	slices.SortStableFunc(all, func(a, b *domain.Permission) int {
 		for _, sf := range sort {

@@ -20,12 +20,12 @@ type RoleService struct {
 // roles (roles:read), filtered by f.Q (key or name contains) and sorted by
 // key, name or created_at; by default built-in roles come first, in their
 // canonical order, then custom roles by key.
-func (s *RoleService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.RoleFilter) (ports.Page[*domain.Role], error) {
+func (s *RoleService) List(ctx context.Context, p ports.Principal, org domain.OrgRef, f ports.RoleQuery) (ports.Page[*domain.Role], error) {
 	acc, err := s.auth.authorize(ctx, p, org, domain.PermRolesRead, read)
 	if err != nil {
 		return ports.Page[*domain.Role]{}, err
 	}
-	if err := checkSortFields(f.PageRequest, "key", "name", "created_at"); err != nil {
+	if err := ports.RoleList.Check(f.PageRequest, map[string]string{"q": f.Q}); err != nil {
 		return ports.Page[*domain.Role]{}, err
 	}
 	var all []*domain.Role

@@ -88,7 +88,7 @@ func TestRoleRules(t *testing.T) {
 	checkErr(t, e.app.Roles.Delete(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), "auditor"), domain.ErrForbidden)
 	checkErr(t, e.app.Roles.Delete(ctx, alice, domain.ParseOrgRef(o.ID()), "auditor"), nil)
 
-	page, err := e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleFilter{PageRequest: ports.PageRequest{Page: 1, Size: 4}})
+	page, err := e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleQuery{PageRequest: ports.PageRequest{Page: 1, Size: 4}})
 	checkErr(t, err, nil)
 	var keys []string
 	for _, r := range page.Items {
@@ -97,12 +97,12 @@ func TestRoleRules(t *testing.T) {
 	if want := []string{"owner", "admin", "member", "reader"}; !slices.Equal(keys, want) || page.Total != 5 {
 		t.Fatalf("got %v (total %d), want %v (total 5)", keys, page.Total, want)
 	}
-	page, err = e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleFilter{Q: "READ", PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "key", Desc: true}}}})
+	page, err = e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleQuery{Q: "READ", PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "key", Desc: true}}}})
 	checkErr(t, err, nil)
 	if page.Total != 1 || page.Items[0].Key() != "reader" {
 		t.Fatalf("got %d roles, want only reader", page.Total)
 	}
-	_, err = e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleFilter{PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "grants"}}}})
+	_, err = e.app.Roles.List(ctx, alice, domain.ParseOrgRef(o.ID()), ports.RoleQuery{PageRequest: ports.PageRequest{Sort: []ports.SortField{{Field: "grants"}}}})
 	checkInvalid(t, err, "sort")
 }
 

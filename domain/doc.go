@@ -124,6 +124,17 @@
 // invoices:approve does not allow granting invoices:*, and an admin cannot
 // grant organization:delete.
 //
+// # Text
+//
+// Every text OrgStack keeps is valid UTF-8 without NUL. Names, keys and
+// identifiers (an organization's name and slug, role keys and names,
+// permission keys, a user's name, metadata keys, issuers and subjects) hold
+// no control character; free text (descriptions, metadata values, email
+// addresses) may hold tabs and line breaks. The display name of an
+// organization or a role must hold something besides whitespace, and
+// "whitespace" is one explicit list of characters (WhitespaceClass). The
+// rules are stated once, in text.go, and every constructor applies them.
+//
 // # Errors
 //
 // Every rule that refuses an action returns a typed error: a

@@ -47,7 +47,6 @@ var (
 	ErrOrganizationMismatch  = newError(KindForbidden, "organization_mismatch", "the token is bound to another organization")
 	ErrOrganizationSuspended = newError(KindForbidden, "organization_suspended", "the organization is suspended")
 	ErrPlatformAdminRequired = newError(KindForbidden, "platform_admin_required", "only platform administrators may do this")
-	ErrOrgContextRequired    = newError(KindInvalid, "organization_context_required", "the token carries no organization; use the /organizations/{orgId}/ form of this route")
 	ErrNotFound              = newError(KindNotFound, "not_found", "the resource does not exist")
 	ErrSlugTaken             = newError(KindConflict, "slug_taken", "an organization with this slug already exists")
 	ErrLastOwner             = newError(KindConflict, "last_owner", "an organization must keep at least one active owner")

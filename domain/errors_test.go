@@ -3,6 +3,8 @@ package domain_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/orgstack/orgstack/domain"
@@ -21,7 +23,6 @@ var sentinels = []struct {
 	{domain.ErrOrganizationMismatch, domain.KindForbidden},
 	{domain.ErrOrganizationSuspended, domain.KindForbidden},
 	{domain.ErrPlatformAdminRequired, domain.KindForbidden},
-	{domain.ErrOrgContextRequired, domain.KindInvalid},
 	{domain.ErrNotFound, domain.KindNotFound},
 	{domain.ErrSlugTaken, domain.KindConflict},
 	{domain.ErrLastOwner, domain.KindConflict},
@@ -136,5 +137,24 @@ func TestValidationErrorFromConstructor(t *testing.T) {
 	want := "invalid input: slug: must be 3 to 63 characters long; name: must be 1 to 200 characters long"
 	if got := err.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestErrorsSpeakTheDomain keeps the transport out of the domain's errors:
+// no message names a route, a method or a path; those belong to the
+// adapter that has them (the HTTP adapter words ports.ErrOrgContextRequired
+// in terms of its routes).
+func TestErrorsSpeakTheDomain(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("errors.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, word := range []string{"route", "/organizations/", "{orgId}", "HTTP", "method"} {
+		for i, line := range strings.Split(string(src), "\n") {
+			if strings.Contains(line, "newError(") && strings.Contains(line, word) {
+				t.Errorf("errors.go:%d: a domain error mentions %q: %s", i+1, word, strings.TrimSpace(line))
+			}
+		}
 	}
 }

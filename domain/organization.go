@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -101,13 +102,22 @@ type OrgRef struct {
 // ParseOrgRef reads v as an organization reference: an ID when v has the
 // form of a UUID (lower-cased, so one organization has one ID reference),
 // a slug otherwise. "" gives the zero OrgRef. A slug reference is not
-// validated: text that no slug can have simply names no organization.
+// validated: text that no slug can have simply names no organization. Text
+// that no key may hold (IsKeyText) gives a reference to the nil UUID, an ID
+// no organization has, so it is answered as any unknown organization and
+// never reaches a store that could not hold it.
 func ParseOrgRef(v string) OrgRef {
+	if v != "" && !IsKeyText(v) {
+		return OrgRef{id: nilUUID}
+	}
 	if looksLikeUUID(v) {
 		return OrgRef{id: strings.ToLower(v)}
 	}
 	return OrgRef{slug: Slug(v)}
 }
+
+// nilUUID is the nil UUID: no organization has it, since IDs are UUIDv7.
+const nilUUID = "00000000-0000-0000-0000-000000000000"
 
 // OrgRefByID returns the reference to the organization with that ID.
 func OrgRefByID(id string) OrgRef { return OrgRef{id: id} }
@@ -148,35 +158,30 @@ const (
 	MaxMetadataValue    = 500
 )
 
-func validateName(v string, max int) error {
-	n := utf8.RuneCountInString(v)
-	if !utf8.ValidString(v) || n < 1 || n > max {
-		return Invalid("", "must be 1 to %d characters long", max)
-	}
-	if strings.TrimSpace(v) == "" {
-		return Invalid("", "must not be blank")
-	}
-	return nil
-}
-
 // pointerToken escapes a map key for use in a field path (RFC 6901).
 func pointerToken(k string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
 }
 
 // ValidateMetadata checks an organization's metadata: at most 50 keys, each
-// key 1 to 40 characters, each value at most 500 characters.
+// key 1 to 40 characters without control characters, each value free text
+// of at most 500 characters. Its fields are named as in an organization:
+// "metadata" for the whole, "metadata/<key>" for one entry (the empty key
+// is "metadata/").
 func ValidateMetadata(m map[string]string) error {
 	var fe fieldErrors
 	if len(m) > MaxMetadataKeys {
-		fe.add("", Invalid("", "must have at most %d keys", MaxMetadataKeys))
+		fe = append(fe, FieldError{Field: "metadata", Detail: fmt.Sprintf("must have at most %d keys", MaxMetadataKeys)})
 	}
 	for k, v := range m {
-		if n := utf8.RuneCountInString(k); !utf8.ValidString(k) || n < 1 || n > MaxMetadataKey {
-			fe.add(pointerToken(k), Invalid("", "key must be 1 to %d characters long", MaxMetadataKey))
+		field := "metadata/" + pointerToken(k)
+		if !IsKeyText(k) {
+			fe = append(fe, FieldError{Field: field, Detail: "key must be valid UTF-8 without control characters"})
+		} else if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKey {
+			fe = append(fe, FieldError{Field: field, Detail: fmt.Sprintf("key must be 1 to %d characters long", MaxMetadataKey)})
 		}
-		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxMetadataValue {
-			fe.add(pointerToken(k), Invalid("", "value must be at most %d characters long", MaxMetadataValue))
+		if err := validateFreeText(v, MaxMetadataValue); err != nil {
+			fe = append(fe, FieldError{Field: field, Detail: "value " + err.(*ValidationError).Fields[0].Detail})
 		}
 	}
 	return fe.err()
@@ -203,7 +208,7 @@ func NewOrganization(id, slug, name string, metadata map[string]string, now time
 	s, err := ParseSlug(slug)
 	fe.add("slug", err)
 	fe.add("name", validateName(name, MaxOrganizationName))
-	fe.add("metadata", ValidateMetadata(metadata))
+	fe.add("", ValidateMetadata(metadata))
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
@@ -306,7 +311,7 @@ func (o *Organization) Apply(c OrganizationChanges, now time.Time) error {
 		next.metadata[k] = *v
 	}
 	if c.Metadata != nil {
-		fe.add("metadata", ValidateMetadata(next.metadata))
+		fe.add("", ValidateMetadata(next.metadata))
 	}
 	if err := fe.err(); err != nil {
 		return err

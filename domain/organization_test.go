@@ -137,7 +137,7 @@ func TestValidateMetadata(t *testing.T) {
 	tests := []struct {
 		name string
 		give map[string]string
-		want []string // invalid fields, relative to the metadata
+		want []string // invalid fields, relative to the metadata ("/" is the empty key)
 	}{
 		{name: "nil", give: nil},
 		{name: "empty", give: map[string]string{}},
@@ -147,7 +147,7 @@ func TestValidateMetadata(t *testing.T) {
 		{name: "key 41 chars", give: map[string]string{key41: "v"}, want: []string{key41}},
 		{name: "key 40 multibyte runes", give: map[string]string{strings.Repeat("ü", 40): "v"}},
 		{name: "key 41 multibyte runes", give: map[string]string{strings.Repeat("ü", 41): "v"}, want: []string{strings.Repeat("ü", 41)}},
-		{name: "empty key", give: map[string]string{"": "v"}, want: []string{""}},
+		{name: "empty key", give: map[string]string{"": "v"}, want: []string{"/"}},
 		{name: "empty value", give: map[string]string{"color": ""}},
 		{name: "value 500 chars", give: map[string]string{"k": strings.Repeat("v", 500)}},
 		{name: "value 501 chars", give: map[string]string{"k": strings.Repeat("v", 501)}, want: []string{"k"}},
@@ -162,16 +162,18 @@ func TestValidateMetadata(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			checkFields(t, domain.ValidateMetadata(tt.give), tt.want)
-
-			// NewOrganization names the same entries under "metadata".
+			// Both name the entries as in an organization, under "metadata".
 			want := make([]string, len(tt.want))
 			for i, f := range tt.want {
 				want[i] = "metadata"
-				if f != "" {
+				switch {
+				case f == "/":
+					want[i] += "/"
+				case f != "":
 					want[i] += "/" + f
 				}
 			}
+			checkFields(t, domain.ValidateMetadata(tt.give), want)
 			_, err := domain.NewOrganization("id", "acme", "Acme", tt.give, t0)
 			checkFields(t, err, want)
 		})
@@ -285,7 +287,7 @@ func TestNewOrganizationInvalid(t *testing.T) {
 	}{
 		{name: "bad slug", slug: "A", orgName: "Acme", want: []string{"slug"}},
 		{name: "bad name", slug: "acme", orgName: " ", want: []string{"name"}},
-		{name: "bad metadata", slug: "acme", orgName: "Acme", metadata: map[string]string{"": "x"}, want: []string{"metadata"}},
+		{name: "bad metadata", slug: "acme", orgName: "Acme", metadata: map[string]string{"": "x"}, want: []string{"metadata/"}},
 		{
 			name: "every field bad", slug: "ab--", orgName: "",
 			metadata: map[string]string{"k": strings.Repeat("v", 501)},
@@ -462,7 +464,7 @@ func TestOrganizationApplyInvalid(t *testing.T) {
 		{
 			name: "metadata empty key",
 			give: domain.OrganizationChanges{Metadata: map[string]*string{"": ptr("v")}},
-			want: []string{"metadata"},
+			want: []string{"metadata/"},
 		},
 		{
 			name: "metadata over 50 keys after merge",

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // PermissionKey names one thing a user may do: "resource:action", each part
@@ -128,12 +127,9 @@ func SystemPermission(k PermissionKey) (*Permission, bool) {
 // MaxDescription is the longest description of a role or permission.
 const MaxDescription = 500
 
-func validateDescription(d string) error {
-	if !utf8.ValidString(d) || utf8.RuneCountInString(d) > MaxDescription {
-		return Invalid("", "must be at most %d characters long", MaxDescription)
-	}
-	return nil
-}
+// validateDescription checks a description: free text of at most
+// MaxDescription characters.
+func validateDescription(d string) error { return validateFreeText(d, MaxDescription) }
 
 // NewCustomPermission defines a custom permission in an organization. The key
 // must not use a system resource name.

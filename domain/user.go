@@ -2,7 +2,6 @@ package domain
 
 import (
 	"time"
-	"unicode/utf8"
 )
 
 // User is the principal behind a token, identified by the token's issuer and
@@ -25,31 +24,20 @@ const (
 	MaxUserName   = 200
 )
 
-// NewUser creates a user for the identity (issuer, subject).
+// NewUser creates a user for the identity (issuer, subject): identifiers of
+// 1 to 255 bytes without control characters (ValidateIdentifier). Email is
+// optional free text, name an optional name without control characters; ""
+// means none.
 func NewUser(id, issuer, subject, email, name string, now time.Time) (*User, error) {
 	var fe fieldErrors
-	fe.add("issuer", validateIdentifier(issuer))
-	fe.add("subject", validateIdentifier(subject))
-	fe.add("email", validateOptional(email, MaxUserEmail))
-	fe.add("name", validateOptional(name, MaxUserName))
+	fe.add("issuer", ValidateIdentifier(issuer))
+	fe.add("subject", ValidateIdentifier(subject))
+	fe.add("email", validateFreeText(email, MaxUserEmail))
+	fe.add("name", validateOptionalKeyText(name, MaxUserName))
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
 	return &User{id: id, issuer: issuer, subject: subject, email: email, name: name, createdAt: now, updatedAt: now}, nil
-}
-
-func validateIdentifier(v string) error {
-	if !utf8.ValidString(v) || len(v) < 1 || len(v) > MaxIdentifier {
-		return Invalid("", "must be 1 to %d bytes long", MaxIdentifier)
-	}
-	return nil
-}
-
-func validateOptional(v string, max int) error {
-	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
-		return Invalid("", "must be at most %d characters long", max)
-	}
-	return nil
 }
 
 // UnmarshalUserFromDatabase rebuilds a user from storage, skipping the
@@ -84,10 +72,10 @@ func (u *User) UpdatedAt() time.Time { return u.updatedAt }
 // invalid values in the token leave the kept value alone.
 func (u *User) RefreshClaims(email, name string, now time.Time) bool {
 	changed := false
-	if email != "" && email != u.email && validateOptional(email, MaxUserEmail) == nil {
+	if email != "" && email != u.email && validateFreeText(email, MaxUserEmail) == nil {
 		u.email, changed = email, true
 	}
-	if name != "" && name != u.name && validateOptional(name, MaxUserName) == nil {
+	if name != "" && name != u.name && validateOptionalKeyText(name, MaxUserName) == nil {
 		u.name, changed = name, true
 	}
 	if changed {

@@ -1,8 +1,9 @@
 // Package ports is the edge of the hexagon: the interfaces through which the
 // outside world drives OrgStack (driving ports, implemented by application)
 // and through which OrgStack reaches the outside world (driven ports,
-// implemented by adapters). It holds interfaces and the plain values they
-// exchange, nothing else.
+// implemented by adapters). It holds interfaces, the plain values they
+// exchange and the rules of those values every side shares (list.go: sort
+// fields, page limits and filters of every list), nothing else.
 //
 // Errors: unless a method's comment says otherwise, methods return the
 // domain's typed errors (*domain.Error sentinels compared with errors.Is, or a

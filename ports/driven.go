@@ -19,7 +19,7 @@ type IDGenerator interface {
 
 // SortField is one key of a sort order.
 type SortField struct {
-	Field string // a field name from the resource's whitelist
+	Field string // one of the list's ListRules.Sorts
 	Desc  bool
 }
 
@@ -54,8 +54,8 @@ type OrganizationFilter struct {
 	PageRequest
 }
 
-// OrganizationRepository stores organizations. Sort fields: name, slug,
-// created_at, updated_at, status.
+// OrganizationRepository stores organizations. Sort fields and default
+// order: OrganizationList.
 type OrganizationRepository interface {
 	// Create stores a new organization. Errors: domain.ErrSlugTaken.
 	Create(ctx context.Context, o *domain.Organization) error
@@ -76,7 +76,7 @@ type OrganizationRepository interface {
 	List(ctx context.Context, f OrganizationFilter) (Page[*domain.Organization], error)
 }
 
-// UserFilter selects users. Sort fields: email, name, created_at.
+// UserFilter selects users. Sort fields and default order: UserList.
 type UserFilter struct {
 	OrgID string // when set, only users with a membership in that organization (any status)
 	Q     string // email or name contains (case-insensitive)
@@ -110,8 +110,8 @@ type Member struct {
 	User       *domain.User
 }
 
-// MemberFilter selects an organization's members. Sort fields: joined_at,
-// email, name.
+// MemberFilter selects an organization's members. Sort fields and default
+// order: MemberList.
 type MemberFilter struct {
 	OrgID  string // required
 	Role   string // holds this role key
@@ -156,8 +156,8 @@ type MembershipRepository interface {
 	ListForUser(ctx context.Context, userID string) ([]OrganizationMembership, error)
 }
 
-// RoleFilter selects an organization's custom roles. Sort fields: key, name,
-// created_at.
+// RoleFilter selects an organization's custom roles. Sort fields and
+// default order: RoleList.
 type RoleFilter struct {
 	OrgID string
 	Q     string // key or name contains (case-insensitive)
@@ -189,8 +189,8 @@ type RoleRepository interface {
 	List(ctx context.Context, f RoleFilter) ([]*domain.Role, error)
 }
 
-// PermissionFilter selects an organization's custom permissions. Sort
-// fields: key, created_at.
+// PermissionFilter selects an organization's custom permissions (unsorted,
+// unpaged: the application merges them with the system permissions).
 type PermissionFilter struct {
 	OrgID string
 	Q     string // key or description contains (case-insensitive)

@@ -12,12 +12,22 @@ import (
 // token's organization claim.
 //
 // Common errors of every tenant-scoped method, in the order they are
-// decided: domain.ErrOrgContextRequired (a zero OrgRef and no claim),
+// decided: ErrOrgContextRequired (a zero OrgRef and no claim),
 // domain.ErrOrganizationMismatch (a bound token names another
 // organization), domain.ErrNotFound (no such organization, or the caller is
 // not an active member and not a platform admin),
 // domain.ErrOrganizationSuspended (a write in a suspended organization),
 // domain.ErrForbidden (a missing permission).
+
+// ErrOrgContextRequired is the error of a tenant-scoped call that names no
+// organization: its OrgRef is "" and the principal is bound to none. It is a
+// property of how the call was made, not a business rule, so it lives at the
+// edge of the hexagon rather than in the domain; each driving adapter tells
+// its callers how to name the organization.
+var ErrOrgContextRequired = &domain.Error{
+	Kind: domain.KindInvalid, Code: "organization_context_required",
+	Message: "the request names no organization and the token is bound to none",
+}
 
 // CreateOrganization is the input of Organizations.Create.
 type CreateOrganization struct {
@@ -26,7 +36,13 @@ type CreateOrganization struct {
 	Metadata map[string]string
 }
 
-// OrganizationQuery filters the organizations a caller may see.
+// The driving ports take a *Query (what a caller asks of a list: filters
+// and a page request, checked against the list's ListRules); the use cases
+// turn it into the driven port's *Filter, which adds what only the
+// application decides (the organization, the members to keep).
+
+// OrganizationQuery filters the organizations a caller may see
+// (OrganizationList).
 type OrganizationQuery struct {
 	Q      string
 	Status string
@@ -90,10 +106,18 @@ type AddMember struct {
 	Roles   []string
 }
 
+// MemberQuery filters an organization's members (MemberList).
+type MemberQuery struct {
+	Role   string // holds this role key
+	Status string // "" for any
+	Q      string // email or name contains (case-insensitive)
+	PageRequest
+}
+
 // Members manages an organization's memberships.
 type Members interface {
 	// List needs members:read.
-	List(ctx context.Context, p Principal, org domain.OrgRef, f MemberFilter) (Page[Member], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, q MemberQuery) (Page[Member], error)
 	// Get needs members:read.
 	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (Member, error)
 	// Add needs members:write. Errors: *domain.ValidationError (also for an
@@ -106,14 +130,21 @@ type Members interface {
 	Remove(ctx context.Context, p Principal, org domain.OrgRef, userID string) error
 }
 
+// UserQuery filters user profiles (UserList).
+type UserQuery struct {
+	Q     string // email or name contains (case-insensitive)
+	Email string // email equals (case-insensitive)
+	PageRequest
+}
+
 // Users reads user profiles.
 type Users interface {
 	// List returns the profiles of the organization's members (members:read).
-	List(ctx context.Context, p Principal, org domain.OrgRef, f UserFilter) (Page[*domain.User], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, q UserQuery) (Page[*domain.User], error)
 	// Get returns one member's profile (members:read).
 	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (*domain.User, error)
 	// ListAll returns every user (platform admins only).
-	ListAll(ctx context.Context, p Principal, f UserFilter) (Page[*domain.User], error)
+	ListAll(ctx context.Context, p Principal, q UserQuery) (Page[*domain.User], error)
 }
 
 // CreateRole is the input of Roles.Create.
@@ -124,10 +155,16 @@ type CreateRole struct {
 	Permissions []string
 }
 
+// RoleQuery filters an organization's roles (RoleList).
+type RoleQuery struct {
+	Q string // key or name contains (case-insensitive)
+	PageRequest
+}
+
 // Roles manages an organization's roles; built-in roles are listed too.
 type Roles interface {
 	// List returns built-in roles followed by custom ones (roles:read).
-	List(ctx context.Context, p Principal, org domain.OrgRef, f RoleFilter) (Page[*domain.Role], error)
+	List(ctx context.Context, p Principal, org domain.OrgRef, q RoleQuery) (Page[*domain.Role], error)
 	// Get needs roles:read.
 	Get(ctx context.Context, p Principal, org domain.OrgRef, key string) (*domain.Role, error)
 	// Create needs roles:write. Errors: *domain.ValidationError (also for a
@@ -140,7 +177,7 @@ type Roles interface {
 	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string) error
 }
 
-// PermissionQuery filters permissions.
+// PermissionQuery filters permissions (PermissionList).
 type PermissionQuery struct {
 	Type string // "", "system" or "custom"
 	Q    string

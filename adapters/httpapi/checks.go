@@ -9,9 +9,9 @@ import (
 // checkItem is one permission check: user_id, or subject with an optional
 // issuer (default the caller's), and the permission.
 type checkItem struct {
-	UserID     string `json:"user_id"`
-	Subject    string `json:"subject"`
-	Issuer     string `json:"issuer"`
+	UserID     string `json:"user_id" text:"nonempty"`
+	Subject    string `json:"subject" text:"nonempty"`
+	Issuer     string `json:"issuer" text:"nonempty"`
 	Permission string `json:"permission"`
 }
 
@@ -24,9 +24,9 @@ func (c checkItem) isZero() bool { return c == checkItem{} }
 // checkRequest is the body of POST …/check: a single check, or a batch in
 // "checks" (never both).
 type checkRequest struct {
-	UserID     string       `json:"user_id"`
-	Subject    string       `json:"subject"`
-	Issuer     string       `json:"issuer"`
+	UserID     string       `json:"user_id" text:"nonempty"`
+	Subject    string       `json:"subject" text:"nonempty"`
+	Issuer     string       `json:"issuer" text:"nonempty"`
 	Permission string       `json:"permission"`
 	Checks     *[]checkItem `json:"checks"`
 }

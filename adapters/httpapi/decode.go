@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/orgstack/orgstack/domain"
 )
 
 // MaxBodyBytes is the largest request body the API reads (1 MiB).
@@ -27,7 +29,9 @@ const maxJSONDepth = 32
 // that are not exactly a field of dst (unknown fields, and keys matching a
 // field only case-insensitively), nulls and values of the wrong type. It
 // checks the shape only; the application validates the content after it has
-// authorized the caller.
+// authorized the caller. One content rule is the decoder's own, because only
+// JSON can tell it: a field tagged `text:"nonempty"` may be absent but not
+// "" (the ports read "" as absent), a 400 validation_failed naming it.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if r.ContentLength > MaxBodyBytes {
 		return errTooLarge()
@@ -68,7 +72,7 @@ func unmarshalStrict(body []byte, dst any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := checkValue(dec, reflect.TypeOf(dst), "", false, 0); err != nil {
+	if err := checkValue(dec, reflect.TypeOf(dst), "", false, false, 0); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -90,7 +94,7 @@ func shapeError(ptr, detail string) error {
 	if ptr == "" {
 		return newAPIError("malformed_json", "the request body "+detail)
 	}
-	return newAPIError("malformed_json", fmt.Sprintf("%s %s", ptr, detail), fieldProblem{Pointer: ptr, Detail: detail})
+	return newAPIError("malformed_json", fmt.Sprintf("%s %s", ptr, detail), bodyProblem(ptr, detail))
 }
 
 func syntaxError(err error) error {
@@ -109,9 +113,16 @@ func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
+// jsonField is one field of a request struct: its type, and whether a
+// present value must not be "" (tag text:"nonempty").
+type jsonField struct {
+	typ      reflect.Type
+	nonEmpty bool
+}
+
 // jsonFields returns the exact JSON names of a struct's fields.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := make(map[string]reflect.Type, t.NumField())
+func jsonFields(t reflect.Type) map[string]jsonField {
+	out := make(map[string]jsonField, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -124,7 +135,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = f.Name
 		}
-		out[name] = f.Type
+		out[name] = jsonField{typ: f.Type, nonEmpty: f.Tag.Get("text") == "nonempty"}
 	}
 	return out
 }
@@ -151,8 +162,8 @@ func kindName(t reflect.Type) string {
 // checkValue reads the next JSON value from dec and checks it against t (nil
 // or an interface type accepts any value, still checking duplicate keys).
 // nullOK allows null (only map values of pointer type, where null removes a
-// key in a merge patch).
-func checkValue(dec *json.Decoder, t reflect.Type, ptr string, nullOK bool, depth int) error {
+// key in a merge patch); nonEmpty refuses "".
+func checkValue(dec *json.Decoder, t reflect.Type, ptr string, nullOK, nonEmpty bool, depth int) error {
 	if depth > maxJSONDepth {
 		return newAPIError("malformed_json", "the request body is nested too deeply")
 	}
@@ -178,6 +189,9 @@ func checkValue(dec *json.Decoder, t reflect.Type, ptr string, nullOK bool, dept
 	case string:
 		if t != nil && t.Kind() != reflect.String {
 			return shapeError(ptr, "must be "+kindName(t))
+		}
+		if nonEmpty && v == "" {
+			return domain.Invalid(ptr, "must not be empty; leave it out instead")
 		}
 		return nil
 	case bool:
@@ -209,7 +223,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, ptr string, nullOK bool, dept
 }
 
 func checkObject(dec *json.Decoder, t reflect.Type, ptr string, depth int) error {
-	var fields map[string]reflect.Type
+	var fields map[string]jsonField
 	if t != nil {
 		switch t.Kind() {
 		case reflect.Struct:
@@ -235,10 +249,10 @@ func checkObject(dec *json.Decoder, t reflect.Type, ptr string, depth int) error
 		}
 		seen[key] = true
 		var et reflect.Type
-		nullOK := false
+		nullOK, nonEmpty := false, false
 		switch {
 		case fields != nil:
-			ft, ok := fields[key]
+			f, ok := fields[key]
 			if !ok {
 				for name := range fields {
 					if strings.EqualFold(name, key) {
@@ -247,7 +261,7 @@ func checkObject(dec *json.Decoder, t reflect.Type, ptr string, depth int) error
 				}
 				return shapeError(kp, "is not a known field")
 			}
-			et = ft
+			et, nonEmpty = f.typ, f.nonEmpty
 		case t != nil: // a map
 			if t.Key().Kind() != reflect.String {
 				return shapeError(ptr, "has an invalid value")
@@ -255,7 +269,7 @@ func checkObject(dec *json.Decoder, t reflect.Type, ptr string, depth int) error
 			et = t.Elem()
 			nullOK = et.Kind() == reflect.Pointer
 		}
-		if err := checkValue(dec, et, kp, nullOK, depth+1); err != nil {
+		if err := checkValue(dec, et, kp, nullOK, nonEmpty, depth+1); err != nil {
 			return err
 		}
 	}
@@ -274,7 +288,7 @@ func checkArray(dec *json.Decoder, t reflect.Type, ptr string, depth int) error 
 		et = t.Elem()
 	}
 	for i := 0; dec.More(); i++ {
-		if err := checkValue(dec, et, ptr+"/"+strconv.Itoa(i), false, depth+1); err != nil {
+		if err := checkValue(dec, et, ptr+"/"+strconv.Itoa(i), false, false, depth+1); err != nil {
 			return err
 		}
 	}

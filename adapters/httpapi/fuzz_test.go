@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/orgstack/orgstack/ports"
 )
 
 // FuzzUnmarshalStrict feeds arbitrary bodies to the shared decoder. It must
@@ -59,15 +61,15 @@ func FuzzParseList(f *testing.F) {
 			return
 		}
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/api/v1/organizations", RawQuery: rawQuery}}
-		q, err := parseList(r, organizationList)
+		q, err := parseList(r, ports.OrganizationList)
 		if err != nil {
 			return
 		}
-		if q.Page < 1 || q.Size < 1 || q.Size > MaxPageSize {
+		if q.Page < 1 || q.Size < 1 || q.Size > ports.MaxPageSize {
 			t.Fatalf("accepted %q as page %d size %d", rawQuery, q.Page, q.Size)
 		}
 		for _, s := range q.Sort {
-			if !strings.Contains(strings.Join(organizationList.sorts, ","), s.Field) {
+			if !strings.Contains(strings.Join(ports.OrganizationList.Sorts, ","), s.Field) {
 				t.Fatalf("accepted sort field %q from %q", s.Field, rawQuery)
 			}
 		}

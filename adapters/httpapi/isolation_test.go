@@ -188,6 +188,9 @@ func TestIsolationNoTenantOverride(t *testing.T) {
 	wantStatus(t, res, body, http.StatusBadRequest)
 	// An unbound token on the token form has no tenant at all.
 	res, body = e.do(t, http.MethodGet, "/api/v1/members", e.token(a.OwnerSub), nil)
-	wantProblem(t, res, body, http.StatusBadRequest, "organization_context_required")
+	p := wantProblem(t, res, body, http.StatusBadRequest, "organization_context_required")
+	if d, _ := p["detail"].(string); !strings.Contains(d, "/organizations/{orgId}/") {
+		t.Errorf("detail %q does not say which route form to use", d)
+	}
 	wantUnchanged(t, before, b.snapshot(t, e))
 }

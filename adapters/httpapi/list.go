@@ -2,41 +2,15 @@ package httpapi
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/orgstack/orgstack/ports"
 )
-
-// Page size limits of every list.
-const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
-	maxPage         = 1_000_000
-	maxFilterLen    = 200
-)
-
-// listSpec describes one list endpoint: its sortable fields and its filters,
-// each with the values it accepts.
-type listSpec struct {
-	sorts   []string
-	filters map[string]filterSpec
-}
-
-// filterSpec is one filter parameter: a fixed set of values, or free text of
-// bounded length.
-type filterSpec struct {
-	values []string // nil: any text up to maxLen
-	maxLen int
-}
-
-func textFilter() filterSpec { return filterSpec{maxLen: maxFilterLen} }
-
-func enumFilter(values ...string) filterSpec { return filterSpec{values: values} }
 
 // listQuery is a parsed list request.
 type listQuery struct {
@@ -46,23 +20,20 @@ type listQuery struct {
 
 func (q listQuery) filter(name string) string { return q.filters[name] }
 
-// parseList is THE list-query parser: page (≥ 1, default 1), size (1 to
-// 100, default 20), sort (a comma list of the spec's fields, '-' for
-// descending) and the spec's filters. Any unknown, repeated or invalid
-// parameter is a 400 invalid_parameter naming each offending parameter.
-func parseList(r *http.Request, spec listSpec) (listQuery, error) {
-	q := listQuery{PageRequest: ports.PageRequest{Page: 1, Size: DefaultPageSize}, filters: map[string]string{}}
-	values := r.URL.Query()
-	var problems []fieldProblem
+// parseList is THE list-query parser: page (1 to ports.MaxPage, default 1),
+// size (1 to ports.MaxPageSize, default ports.DefaultPageSize), sort (a
+// comma list of the list's sort fields, '-' for descending, a repeated field
+// decided by its first mention) and the list's filters, all by the list's
+// ports.ListRules. A malformed query string (a ';', a bad percent-escape), or
+// any unknown, repeated or invalid parameter, is a 400 invalid_parameter
+// naming each offending parameter.
+func parseList(r *http.Request, rules ports.ListRules) (listQuery, error) {
+	q := listQuery{PageRequest: ports.PageRequest{Page: 1, Size: ports.DefaultPageSize}, filters: map[string]string{}}
+	values, problems := parseQuery(r.URL.RawQuery)
 	bad := func(name, format string, args ...any) {
-		problems = append(problems, fieldProblem{Parameter: name, Detail: fmt.Sprintf(format, args...)})
+		problems = append(problems, paramProblem(name, fmt.Sprintf(format, args...)))
 	}
-	names := make([]string, 0, len(values))
-	for name := range values {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
 		vs := values[name]
 		if len(vs) != 1 {
 			bad(name, "must be given at most once")
@@ -72,37 +43,33 @@ func parseList(r *http.Request, spec listSpec) (listQuery, error) {
 		switch name {
 		case "page":
 			n, ok := parseInt(v)
-			if !ok || n < 1 || n > maxPage {
-				bad(name, "must be an integer from 1 to %d", maxPage)
+			if !ok || n < 1 || n > ports.MaxPage {
+				bad(name, "must be an integer from 1 to %d", ports.MaxPage)
 				continue
 			}
 			q.Page = n
 		case "size":
 			n, ok := parseInt(v)
-			if !ok || n < 1 || n > MaxPageSize {
-				bad(name, "must be an integer from 1 to %d", MaxPageSize)
+			if !ok || n < 1 || n > ports.MaxPageSize {
+				bad(name, "must be an integer from 1 to %d", ports.MaxPageSize)
 				continue
 			}
 			q.Size = n
 		case "sort":
-			sort, detail := parseSort(v, spec.sorts)
+			sort, detail := rules.ParseSort(v)
 			if detail != "" {
 				bad(name, "%s", detail)
 				continue
 			}
 			q.Sort = sort
 		default:
-			f, ok := spec.filters[name]
+			f, ok := rules.Filters[name]
 			if !ok {
 				bad(name, "is not a known parameter")
 				continue
 			}
-			if f.values != nil && !slices.Contains(f.values, v) {
-				bad(name, "must be one of %s", strings.Join(f.values, ", "))
-				continue
-			}
-			if f.values == nil && (!utf8.ValidString(v) || utf8.RuneCountInString(v) > f.maxLen) {
-				bad(name, "must be at most %d characters of valid UTF-8", f.maxLen)
+			if detail := f.Check(v); detail != "" {
+				bad(name, "%s", detail)
 				continue
 			}
 			q.filters[name] = v
@@ -111,11 +78,41 @@ func parseList(r *http.Request, spec listSpec) (listQuery, error) {
 	if len(problems) > 0 {
 		names := make([]string, len(problems))
 		for i, p := range problems {
-			names[i] = p.Parameter
+			names[i] = strconv.Quote(p.Parameter)
 		}
 		return q, newAPIError("invalid_parameter", "invalid query parameter: "+strings.Join(names, ", "), problems...)
 	}
 	return q, nil
+}
+
+// parseQuery splits a raw query string into parameters as
+// application/x-www-form-urlencoded does, but refuses what Go's URL parser
+// would silently drop: a pair containing ';' (not a separator here, RFC
+// 3986 leaves it to the application) and a malformed percent-escape. Each
+// such pair is a problem naming its parameter (as far as it can be read).
+func parseQuery(raw string) (url.Values, []fieldProblem) {
+	values := url.Values{}
+	var problems []fieldProblem
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		key, kerr := url.QueryUnescape(rawKey)
+		value, verr := url.QueryUnescape(rawValue)
+		if kerr != nil {
+			key = rawKey
+		}
+		switch {
+		case strings.Contains(pair, ";"):
+			problems = append(problems, paramProblem(key, "contains ';', which does not separate parameters: encode it as %3B"))
+		case kerr != nil || verr != nil:
+			problems = append(problems, paramProblem(key, "is not correctly percent-encoded"))
+		default:
+			values[key] = append(values[key], value)
+		}
+	}
+	return values, problems
 }
 
 // parseInt accepts only plain decimal digits.
@@ -125,29 +122,6 @@ func parseInt(v string) (int, bool) {
 	}
 	n, err := strconv.Atoi(v)
 	return n, err == nil
-}
-
-func parseSort(v string, allowed []string) ([]ports.SortField, string) {
-	if len(allowed) == 0 {
-		return nil, "sorting is not supported on this list"
-	}
-	var out []ports.SortField
-	seen := map[string]bool{}
-	for part := range strings.SplitSeq(v, ",") {
-		f := ports.SortField{Field: part}
-		if strings.HasPrefix(part, "-") {
-			f = ports.SortField{Field: part[1:], Desc: true}
-		}
-		if !slices.Contains(allowed, f.Field) {
-			return nil, "must be a comma-separated list of " + strings.Join(allowed, ", ") + ", each optionally prefixed with '-'"
-		}
-		if seen[f.Field] {
-			return nil, fmt.Sprintf("names %s more than once", f.Field)
-		}
-		seen[f.Field] = true
-		out = append(out, f)
-	}
-	return out, ""
 }
 
 // pagination is the pagination member of every list response.

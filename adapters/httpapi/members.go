@@ -43,9 +43,9 @@ func toMemberJSON(m ports.Member) memberJSON {
 // addMemberRequest is the body of POST …/members: user_id, or subject (with
 // optional issuer, email and name) to pre-provision the user.
 type addMemberRequest struct {
-	UserID  string   `json:"user_id"`
-	Subject string   `json:"subject"`
-	Issuer  string   `json:"issuer"`
+	UserID  string   `json:"user_id" text:"nonempty"`
+	Subject string   `json:"subject" text:"nonempty"`
+	Issuer  string   `json:"issuer" text:"nonempty"`
 	Email   string   `json:"email"`
 	Name    string   `json:"name"`
 	Roles   []string `json:"roles"`
@@ -55,15 +55,6 @@ type addMemberRequest struct {
 type updateMemberRequest struct {
 	Roles  *[]string `json:"roles"`
 	Status *string   `json:"status"`
-}
-
-var memberList = listSpec{
-	sorts: []string{"joined_at", "email", "name"},
-	filters: map[string]filterSpec{
-		"role":   {maxLen: 63},
-		"status": enumFilter("active", "suspended"),
-		"q":      textFilter(),
-	},
 }
 
 // nilUUID names no user: user IDs are UUIDv7.
@@ -100,12 +91,12 @@ func roleKeys(ks []domain.RoleKey) []string {
 // listMembers handles GET /api/v1/members and
 // GET /api/v1/organizations/{orgId}/members.
 func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseList(r, memberList)
+	q, err := parseList(r, ports.MemberList)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.svc.Members.List(r.Context(), principal(r.Context()), orgRef(r), ports.MemberFilter{
+	page, err := s.svc.Members.List(r.Context(), principal(r.Context()), orgRef(r), ports.MemberQuery{
 		Role: q.filter("role"), Status: q.filter("status"), Q: q.filter("q"), PageRequest: q.PageRequest,
 	})
 	if err != nil {

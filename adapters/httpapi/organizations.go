@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,36 +50,36 @@ type updateOrganizationRequest struct {
 	Metadata map[string]*string `json:"metadata"`
 }
 
-var organizationList = listSpec{
-	sorts: []string{"name", "slug", "created_at", "updated_at", "status"},
-	filters: map[string]filterSpec{
-		"q":      textFilter(),
-		"status": enumFilter("active", "suspended"),
-	},
-}
-
 // etag returns the strong entity tag of an organization version.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// maxIfMatch is the longest If-Match value the API reads, as documented.
+const maxIfMatch = 64
 
 // ifVersion turns an If-Match header into the version the application must
 // find: 0 when absent or "*", the version of a single strong tag "N", and
 // -1 (which no organization has, so the update fails with 412) for
-// anything else: weak tags, lists, malformed values.
-func ifVersion(r *http.Request) int64 {
+// anything else: weak tags, lists, malformed values. A value longer than
+// maxIfMatch is a 400 invalid_parameter naming the header.
+func ifVersion(r *http.Request) (int64, error) {
 	vals := r.Header.Values("If-Match")
 	if len(vals) == 0 {
-		return 0
+		return 0, nil
 	}
 	v := strings.TrimSpace(strings.Join(vals, ","))
+	if len(v) > maxIfMatch {
+		detail := fmt.Sprintf("must be at most %d characters long", maxIfMatch)
+		return 0, newAPIError("invalid_parameter", "If-Match "+detail, paramProblem("If-Match", detail))
+	}
 	if v == "*" {
-		return 0
+		return 0, nil
 	}
 	if len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
 		if n, ok := parseInt(v[1 : len(v)-1]); ok && n > 0 {
-			return int64(n)
+			return int64(n), nil
 		}
 	}
-	return -1
+	return -1, nil
 }
 
 func (s *server) writeOrganization(w http.ResponseWriter, r *http.Request, status int, o *domain.Organization) {
@@ -106,7 +107,7 @@ func (s *server) createOrganization(w http.ResponseWriter, r *http.Request) {
 
 // listOrganizations handles GET /api/v1/organizations.
 func (s *server) listOrganizations(w http.ResponseWriter, r *http.Request) {
-	q, err := parseList(r, organizationList)
+	q, err := parseList(r, ports.OrganizationList)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -133,6 +134,11 @@ func (s *server) getOrganization(w http.ResponseWriter, r *http.Request) {
 
 // updateOrganization handles PATCH /api/v1/organizations/{orgId}.
 func (s *server) updateOrganization(w http.ResponseWriter, r *http.Request) {
+	version, err := ifVersion(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req updateOrganizationRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -140,7 +146,7 @@ func (s *server) updateOrganization(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := s.svc.Organizations.Update(r.Context(), principal(r.Context()), orgRef(r), domain.OrganizationChanges{
 		Name: req.Name, Slug: req.Slug, Status: req.Status, Metadata: req.Metadata,
-	}, ifVersion(r))
+	}, version)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -150,7 +156,12 @@ func (s *server) updateOrganization(w http.ResponseWriter, r *http.Request) {
 
 // deleteOrganization handles DELETE /api/v1/organizations/{orgId}.
 func (s *server) deleteOrganization(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.Organizations.Delete(r.Context(), principal(r.Context()), orgRef(r), ifVersion(r)); err != nil {
+	version, err := ifVersion(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Organizations.Delete(r.Context(), principal(r.Context()), orgRef(r), version); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -40,18 +40,10 @@ type updatePermissionRequest struct {
 	Description *string `json:"description"`
 }
 
-var permissionList = listSpec{
-	sorts: []string{"key", "created_at"},
-	filters: map[string]filterSpec{
-		"type": enumFilter("system", "custom"),
-		"q":    textFilter(),
-	},
-}
-
 // listPermissions handles GET /api/v1/permissions and
 // GET /api/v1/organizations/{orgId}/permissions.
 func (s *server) listPermissions(w http.ResponseWriter, r *http.Request) {
-	q, err := parseList(r, permissionList)
+	q, err := parseList(r, ports.PermissionList)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

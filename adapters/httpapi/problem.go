@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // ProblemTypeBase is the prefix of every problem type URI: the type of the
@@ -93,11 +94,39 @@ func lookupCode(code string, kind domain.Kind) ErrorCode {
 }
 
 // fieldProblem names one invalid part of a request: a JSON pointer into the
-// body, or a query parameter.
+// body ("" is the whole body), or a parameter (a query parameter, or a
+// header such as If-Match; "" is a parameter without a name, as in "?=x").
+// Exactly one of the two is always written.
 type fieldProblem struct {
-	Pointer   string `json:"pointer,omitempty"`
-	Parameter string `json:"parameter,omitempty"`
-	Detail    string `json:"detail"`
+	Pointer   string
+	Parameter string
+	InParam   bool // Parameter names the part, not Pointer
+	Detail    string
+}
+
+// bodyProblem names a part of the body by its JSON pointer.
+func bodyProblem(ptr, detail string) fieldProblem {
+	return fieldProblem{Pointer: ptr, Detail: detail}
+}
+
+// paramProblem names a parameter.
+func paramProblem(name, detail string) fieldProblem {
+	return fieldProblem{Parameter: name, InParam: true, Detail: detail}
+}
+
+// MarshalJSON writes {"pointer": …, "detail": …} or {"parameter": …,
+// "detail": …}, the member present even when empty.
+func (f fieldProblem) MarshalJSON() ([]byte, error) {
+	if f.InParam {
+		return json.Marshal(struct {
+			Parameter string `json:"parameter"`
+			Detail    string `json:"detail"`
+		}{f.Parameter, f.Detail})
+	}
+	return json.Marshal(struct {
+		Pointer string `json:"pointer"`
+		Detail  string `json:"detail"`
+	}{f.Pointer, f.Detail})
 }
 
 // problem is an RFC 9457 problem details body with the API's extensions.
@@ -135,10 +164,18 @@ func pointerOf(field string) string {
 	return "/" + field
 }
 
+// errOrgContextRequired is ports.ErrOrgContextRequired told in terms of this
+// API's routes.
+var errOrgContextRequired = newAPIError("organization_context_required",
+	"the token carries no organization; use the /organizations/{orgId}/ form of this route")
+
 // writeError answers err as a problem. It is the only place that maps errors
 // to statuses. Internal errors are logged once, with the request ID, and the
 // caller sees only "internal error".
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ports.ErrOrgContextRequired) {
+		err = errOrgContextRequired
+	}
 	var (
 		ae *apiError
 		ve *domain.ValidationError
@@ -153,7 +190,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		c := codeIndex["validation_failed"]
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request is invalid"}
 		for _, f := range ve.Fields {
-			p.Errors = append(p.Errors, fieldProblem{Pointer: pointerOf(f.Field), Detail: f.Detail})
+			p.Errors = append(p.Errors, bodyProblem(pointerOf(f.Field), f.Detail))
 		}
 	case errors.As(err, &de) && de.Kind != domain.KindInternal:
 		c := lookupCode(de.Code, de.Kind)

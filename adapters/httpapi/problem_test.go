@@ -5,10 +5,12 @@ import (
 	"testing"
 
 	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // TestErrorCodesCoverDomain keeps the one error-code table in step with the
-// domain's sentinel errors: each code is listed with its kind's status.
+// sentinel errors of the domain and the ports: each code is listed with its
+// kind's status.
 func TestErrorCodesCoverDomain(t *testing.T) {
 	kindStatus := map[domain.Kind]int{
 		domain.KindInvalid: 400, domain.KindUnauthenticated: 401, domain.KindForbidden: 403,
@@ -17,7 +19,7 @@ func TestErrorCodesCoverDomain(t *testing.T) {
 	for _, e := range []*domain.Error{
 		domain.ErrUnauthenticated, domain.ErrInvalidToken, domain.ErrForbidden, domain.ErrOwnerRequired,
 		domain.ErrEscalation, domain.ErrOrganizationMismatch, domain.ErrOrganizationSuspended,
-		domain.ErrPlatformAdminRequired, domain.ErrOrgContextRequired, domain.ErrNotFound,
+		domain.ErrPlatformAdminRequired, ports.ErrOrgContextRequired, domain.ErrNotFound,
 		domain.ErrSlugTaken, domain.ErrLastOwner, domain.ErrAlreadyMember, domain.ErrUserExists,
 		domain.ErrRoleExists, domain.ErrBuiltinRole, domain.ErrRoleInUse, domain.ErrPermissionExists,
 		domain.ErrSystemPermission, domain.ErrPermissionInUse, domain.ErrVersionMismatch,

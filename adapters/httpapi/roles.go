@@ -53,20 +53,15 @@ type updateRoleRequest struct {
 	Permissions *[]string `json:"permissions"`
 }
 
-var roleList = listSpec{
-	sorts:   []string{"key", "name", "created_at"},
-	filters: map[string]filterSpec{"q": textFilter()},
-}
-
 // listRoles handles GET /api/v1/roles and
 // GET /api/v1/organizations/{orgId}/roles.
 func (s *server) listRoles(w http.ResponseWriter, r *http.Request) {
-	q, err := parseList(r, roleList)
+	q, err := parseList(r, ports.RoleList)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.svc.Roles.List(r.Context(), principal(r.Context()), orgRef(r), ports.RoleFilter{
+	page, err := s.svc.Roles.List(r.Context(), principal(r.Context()), orgRef(r), ports.RoleQuery{
 		Q: q.filter("q"), PageRequest: q.PageRequest,
 	})
 	if err != nil {

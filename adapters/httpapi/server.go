@@ -75,7 +75,13 @@ func NewHandler(s Services, o Options) http.Handler {
 }
 
 // methodsProbed are the methods tried when building an Allow header.
-var methodsProbed = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+var methodsProbed = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// getAndHead are the methods of every read route: RFC 9110 (section 9.3.2)
+// has a server answer HEAD wherever it answers GET, with the same status
+// and headers and no body. The handler runs as for GET; net/http discards
+// the body it writes and still computes Content-Length.
+var getAndHead = []string{http.MethodGet, http.MethodHead}
 
 // routes builds the route table. Hot routes (check, lists) come first
 // because mux tries routes in order.
@@ -85,11 +91,11 @@ func (s *server) routes() {
 	r.Use(matched)
 	s.router = r
 
-	r.HandleFunc("/livez", s.livez).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.HandleFunc("/livez", s.livez).Methods(getAndHead...)
+	r.HandleFunc("/readyz", s.readyz).Methods(getAndHead...)
 
 	api := r.PathPrefix(BasePath).Subrouter()
-	api.HandleFunc("/openapi.json", s.openapi).Methods(http.MethodGet)
+	api.HandleFunc("/openapi.json", s.openapi).Methods(getAndHead...)
 
 	authed := func(h http.HandlerFunc) http.Handler { return s.authenticate(h) }
 
@@ -97,21 +103,21 @@ func (s *server) routes() {
 	// routes come first of each.
 	tenant := func(sr *mux.Router) {
 		sr.Handle("/check", authed(s.check)).Methods(http.MethodPost)
-		sr.Handle("/members", authed(s.listMembers)).Methods(http.MethodGet)
+		sr.Handle("/members", authed(s.listMembers)).Methods(getAndHead...)
 		sr.Handle("/members", authed(s.addMember)).Methods(http.MethodPost)
-		sr.Handle("/members/{userId}", authed(s.getMember)).Methods(http.MethodGet)
+		sr.Handle("/members/{userId}", authed(s.getMember)).Methods(getAndHead...)
 		sr.Handle("/members/{userId}", authed(s.updateMember)).Methods(http.MethodPatch)
 		sr.Handle("/members/{userId}", authed(s.removeMember)).Methods(http.MethodDelete)
-		sr.Handle("/users", authed(s.listUsers)).Methods(http.MethodGet)
-		sr.Handle("/users/{userId}", authed(s.getUser)).Methods(http.MethodGet)
-		sr.Handle("/roles", authed(s.listRoles)).Methods(http.MethodGet)
+		sr.Handle("/users", authed(s.listUsers)).Methods(getAndHead...)
+		sr.Handle("/users/{userId}", authed(s.getUser)).Methods(getAndHead...)
+		sr.Handle("/roles", authed(s.listRoles)).Methods(getAndHead...)
 		sr.Handle("/roles", authed(s.createRole)).Methods(http.MethodPost)
-		sr.Handle("/roles/{roleKey}", authed(s.getRole)).Methods(http.MethodGet)
+		sr.Handle("/roles/{roleKey}", authed(s.getRole)).Methods(getAndHead...)
 		sr.Handle("/roles/{roleKey}", authed(s.updateRole)).Methods(http.MethodPatch)
 		sr.Handle("/roles/{roleKey}", authed(s.deleteRole)).Methods(http.MethodDelete)
-		sr.Handle("/permissions", authed(s.listPermissions)).Methods(http.MethodGet)
+		sr.Handle("/permissions", authed(s.listPermissions)).Methods(getAndHead...)
 		sr.Handle("/permissions", authed(s.createPermission)).Methods(http.MethodPost)
-		sr.Handle("/permissions/{permissionKey}", authed(s.getPermission)).Methods(http.MethodGet)
+		sr.Handle("/permissions/{permissionKey}", authed(s.getPermission)).Methods(getAndHead...)
 		sr.Handle("/permissions/{permissionKey}", authed(s.updatePermission)).Methods(http.MethodPatch)
 		sr.Handle("/permissions/{permissionKey}", authed(s.deletePermission)).Methods(http.MethodDelete)
 	}
@@ -120,14 +126,14 @@ func (s *server) routes() {
 	tenant(api.PathPrefix("/organizations/{orgId}").Subrouter())
 	tenant(api)
 
-	api.Handle("/organizations", authed(s.listOrganizations)).Methods(http.MethodGet)
+	api.Handle("/organizations", authed(s.listOrganizations)).Methods(getAndHead...)
 	api.Handle("/organizations", authed(s.createOrganization)).Methods(http.MethodPost)
-	api.Handle("/organizations/{orgId}", authed(s.getOrganization)).Methods(http.MethodGet)
+	api.Handle("/organizations/{orgId}", authed(s.getOrganization)).Methods(getAndHead...)
 	api.Handle("/organizations/{orgId}", authed(s.updateOrganization)).Methods(http.MethodPatch)
 	api.Handle("/organizations/{orgId}", authed(s.deleteOrganization)).Methods(http.MethodDelete)
 
-	api.Handle("/me", authed(s.me)).Methods(http.MethodGet)
-	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(http.MethodGet)
+	api.Handle("/me", authed(s.me)).Methods(getAndHead...)
+	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(getAndHead...)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFoundOrNotAllowed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.notFoundOrNotAllowed)

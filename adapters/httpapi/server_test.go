@@ -40,22 +40,27 @@ func TestMethodNotAllowed(t *testing.T) {
 	tests := []struct {
 		method, path, allow string
 	}{
-		{"DELETE", "/api/v1/organizations", "GET, POST"},
-		{"PUT", "/api/v1/organizations/acme", "GET, PATCH, DELETE"},
-		{"POST", "/api/v1/me", "GET"},
+		{"DELETE", "/api/v1/organizations", "GET, HEAD, POST"},
+		{"PUT", "/api/v1/organizations/acme", "GET, HEAD, PATCH, DELETE"},
+		{"POST", "/api/v1/me", "GET, HEAD"},
 		{"GET", "/api/v1/check", "POST"},
+		{"HEAD", "/api/v1/check", "POST"},
 		{"GET", "/api/v1/organizations/acme/check", "POST"},
-		{"PUT", "/api/v1/organizations/acme/members/x", "GET, PATCH, DELETE"},
-		{"DELETE", "/api/v1/roles", "GET, POST"},
-		{"POST", "/api/v1/users/x", "GET"},
-		{"DELETE", "/api/v1/admin/users", "GET"},
-		{"POST", "/livez", "GET"},
-		{"POST", "/api/v1/openapi.json", "GET"},
+		{"PUT", "/api/v1/organizations/acme/members/x", "GET, HEAD, PATCH, DELETE"},
+		{"DELETE", "/api/v1/roles", "GET, HEAD, POST"},
+		{"POST", "/api/v1/users/x", "GET, HEAD"},
+		{"DELETE", "/api/v1/admin/users", "GET, HEAD"},
+		{"POST", "/livez", "GET, HEAD"},
+		{"POST", "/api/v1/openapi.json", "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			res, body := e.do(t, tt.method, tt.path, tok, nil)
-			wantProblem(t, res, body, http.StatusMethodNotAllowed, "method_not_allowed")
+			if tt.method == http.MethodHead {
+				wantStatus(t, res, body, http.StatusMethodNotAllowed)
+			} else {
+				wantProblem(t, res, body, http.StatusMethodNotAllowed, "method_not_allowed")
+			}
 			if got := res.Header.Get("Allow"); got != tt.allow {
 				t.Errorf("Allow %q, want %q", got, tt.allow)
 			}

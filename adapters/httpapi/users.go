@@ -27,23 +27,15 @@ func toUserJSON(u *domain.User) userJSON {
 	}
 }
 
-var userList = listSpec{
-	sorts: []string{"email", "name", "created_at"},
-	filters: map[string]filterSpec{
-		"q":     textFilter(),
-		"email": {maxLen: domain.MaxUserEmail},
-	},
-}
-
 // listUsers handles GET /api/v1/users and
 // GET /api/v1/organizations/{orgId}/users.
 func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseList(r, userList)
+	q, err := parseList(r, ports.UserList)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.svc.Users.List(r.Context(), principal(r.Context()), orgRef(r), ports.UserFilter{
+	page, err := s.svc.Users.List(r.Context(), principal(r.Context()), orgRef(r), ports.UserQuery{
 		Q: q.filter("q"), Email: q.filter("email"), PageRequest: q.PageRequest,
 	})
 	if err != nil {
@@ -66,12 +58,12 @@ func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
 
 // listAllUsers handles GET /api/v1/admin/users (platform admins only).
 func (s *server) listAllUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseList(r, userList)
+	q, err := parseList(r, ports.UserList)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.svc.Users.ListAll(r.Context(), principal(r.Context()), ports.UserFilter{
+	page, err := s.svc.Users.ListAll(r.Context(), principal(r.Context()), ports.UserQuery{
 		Q: q.filter("q"), Email: q.filter("email"), PageRequest: q.PageRequest,
 	})
 	if err != nil {

@@ -27,13 +27,13 @@ const (
 		" u.created_at AS u_created_at, u.updated_at AS u_updated_at"
 )
 
+// memberSorts maps each sort field of ports.MemberList to its column
+// (TestSortColumnsFollowListRules keeps them in step).
 var memberSorts = map[string]sortColumn{
 	"joined_at": {expr: "m.joined_at"},
 	"email":     {expr: "u.email", text: true},
 	"name":      {expr: "u.name", text: true},
 }
-
-var memberDefaultSort = []ports.SortField{{Field: "joined_at"}}
 
 // sortsOnUser reports whether a member sort needs the users table.
 func sortsOnUser(sort []ports.SortField) bool {
@@ -197,7 +197,7 @@ func (r memberships) CountWithRole(ctx context.Context, orgID string, role domai
 // pagination would need a cursor in the ports API.
 func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page[ports.Member], error) {
 	out := ports.Page[ports.Member]{Items: []ports.Member{}, Page: f.Page, Size: f.Size}
-	order, err := r.c.orderTerms(memberSorts, f.Sort, memberDefaultSort, "m.user_id")
+	order, err := r.c.orderTerms(memberSorts, f.Sort, ports.MemberList.DefaultSort, "m.user_id")
 	if err != nil {
 		return out, err
 	}

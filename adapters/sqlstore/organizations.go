@@ -14,6 +14,8 @@ type organizations struct{ c conn }
 
 var _ ports.OrganizationRepository = organizations{}
 
+// orgSorts maps each sort field of ports.OrganizationList to its column
+// (TestSortColumnsFollowListRules keeps them in step).
 var orgSorts = map[string]sortColumn{
 	"name":       {expr: "o.name", text: true},
 	"slug":       {expr: "o.slug", text: true},
@@ -21,8 +23,6 @@ var orgSorts = map[string]sortColumn{
 	"created_at": {expr: "o.created_at"},
 	"updated_at": {expr: "o.updated_at"},
 }
-
-var orgDefaultSort = []ports.SortField{{Field: "created_at"}}
 
 // Create stores a new organization. Errors: domain.ErrSlugTaken.
 func (r organizations) Create(ctx context.Context, o *domain.Organization) error {
@@ -126,7 +126,7 @@ func (r organizations) List(ctx context.Context, f ports.OrganizationFilter) (po
 	}
 	var rows []orgModel
 	q := filter(r.c.db.NewSelect().Model(&rows).ColumnExpr("o.*"))
-	q, err := r.c.applySort(q, orgSorts, f.Sort, orgDefaultSort, "o.id")
+	q, err := r.c.applySort(q, orgSorts, f.Sort, ports.OrganizationList.DefaultSort, "o.id")
 	if err != nil {
 		return out, err
 	}

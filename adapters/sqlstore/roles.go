@@ -22,13 +22,13 @@ const (
 		` WHERE g.org_id = r.org_id AND g.role_key = r."key"), '') AS grants`
 )
 
+// roleSorts maps each sort field of ports.RoleList to its column
+// (TestSortColumnsFollowListRules keeps them in step).
 var roleSorts = map[string]sortColumn{
 	"key":        {expr: `r."key"`, text: true},
 	"name":       {expr: "r.name", text: true},
 	"created_at": {expr: "r.created_at"},
 }
-
-var roleDefaultSort = []ports.SortField{{Field: "key"}}
 
 // Create stores a new role and its grants. Errors: domain.ErrRoleExists;
 // domain.ErrNotFound when the organization does not exist.
@@ -152,7 +152,7 @@ func (r roles) CountGranting(ctx context.Context, orgID string, key domain.Permi
 // caller, which merges built-in roles in front.
 func (r roles) List(ctx context.Context, f ports.RoleFilter) ([]*domain.Role, error) {
 	q := whereContains(r.selectRoles(f.OrgID), f.Q, `r."key"`, "r.name")
-	q, err := r.c.applySort(q, roleSorts, f.Sort, roleDefaultSort, "r.id")
+	q, err := r.c.applySort(q, roleSorts, f.Sort, ports.RoleList.DefaultSort, "r.id")
 	if err != nil {
 		return nil, err
 	}

@@ -15,13 +15,13 @@ type users struct{ c conn }
 
 var _ ports.UserRepository = users{}
 
+// userSorts maps each sort field of ports.UserList to its column
+// (TestSortColumnsFollowListRules keeps them in step).
 var userSorts = map[string]sortColumn{
 	"email":      {expr: "u.email", text: true},
 	"name":       {expr: "u.name", text: true},
 	"created_at": {expr: "u.created_at"},
 }
-
-var userDefaultSort = []ports.SortField{{Field: "created_at"}}
 
 // The statements that write token claims (issuer, subject, email, name on
 // first use) and read users by identity are written by hand with bound
@@ -114,7 +114,7 @@ func (r users) List(ctx context.Context, f ports.UserFilter) (ports.Page[*domain
 	}
 	var rows []userModel
 	q := filter(r.c.db.NewSelect().Model(&rows).ColumnExpr("u.*"))
-	q, err := r.c.applySort(q, userSorts, f.Sort, userDefaultSort, "u.id")
+	q, err := r.c.applySort(q, userSorts, f.Sort, ports.UserList.DefaultSort, "u.id")
 	if err != nil {
 		return out, err
 	}
