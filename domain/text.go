@@ -11,13 +11,13 @@ import (
 //   - Every string is valid UTF-8 and contains no NUL (U+0000). PostgreSQL
 //     cannot store either, and no business value needs them.
 //   - Names, keys and identifiers — organization names and slugs, role keys
-//     and names, permission keys, a user's name, metadata keys, issuer and
-//     subject identifiers, user IDs and organization references — contain no
+//     and names, permission keys, a user's name and e-mail address, metadata
+//     keys, issuer and subject identifiers, user IDs and organization
+//     references — contain no
 //     control character at all: none of U+0000 to U+001F, and not U+007F.
 //     They are shown on one line, compared exactly and used in lookups, where
 //     an invisible character only deceives.
-//   - Free text — descriptions, metadata values, email addresses, search
-//     text — may hold any character but NUL: a tab or a line break in a
+//   - Free text — descriptions, metadata values, search text — may hold any character but NUL: a tab or a line break in a
 //     description is legitimate, so free text allows every control
 //     character except U+0000.
 //   - A display name (of an organization or a role) must say something: it

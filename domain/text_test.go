@@ -156,6 +156,10 @@ func TestTextRulesInConstructors(t *testing.T) {
 			_, err := domain.NewUser("u1", "iss", "sub", "", v, now)
 			return err
 		}},
+		{"NewUser email", "email", func(v string) error {
+			_, err := domain.NewUser("u1", "iss", "sub", v, "", now)
+			return err
+		}},
 	}, nameChecks...)
 	freeChecks := []check{
 		{"NewOrganization metadata value", "metadata/k", func(v string) error {
@@ -177,10 +181,6 @@ func TestTextRulesInConstructors(t *testing.T) {
 			return err
 		}},
 		{"Permission.Describe", "description", func(v string) error { return perm().Describe(v, now) }},
-		{"NewUser email", "email", func(v string) error {
-			_, err := domain.NewUser("u1", "iss", "sub", v, "", now)
-			return err
-		}},
 	}
 
 	for _, c := range keyChecks {

@@ -25,14 +25,13 @@ const (
 )
 
 // NewUser creates a user for the identity (issuer, subject): identifiers of
-// 1 to 255 bytes without control characters (ValidateIdentifier). Email is
-// optional free text, name an optional name without control characters; ""
-// means none.
+// 1 to 255 bytes without control characters (ValidateIdentifier). Email and
+// name are optional and hold no control characters; "" means none.
 func NewUser(id, issuer, subject, email, name string, now time.Time) (*User, error) {
 	var fe fieldErrors
 	fe.add("issuer", ValidateIdentifier(issuer))
 	fe.add("subject", ValidateIdentifier(subject))
-	fe.add("email", validateFreeText(email, MaxUserEmail))
+	fe.add("email", validateOptionalKeyText(email, MaxUserEmail))
 	fe.add("name", validateOptionalKeyText(name, MaxUserName))
 	if err := fe.err(); err != nil {
 		return nil, err
@@ -72,7 +71,7 @@ func (u *User) UpdatedAt() time.Time { return u.updatedAt }
 // invalid values in the token leave the kept value alone.
 func (u *User) RefreshClaims(email, name string, now time.Time) bool {
 	changed := false
-	if email != "" && email != u.email && validateFreeText(email, MaxUserEmail) == nil {
+	if email != "" && email != u.email && validateOptionalKeyText(email, MaxUserEmail) == nil {
 		u.email, changed = email, true
 	}
 	if name != "" && name != u.name && validateOptionalKeyText(name, MaxUserName) == nil {
