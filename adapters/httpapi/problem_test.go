@@ -11,11 +11,11 @@ import (
 // domain's sentinel errors: each code is listed with its kind's status.
 func TestErrorCodesCoverDomain(t *testing.T) {
 	kindStatus := map[domain.Kind]int{
-		domain.KindInvalid: 400, domain.KindUnauthenticated: 401, domain.KindForbidden: 403,
+		domain.KindInvalid: 400, domain.KindForbidden: 403,
 		domain.KindNotFound: 404, domain.KindConflict: 409, domain.KindPrecondition: 412,
 	}
 	for _, e := range []*domain.Error{
-		domain.ErrUnauthenticated, domain.ErrInvalidToken, domain.ErrForbidden, domain.ErrOwnerRequired,
+		domain.ErrForbidden, domain.ErrOwnerRequired,
 		domain.ErrEscalation, domain.ErrOrganizationMismatch, domain.ErrOrganizationSuspended,
 		domain.ErrPlatformAdminRequired, domain.ErrOrgContextRequired, domain.ErrNotFound,
 		domain.ErrSlugTaken, domain.ErrLastOwner, domain.ErrAlreadyMember, domain.ErrUserExists,
