@@ -90,6 +90,19 @@ type envConfig struct {
 	limiter   ports.RateLimiter
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
+	idp       func(keySet []byte) http.Handler
+	store     *sqlstore.Store
+}
+
+// withIdP serves the test identity provider's JWKS endpoint with the
+// handler h returns for the key set (to make it fail, hang or change).
+func withIdP(h func(keySet []byte) http.Handler) envOption {
+	return func(c *envConfig) { c.idp = h }
+}
+
+// withStore uses s instead of a fresh sqlstoretest store.
+func withStore(s *sqlstore.Store) envOption {
+	return func(c *envConfig) { c.store = s }
 }
 
 // withRestrictedCreation lets only platform admins create organizations.
@@ -118,10 +131,14 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	key := signingKey(t)
 	keySet := jwksJSON(key)
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	var idpHandler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(keySet)
-	}))
+	})
+	if cfg.idp != nil {
+		idpHandler = cfg.idp(keySet)
+	}
+	idp := httptest.NewServer(idpHandler)
 	t.Cleanup(idp.Close)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -134,7 +151,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 
-	store := sqlstoretest.New(t)
+	store := cfg.store
+	if store == nil {
+		store = sqlstoretest.New(t)
+	}
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,
 	})

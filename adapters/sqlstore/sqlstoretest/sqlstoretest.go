@@ -53,6 +53,16 @@ func NewSQLiteFile(t testing.TB) *sqlstore.Store {
 // unset.
 func NewPostgres(t testing.TB) *sqlstore.Store {
 	t.Helper()
+	return open(t, PostgresSchemaURL(t)) // registered after the drop, so it runs first
+}
+
+// PostgresSchemaURL creates a new schema with a random name in the
+// ORGSTACK_TEST_POSTGRES_URL database and returns the URL of that database
+// with search_path set to it; the schema is dropped when the test ends. It
+// skips the test when the variable is unset. Open and migrate a store on it
+// with Open, e.g. through a proxy.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
 		t.Skip(PostgresURLEnv + " is not set")
@@ -85,7 +95,13 @@ func NewPostgres(t testing.TB) *sqlstore.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return open(t, u.String()) // registered after the drop, so it runs first
+	return u.String()
+}
+
+// Open returns a migrated store on rawURL, closed when the test ends.
+func Open(t testing.TB, rawURL string) *sqlstore.Store {
+	t.Helper()
+	return open(t, rawURL)
 }
 
 func open(t testing.TB, rawURL string) *sqlstore.Store {
