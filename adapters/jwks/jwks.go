@@ -255,7 +255,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (ports.Principal, err
 	}
 	claims := jwt.MapClaims{}
 	if !v.loaded.Load() {
-		return ports.Principal{}, v.withoutKeys(raw, claims)
+		if err := v.withoutKeys(ctx, raw, claims); err != nil {
+			return ports.Principal{}, err
+		}
+		claims = jwt.MapClaims{} // loaded meanwhile: verify for real
 	}
 	keyfn := v.keys.KeyfuncCtx(ctx)
 	tok, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
@@ -287,9 +290,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (ports.Principal, err
 }
 
 // withoutKeys answers a token while no key set has loaded: the checks that
-// need no key (form, algorithm, claims) still reject with their reason;
-// a token that passes them is refused as keys_unavailable.
-func (v *Verifier) withoutKeys(raw string, claims jwt.MapClaims) error {
+// need no key (form, algorithm, claims) still reject with their reason; for
+// a token that passes them it asks for a fetch and waits for it as for an
+// unknown key ID, and refuses the token as keys_unavailable unless the keys
+// have loaded meanwhile (then it returns nil).
+func (v *Verifier) withoutKeys(ctx context.Context, raw string, claims jwt.MapClaims) error {
 	tok, _, err := v.parser.ParseUnverified(raw, claims)
 	if err != nil {
 		return v.reject(tok, raw, claims, err)
@@ -302,6 +307,9 @@ func (v *Verifier) withoutKeys(raw string, claims jwt.MapClaims) error {
 	}
 	if err := v.validator.Validate(claims); err != nil {
 		return claimsError(claims, err)
+	}
+	if v.awaitRefresh(ctx); v.loaded.Load() {
+		return nil
 	}
 	var cause error = errors.New("no key set loaded yet")
 	if p := v.lastErr.Load(); p != nil {

@@ -23,7 +23,7 @@ const (
 	staleRetryMin = 5 * time.Second
 	staleRetryMax = 5 * time.Minute
 	// unknownKIDEvery is the least time between two fetches asked for by
-	// unknown key IDs.
+	// unknown key IDs (retryMin while no key set has loaded yet).
 	unknownKIDEvery = 5 * time.Second
 	// unknownKIDWait is how long a request with an unknown key ID waits for
 	// the fetch it asked for.
@@ -74,7 +74,7 @@ func (v *Verifier) awaitRefresh(ctx context.Context) {
 // unknownKIDEvery. Every fetch happens here, so they never overlap.
 func (v *Verifier) run(ctx context.Context) {
 	backoff := retryMin
-	lastStart := time.Now()
+	var lastStart time.Time // New's attempt does not delay the first asked-for fetch
 	next := v.after(&backoff, v.lastOK.Load())
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
@@ -83,7 +83,11 @@ func (v *Verifier) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-v.kick:
-			earliest := lastStart.Add(unknownKIDEvery)
+			every := unknownKIDEvery
+			if !v.loaded.Load() {
+				every = retryMin // no key at all yet: ask more often, still single flight
+			}
+			earliest := lastStart.Add(every)
 			if time.Now().Before(earliest) {
 				if earliest.Before(next) {
 					next = earliest

@@ -141,3 +141,25 @@ func TestPostgresHotPathsArePrepared(t *testing.T) {
 		t.Errorf("prepared hot-path statements: got %d, want 2", n)
 	}
 }
+
+// TestPostgresSessionBoundsWaits: every PostgreSQL connection starts with a
+// statement_timeout (a startup parameter) unless the URL sets one.
+func TestPostgresSessionBoundsWaits(t *testing.T) {
+	base := sqlstoretest.PostgresSchemaURL(t)
+	tests := []struct{ name, url, want string }{
+		{"default", base, sqlstore.DefaultStatementTimeout},
+		{"set in the URL", base + "&statement_timeout=0", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sqlstoretest.Open(t, tt.url)
+			var got string
+			if err := s.DB().NewRaw("SHOW statement_timeout").Scan(t.Context(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("statement_timeout = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
