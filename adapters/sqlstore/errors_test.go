@@ -59,4 +59,3 @@ func TestTranslateUnavailable(t *testing.T) {
 		t.Errorf("unavailable(domain error) = %v, want it unchanged", err)
 	}
 }
-
