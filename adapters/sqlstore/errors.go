@@ -63,6 +63,9 @@ func classify(err error) violation {
 // session timeout), 53300 (too many connections) and 57014 (query canceled,
 // which is statement_timeout).
 func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false // the caller went away; the database may be fine
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		c := pgErr.Code
