@@ -68,6 +68,7 @@ func TestIdentityProviderDownAtStart(t *testing.T) {
 		t.Errorf("reason %v, want wrong_issuer", p["reason"])
 	}
 
+	time.Sleep(2 * time.Second) // down for a while: the retries have backed off
 	up.Store(true)
 	start := time.Now()
 	for {
@@ -215,5 +216,25 @@ func TestOutageLog(t *testing.T) {
 	lines = logs.TakeAll()
 	if len(lines) != 2 || !strings.Contains(lines[1].Message, "answering 503") {
 		t.Errorf("after a quiet minute: %d lines, want the leftover count and a new announcement", len(lines))
+	}
+}
+
+// TestOpenAPITokenReasons: the document's reason enum is ports.TokenReasons.
+func TestOpenAPITokenReasons(t *testing.T) {
+	s := mustSpec(t)
+	prop := s.doc.Components.Schemas["Problem"].Value.Properties["reason"]
+	if prop == nil {
+		t.Fatal("the Problem schema has no reason property")
+	}
+	var got []string
+	for _, v := range prop.Value.Enum {
+		got = append(got, v.(string))
+	}
+	var want []string
+	for _, r := range ports.TokenReasons {
+		want = append(want, string(r))
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("reason enum %v, want %v", got, want)
 	}
 }

@@ -177,8 +177,9 @@ func TestKeyRotationUnderUnknownKIDSpray(t *testing.T) {
 					return
 				default:
 				}
+				junk := sign(t, token{header: hdr(map[string]any{"kid": "junk-" + rand.Text()})})
 				start := time.Now()
-				_, err := v.Verify(t.Context(), sign(t, token{header: hdr(map[string]any{"kid": "junk-" + rand.Text()})}))
+				_, err := v.Verify(t.Context(), junk)
 				if d := int64(time.Since(start)); d > slowest.Load() {
 					slowest.Store(d)
 				}
@@ -220,7 +221,9 @@ func TestKeyRotationUnderUnknownKIDSpray(t *testing.T) {
 	if m := maxInFlight.Load(); m > 1 {
 		t.Errorf("%d fetches ran at once, want 1 (single flight)", m)
 	}
-	if d := time.Duration(slowest.Load()); d > 400*time.Millisecond {
+	// The wait is 100 ms; the rest of the bound is for a loaded machine
+	// (jwkset's own refresh held such requests up to 2 s).
+	if d := time.Duration(slowest.Load()); d > time.Second {
 		t.Errorf("a junk-kid request took %v, want about 100 ms at most", d)
 	}
 	// K1 is still published, K2 is too.
