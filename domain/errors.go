@@ -13,13 +13,12 @@ type Kind int
 // The error kinds. KindInternal is never constructed by the domain; it is the
 // kind of every error that is not a *domain.Error.
 const (
-	KindInternal        Kind = iota // something broke; the caller cannot fix it
-	KindInvalid                     // the input breaks a rule of the model (400)
-	KindUnauthenticated             // no or bad credentials (401)
-	KindForbidden                   // authenticated, but not allowed (403)
-	KindNotFound                    // no such thing, or not visible to the caller (404)
-	KindConflict                    // the request clashes with the current state (409)
-	KindPrecondition                // a version precondition failed (412)
+	KindInternal     Kind = iota // something broke; the caller cannot fix it
+	KindInvalid                  // the input breaks a rule of the model (400)
+	KindForbidden                // authenticated, but not allowed (403)
+	KindNotFound                 // no such thing, or not visible to the caller (404)
+	KindConflict                 // the request clashes with the current state (409)
+	KindPrecondition             // a version precondition failed (412)
 )
 
 // Error is a domain error: a kind, a stable machine-readable code and a
@@ -39,8 +38,6 @@ func newError(kind Kind, code, msg string) *Error {
 
 // Sentinel errors. Their codes are the stable codes published in the API.
 var (
-	ErrUnauthenticated       = newError(KindUnauthenticated, "unauthenticated", "authentication is required")
-	ErrInvalidToken          = newError(KindUnauthenticated, "invalid_token", "the access token is invalid")
 	ErrForbidden             = newError(KindForbidden, "forbidden", "the caller lacks the permission this action needs")
 	ErrOwnerRequired         = newError(KindForbidden, "owner_required", "only owners may make, unmake, suspend or remove owners")
 	ErrEscalation            = newError(KindForbidden, "privilege_escalation", "the caller cannot grant permissions it does not hold")

@@ -15,8 +15,6 @@ var sentinels = []struct {
 	err  *domain.Error
 	kind domain.Kind
 }{
-	{domain.ErrUnauthenticated, domain.KindUnauthenticated},
-	{domain.ErrInvalidToken, domain.KindUnauthenticated},
 	{domain.ErrForbidden, domain.KindForbidden},
 	{domain.ErrOwnerRequired, domain.KindForbidden},
 	{domain.ErrEscalation, domain.KindForbidden},

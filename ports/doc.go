@@ -7,5 +7,7 @@
 //
 // Errors: unless a method's comment says otherwise, methods return the
 // domain's typed errors (*domain.Error sentinels compared with errors.Is, or a
-// *domain.ValidationError); any other error is internal.
+// *domain.ValidationError). Any method of a driven port may also return an
+// *UnavailableError when its dependency cannot be reached or does not answer
+// in time; any other error is internal.
 package ports

@@ -19,8 +19,10 @@ type Principal struct {
 
 // TokenVerifier turns a raw bearer token into a Principal.
 type TokenVerifier interface {
-	// Verify checks raw and returns its principal. It returns
-	// domain.ErrInvalidToken (possibly wrapped with the reason) for any token
-	// it rejects.
+	// Verify checks raw and returns its principal. Every token it does not
+	// accept is a *TokenError naming the reason; when it cannot decide
+	// because no key set could ever be loaded, the *TokenError has
+	// ReasonKeysUnavailable and wraps an *UnavailableError. Any other error
+	// is internal.
 	Verify(ctx context.Context, raw string) (Principal, error)
 }

@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -21,31 +20,36 @@ const maxAuthorizationHeader = 8<<10 + len("Bearer ")
 // principal stored in the request context. The token is taken only from the
 // header, never from the query string. No header answers 401
 // unauthenticated; a rejected, malformed or repeated header answers 401
-// invalid_token.
+// invalid_token with the reason; a token that cannot be checked because the
+// identity provider's keys never loaded answers 503 unavailable. The rest of
+// the request runs under the request deadline, which bounds every wait on a
+// dependency (database connections included).
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values("Authorization")
 		if len(values) == 0 {
-			s.writeError(w, r, domain.ErrUnauthenticated)
+			s.writeError(w, r, newAPIError("unauthenticated", "authentication is required: send Authorization: Bearer <token>"))
 			return
 		}
 		raw, ok := bearerToken(values)
 		if !ok {
-			s.writeError(w, r, domain.ErrInvalidToken)
+			s.writeError(w, r, &ports.TokenError{Reason: ports.ReasonMalformed,
+				Detail: "the Authorization header must hold exactly one Bearer token"})
 			return
 		}
-		p, err := s.verifier.Verify(r.Context(), raw)
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		p, err := s.verifier.Verify(ctx, raw)
 		if err != nil {
-			// Every verification failure is the caller's token (or keys we
-			// cannot load yet): 401, never 500.
-			s.log.Debug("token rejected", zap.String("request_id", requestID(r.Context())), zap.Error(err))
-			s.writeError(w, r, domain.ErrInvalidToken)
+			s.log.Debug("token rejected", zap.String("request_id", requestID(ctx)), zap.Error(err))
+			s.writeError(w, r, err)
 			return
 		}
 		if s.limiter != nil && !s.allow(w, r, p) {
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey, p)))
 	})
 }
 

@@ -83,9 +83,13 @@ func TestAuthentication(t *testing.T) {
 					t.Errorf("WWW-Authenticate %q", got)
 				}
 			case invalid:
-				wantProblem(t, res, resBody, http.StatusUnauthorized, "invalid_token")
-				if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="orgstack", error="invalid_token"` {
-					t.Errorf("WWW-Authenticate %q", got)
+				p := wantProblem(t, res, resBody, http.StatusUnauthorized, "invalid_token")
+				want := `Bearer realm="orgstack", error="invalid_token", error_description="` + p["detail"].(string) + `"`
+				if got := res.Header.Get("WWW-Authenticate"); got != want {
+					t.Errorf("WWW-Authenticate %q, want %q", got, want)
+				}
+				if r, _ := p["reason"].(string); r == "" {
+					t.Errorf("no reason in %s", resBody)
 				}
 			}
 		})

@@ -91,6 +91,13 @@ type envConfig struct {
 	limiter   ports.RateLimiter
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
+	idp       func(keySet []byte) http.Handler
+}
+
+// withIdP serves the test identity provider's JWKS endpoint with the
+// handler h returns for the key set (to make it fail, hang or change).
+func withIdP(h func(keySet []byte) http.Handler) envOption {
+	return func(c *envConfig) { c.idp = h }
 }
 
 // withRestrictedCreation lets only platform admins create organizations.
@@ -125,10 +132,14 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	key := signingKey(t)
 	keySet := jwksJSON(key)
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	var idpHandler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(keySet)
-	}))
+	})
+	if cfg.idp != nil {
+		idpHandler = cfg.idp(keySet)
+	}
+	idp := httptest.NewServer(idpHandler)
 	t.Cleanup(idp.Close)
 
 	ctx, cancel := context.WithCancel(context.Background())

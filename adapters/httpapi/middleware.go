@@ -115,6 +115,9 @@ func (s *server) outer(next http.Handler) http.Handler {
 		ri := &requestInfo{id: id}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, ri))
 		w.Header().Set("X-Request-ID", id)
+		// No response may be sniffed into another type (RFC 9457 problem
+		// bodies and JSON included).
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		rec := &statusRecorder{ResponseWriter: w}
 
 		defer func() {

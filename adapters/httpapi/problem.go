@@ -63,7 +63,13 @@ var ErrorCodes = []ErrorCode{
 	{"rate_limited", http.StatusTooManyRequests, "Too many requests"},
 	{"internal", http.StatusInternalServerError, "Internal error"},
 	{"not_ready", http.StatusServiceUnavailable, "Not ready"},
+	{"unavailable", http.StatusServiceUnavailable, "Service unavailable"},
 }
+
+// retryAfterUnavailable is the Retry-After, in seconds, of a 503
+// unavailable: about how long the identity provider's key retries and a
+// database reconnect take.
+const retryAfterUnavailable = "5"
 
 var codeIndex = func() map[string]ErrorCode {
 	m := make(map[string]ErrorCode, len(ErrorCodes))
@@ -80,12 +86,11 @@ func lookupCode(code string, kind domain.Kind) ErrorCode {
 		return c
 	}
 	status := map[domain.Kind]int{
-		domain.KindInvalid:         http.StatusBadRequest,
-		domain.KindUnauthenticated: http.StatusUnauthorized,
-		domain.KindForbidden:       http.StatusForbidden,
-		domain.KindNotFound:        http.StatusNotFound,
-		domain.KindConflict:        http.StatusConflict,
-		domain.KindPrecondition:    http.StatusPreconditionFailed,
+		domain.KindInvalid:      http.StatusBadRequest,
+		domain.KindForbidden:    http.StatusForbidden,
+		domain.KindNotFound:     http.StatusNotFound,
+		domain.KindConflict:     http.StatusConflict,
+		domain.KindPrecondition: http.StatusPreconditionFailed,
 	}[kind]
 	if status == 0 {
 		return codeIndex["internal"]
@@ -136,6 +141,7 @@ type problem struct {
 	Status    int            `json:"status"`
 	Detail    string         `json:"detail"`
 	Code      string         `json:"code"`
+	Reason    string         `json:"reason,omitempty"`
 	RequestID string         `json:"request_id"`
 	Errors    []fieldProblem `json:"errors,omitempty"`
 	Checks    []checkStatus  `json:"checks,omitempty"`
@@ -180,9 +186,33 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae *apiError
 		ve *domain.ValidationError
 		de *domain.Error
+		te *ports.TokenError
+		ue *ports.UnavailableError
 	)
 	var p problem
 	switch {
+	case errors.As(err, &ue):
+		// A dependency cannot be reached, or did not answer in time: the
+		// request may be fine, so 503 and Retry-After. Logged once per
+		// outage, then counted.
+		c := codeIndex["unavailable"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status,
+			Detail: "a service OrgStack depends on is unavailable; retry later"}
+		if errors.As(err, &te) {
+			p.Reason, p.Detail = string(te.Reason), te.Detail
+		}
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.outages.refused(ue.Dependency, err)
+	case errors.As(err, &te):
+		c := codeIndex["invalid_token"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: te.Detail, Reason: string(te.Reason)}
+	case errors.Is(err, context.DeadlineExceeded) && errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		// The request deadline passed while waiting on something other
+		// than a dependency that reports itself unavailable.
+		c := codeIndex["unavailable"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request did not complete in time; retry later"}
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.outages.refused("request deadline", err)
 	case errors.As(err, &ae):
 		c := lookupCode(ae.code, domain.KindInternal)
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: ae.detail, Errors: ae.fields}
@@ -195,7 +225,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &de) && de.Kind != domain.KindInternal:
 		c := lookupCode(de.Code, de.Kind)
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: de.Message}
-	case r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+	case errors.Is(r.Context().Err(), context.Canceled) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		// The client went away: nothing broke on our side, and nobody reads
 		// the answer. Not logged as an internal error.
 		c := codeIndex["internal"]
@@ -215,6 +245,19 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeProblem(w, r, p)
 }
 
+// quoteAuthParam returns v as an RFC 9110 quoted-string holding only the
+// characters RFC 6750 allows in error_description (%x20-21 / %x23-5B /
+// %x5D-7E): a quote, a backslash or any other character becomes a space.
+func quoteAuthParam(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = ' '
+		}
+	}
+	return `"` + string(b) + `"`
+}
+
 // writeProblem fills the common members and writes p.
 func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 	p.Type = ProblemTypeBase + p.Code
@@ -223,7 +266,8 @@ func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p problem)
 	case "unauthenticated":
 		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack"`)
 	case "invalid_token":
-		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack", error="invalid_token"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack", error="invalid_token", error_description=`+
+			quoteAuthParam(p.Detail))
 	}
 	body, err := json.Marshal(p)
 	if err != nil { // cannot happen: problem holds only strings and ints

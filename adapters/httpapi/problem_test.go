@@ -13,11 +13,11 @@ import (
 // kind's status.
 func TestErrorCodesCoverDomain(t *testing.T) {
 	kindStatus := map[domain.Kind]int{
-		domain.KindInvalid: 400, domain.KindUnauthenticated: 401, domain.KindForbidden: 403,
+		domain.KindInvalid: 400, domain.KindForbidden: 403,
 		domain.KindNotFound: 404, domain.KindConflict: 409, domain.KindPrecondition: 412,
 	}
 	for _, e := range []*domain.Error{
-		domain.ErrUnauthenticated, domain.ErrInvalidToken, domain.ErrForbidden, domain.ErrOwnerRequired,
+		domain.ErrForbidden, domain.ErrOwnerRequired,
 		domain.ErrEscalation, domain.ErrOrganizationMismatch, domain.ErrOrganizationSuspended,
 		domain.ErrPlatformAdminRequired, ports.ErrOrgContextRequired, domain.ErrNotFound,
 		domain.ErrSlugTaken, domain.ErrLastOwner, domain.ErrAlreadyMember, domain.ErrUserExists,

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -48,7 +49,15 @@ type Options struct {
 	// Limiter, when set, limits each authenticated caller's requests
 	// (429 rate_limited beyond the quota).
 	Limiter ports.RateLimiter
+	// RequestTimeout bounds each authenticated request, and so every wait
+	// on a dependency it makes (a database that hangs answers 503
+	// unavailable after it); default DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is the request deadline when Options.RequestTimeout
+// is zero.
+const DefaultRequestTimeout = 5 * time.Second
 
 // BasePath is the prefix of every API route.
 const BasePath = "/api/v1"
@@ -61,15 +70,24 @@ type server struct {
 	readiness map[string]func(context.Context) error
 	limiter   ports.RateLimiter
 	router    *mux.Router
+	// requestTimeout bounds each authenticated request.
+	requestTimeout time.Duration
+	// outages counts requests refused because a dependency is unavailable.
+	outages *outageLog
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
 // /api/v1/openapi.json and every authenticated /api/v1 route.
 func NewHandler(s Services, o Options) http.Handler {
-	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limiter: o.Limiter}
+	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limiter: o.Limiter,
+		requestTimeout: o.RequestTimeout}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}
+	if srv.requestTimeout <= 0 {
+		srv.requestTimeout = DefaultRequestTimeout
+	}
+	srv.outages = newOutageLog(srv.log, outageLogEvery)
 	srv.routes()
 	return srv.outer(srv.router)
 }

@@ -110,12 +110,20 @@ func discover(ctx context.Context, client *http.Client, issuer string) (string, 
 		return "", fmt.Errorf("jwks: discovery %q: decode: %w", u, err)
 	}
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("jwks: discovery %q: issuer %q does not match the configured issuer %q",
-			u, doc.Issuer, issuer)
+		return "", &configError{fmt.Errorf("jwks: discovery %q: issuer %q does not match the configured issuer %q",
+			u, doc.Issuer, issuer)}
 	}
 	ju, err := url.Parse(doc.JWKSURI)
 	if err != nil || (ju.Scheme != "https" && ju.Scheme != "http") || ju.Host == "" {
-		return "", fmt.Errorf("jwks: discovery %q: invalid jwks_uri %q", u, doc.JWKSURI)
+		return "", &configError{fmt.Errorf("jwks: discovery %q: invalid jwks_uri %q", u, doc.JWKSURI)}
 	}
 	return doc.JWKSURI, nil
 }
+
+// configError is a discovery answer that shows a wrong configuration (the
+// provider answered, but for another issuer), as opposed to a provider that
+// cannot be reached now. New fails on it instead of retrying.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }

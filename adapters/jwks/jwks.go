@@ -2,36 +2,55 @@
 // OpenID Connect provider publishes as a JSON Web Key Set, and turns a verified
 // token into a ports.Principal.
 //
-// Keys are fetched and cached by github.com/MicahParks/keyfunc/v3: they are
-// refreshed on an interval and, at most once a minute, when a token names a key
-// ID the cache does not hold (key rotation). The JWKS address is configured or
-// discovered once from the issuer's /.well-known/openid-configuration.
+// Keys are parsed, held and looked up by github.com/MicahParks/jwkset and
+// github.com/MicahParks/keyfunc/v3; when and how often they are fetched is
+// decided here, by one refresh goroutine per Verifier (see refresh.go):
+//
+//   - The provider may be down when the service starts: New does not fail,
+//     the JWKS address is discovered (from the issuer's
+//     /.well-known/openid-configuration) and the key set fetched on a short
+//     backoff (250 ms doubling to 5 s) until a key set has loaded, so the
+//     service turns ready within seconds of the provider coming back,
+//     without waiting for a token.
+//   - Once loaded, the set is refreshed every RefreshInterval; a failed
+//     refresh keeps the cached keys and is retried on a backoff.
+//   - A token naming an unknown key ID asks for a refresh: all such requests
+//     share one fetch (single flight), at most one every 5 s, and a request
+//     waits at most 100 ms for it. A key the provider publishes is therefore
+//     usable within about 5 s, whatever tokens arrived before.
 //
 // Verification follows RFC 8725: an allow-list of asymmetric algorithms,
 // required iss, aud and exp, nbf and iat checked with a small leeway, no key
 // taken from the token itself (jku, x5u, jwk and x5c headers are ignored), any
 // crit header refused, and tokens over 8 KiB refused before they are parsed.
-// Every rejection wraps domain.ErrInvalidToken.
+// Every rejection is a *ports.TokenError with a stable reason.
 package jwks
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
+
+// firstFetchTimeout bounds the synchronous first attempt of New (discovery
+// and key set together), so a hanging provider cannot hold the start.
+const firstFetchTimeout = 5 * time.Second
 
 // MaxTokenSize is the largest raw token, in bytes, that Verify parses.
 const MaxTokenSize = 8 << 10
@@ -41,14 +60,6 @@ const (
 	DefaultLeeway          = 30 * time.Second
 	DefaultOrgClaim        = "org_id"
 	DefaultRefreshInterval = 15 * time.Minute
-)
-
-const (
-	// unknownKIDEvery limits refreshes triggered by an unknown key ID.
-	unknownKIDEvery = time.Minute
-	// rateLimitWaitMax is how long a request waits for the unknown-kid limiter
-	// before it gives up; small, so unknown kids fail fast.
-	rateLimitWaitMax = 2 * time.Second
 )
 
 // DefaultAlgorithms is the algorithm allow-list used when Config.Algorithms is
@@ -91,70 +102,83 @@ type Config struct {
 	// HTTPClient fetches the discovery document and the key set. The default
 	// is a hardened client: 10s timeout, no redirects, bodies limited to 1 MiB.
 	HTTPClient *http.Client
-	// Logger receives key-refresh failures; default a no-op logger.
+	// Logger receives key-set load failures and recoveries; default a no-op
+	// logger.
 	Logger *zap.Logger
 }
 
 // Verifier verifies bearer tokens. It is safe for concurrent use.
 type Verifier struct {
-	cfg    Config
-	parser *jwt.Parser
-	keys   keyfunc.Keyfunc
-	jwks   string
-	loaded atomic.Bool
+	cfg       Config
+	parser    *jwt.Parser
+	validator *jwt.Validator // the parser's claim checks, for tokens checked without keys
+	keys      keyfunc.Keyfunc
+	store     *keyStore
+	log       *zap.Logger
+
+	jwksURL atomic.Pointer[string] // configured or discovered; nil until known
+	loaded  atomic.Bool            // a key set with a usable key has loaded at least once
+	lastOK  atomic.Bool            // the latest fetch succeeded
+	lastErr atomic.Pointer[error]  // the latest fetch error, for logs
+	warned  atomic.Bool            // a fetch failure has been logged
+
+	kick   chan struct{} // asks the refresh goroutine for an early fetch
+	doneMu sync.Mutex
+	done   chan struct{} // closed when the fetch under way (or the next one) ends
 }
 
 var _ ports.TokenVerifier = (*Verifier)(nil)
 
-// New validates cfg, discovers the JWKS address when cfg.JWKSURL is empty and
-// starts the key cache. The first key fetch happens here, but its failure does
-// not fail New (the provider may not be up yet; Ready reports it). Background
-// refresh stops when ctx is cancelled.
+// New validates cfg and starts the key cache. It tries once, synchronously,
+// to discover the JWKS address (when cfg.JWKSURL is empty) and to load the
+// key set; when the provider cannot be reached it still returns a Verifier,
+// which is not Ready and keeps retrying in the background until ctx is
+// cancelled. It fails only for an invalid configuration, including a
+// discovery document that names another issuer.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
 		return nil, err
 	}
-	jwksURL := cfg.JWKSURL
-	if jwksURL == "" {
-		jwksURL, err = discover(ctx, cfg.HTTPClient, cfg.Issuer)
-		if err != nil {
+	store := &keyStore{MemoryJWKSet: jwkset.NewMemoryStorage()}
+	k, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store})
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithStrictDecoding(),
+	}
+	v := &Verifier{
+		cfg:       cfg,
+		keys:      k,
+		store:     store,
+		log:       cfg.Logger,
+		parser:    jwt.NewParser(opts...),
+		validator: jwt.NewValidator(opts...),
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	store.v = v
+	if cfg.JWKSURL != "" {
+		u := cfg.JWKSURL
+		v.jwksURL.Store(&u)
+	}
+	first, cancel := context.WithTimeout(ctx, firstFetchTimeout)
+	err = v.fetch(first)
+	cancel()
+	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
 			return nil, err
 		}
 	}
-	log := cfg.Logger
-	k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
-		Client:           cfg.HTTPClient,
-		HTTPTimeout:      httpTimeout,
-		RateLimitWaitMax: rateLimitWaitMax,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(_ context.Context, err error) {
-				log.Warn("jwks: key set refresh failed", zap.String("url", u), zap.Error(err))
-			}
-		},
-		RefreshInterval:   cfg.RefreshInterval,
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKIDEvery), 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jwks: key set %q: %w", jwksURL, err)
-	}
-	v := &Verifier{
-		cfg:  cfg,
-		keys: k,
-		jwks: jwksURL,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods(cfg.Algorithms),
-			jwt.WithIssuer(cfg.Issuer),
-			jwt.WithAudience(cfg.Audience),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(cfg.Leeway),
-			jwt.WithStrictDecoding(),
-		),
-	}
-	if v.Ready() {
-		log.Info("jwks: key set loaded", zap.String("url", jwksURL))
-	}
+	go v.run(ctx)
 	return v, nil
 }
 
@@ -206,88 +230,236 @@ func withDefaults(cfg Config) (Config, error) {
 // Ready reports whether a key set with at least one usable key has been
 // loaded at least once. Once true it stays true: a later failed refresh keeps
 // the keys already cached.
-func (v *Verifier) Ready() bool {
-	if v.loaded.Load() {
-		return true
+func (v *Verifier) Ready() bool { return v.loaded.Load() }
+
+// JWKSURL returns the key set address in use (configured or discovered), or
+// "" while discovery has not succeeded yet.
+func (v *Verifier) JWKSURL() string {
+	if u := v.jwksURL.Load(); u != nil {
+		return *u
 	}
-	all, err := v.keys.Storage().KeyReadAll(context.Background())
-	if err != nil || len(all) == 0 {
-		return false
-	}
-	v.loaded.Store(true)
-	return true
+	return ""
 }
 
-// JWKSURL returns the key set address in use (configured or discovered).
-func (v *Verifier) JWKSURL() string { return v.jwks }
-
-// Verify checks raw and returns its principal. Every rejection wraps
-// domain.ErrInvalidToken; the error never contains the token.
+// Verify checks raw and returns its principal. Every rejection is a
+// *ports.TokenError; the error never contains the token. While no key set
+// has ever loaded, a token that passes every check that needs no key is
+// refused with ports.ReasonKeysUnavailable (wrapping a
+// *ports.UnavailableError), not as invalid: the caller should retry, not
+// throw the token away.
 func (v *Verifier) Verify(ctx context.Context, raw string) (ports.Principal, error) {
 	if raw == "" {
-		return ports.Principal{}, invalid("empty token")
+		return ports.Principal{}, malformed("the token is empty", nil)
 	}
 	if len(raw) > MaxTokenSize {
-		return ports.Principal{}, invalid("token larger than %d bytes", MaxTokenSize)
+		return ports.Principal{}, malformed(fmt.Sprintf("the token is larger than %d bytes", MaxTokenSize), nil)
+	}
+	claims := jwt.MapClaims{}
+	if !v.loaded.Load() {
+		if err := v.withoutKeys(ctx, raw, claims); err != nil {
+			return ports.Principal{}, err
+		}
+		claims = jwt.MapClaims{} // loaded meanwhile: verify for real
 	}
 	keyfn := v.keys.KeyfuncCtx(ctx)
-	claims := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	tok, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if _, ok := t.Header["crit"]; ok {
-			return nil, errors.New("crit header is not supported")
+			return nil, malformed("the token has a crit header, which is not supported", nil)
 		}
-		return keyfn(t)
+		if kid, ok := t.Header["kid"]; ok {
+			if _, ok := kid.(string); !ok {
+				return nil, malformed("the token's kid header is not a string", nil)
+			}
+		}
+		key, err := keyfn(t)
+		switch {
+		case errors.Is(err, jwkset.ErrKeyNotFound):
+			return nil, &ports.TokenError{Reason: ports.ReasonUnknownKey,
+				Detail: "the identity provider publishes no key with the token's key ID (kid)", Err: err}
+		case err != nil:
+			return nil, badSignature(err)
+		}
+		return key, nil
 	})
 	if err != nil {
-		return ports.Principal{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
+		return ports.Principal{}, v.reject(tok, raw, claims, err)
 	}
-	if !v.loaded.Load() {
-		v.loaded.Store(true)
+	if te := v.checkText(raw, claims); te != nil {
+		return ports.Principal{}, te
 	}
-	return v.principal(claims)
+	return v.principal(raw, claims), nil
 }
 
-// principal maps verified claims to a Principal. iss, aud and exp were
-// checked by the parser.
-func (v *Verifier) principal(c jwt.MapClaims) (ports.Principal, error) {
-	iss, _ := c["iss"].(string)
-	sub, ok := c["sub"].(string)
-	if !ok || sub == "" {
-		return ports.Principal{}, invalid("sub must be a non-empty string")
+// withoutKeys answers a token while no key set has loaded: the checks that
+// need no key (form, algorithm, claims) still reject with their reason; for
+// a token that passes them it asks for a fetch and waits for it as for an
+// unknown key ID, and refuses the token as keys_unavailable unless the keys
+// have loaded meanwhile (then it returns nil).
+func (v *Verifier) withoutKeys(ctx context.Context, raw string, claims jwt.MapClaims) error {
+	tok, _, err := v.parser.ParseUnverified(raw, claims)
+	if err != nil {
+		return v.reject(tok, raw, claims, err)
 	}
-	p := ports.Principal{Issuer: iss, Subject: sub}
-	var err error
-	if p.Email, err = optionalString(c, "email"); err != nil {
-		return ports.Principal{}, err
+	if !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()) {
+		return badSignature(nil)
 	}
-	if p.Name, err = optionalString(c, "name"); err != nil {
-		return ports.Principal{}, err
+	if te := v.checkText(raw, claims); te != nil {
+		return te
 	}
-	if org, present := c[v.cfg.OrgClaim]; present {
-		s, ok := org.(string)
-		if !ok || s == "" {
-			return ports.Principal{}, invalid("%s must be a non-empty string", v.cfg.OrgClaim)
+	if err := v.validator.Validate(claims); err != nil {
+		return claimsError(claims, err)
+	}
+	if v.awaitRefresh(ctx); v.loaded.Load() {
+		return nil
+	}
+	var cause error = errors.New("no key set loaded yet")
+	if p := v.lastErr.Load(); p != nil {
+		cause = *p
+	}
+	return keysUnavailable(cause)
+}
+
+// reject turns a parse error into a *ports.TokenError.
+func (v *Verifier) reject(tok *jwt.Token, raw string, claims jwt.MapClaims, err error) error {
+	var te *ports.TokenError
+	switch {
+	case errors.As(err, &te):
+		if te.Reason == ports.ReasonUnknownKey && !v.lastOK.Load() {
+			// The kid may be a new key we could not fetch: the provider is
+			// unreachable, so this is not the token's fault.
+			return keysUnavailable(err)
 		}
-		p.OrgClaim = s
+		return &ports.TokenError{Reason: te.Reason, Detail: te.Detail, Err: err}
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return malformed("the token is not a well-formed JWT", err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return badSignature(err)
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		// Raised by the parser itself: the alg header is missing or names an
+		// algorithm nobody implements.
+		if tok != nil {
+			if _, ok := tok.Header["alg"].(string); ok {
+				return badSignature(err)
+			}
+		}
+		return malformed("the token has no alg header", err)
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		// The signature was verified; the claims were not acceptable.
+		if te := v.checkText(raw, claims); te != nil {
+			return te
+		}
+		return claimsError(claims, err)
 	}
+	return malformed("the token could not be verified", err)
+}
+
+// claimsError maps a failed claim validation to its reason. When several
+// claims fail, the issuer is reported first, then the audience, then time.
+func claimsError(c jwt.MapClaims, err error) *ports.TokenError {
+	_, hasIss := c["iss"]
+	_, hasAud := c["aud"]
+	missing := errors.Is(err, jwt.ErrTokenRequiredClaimMissing)
+	switch {
+	case errors.Is(err, jwt.ErrInvalidType):
+		return malformed("a registered claim (exp, nbf, iat, iss, aud) has the wrong type", err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer) || missing && !hasIss:
+		return &ports.TokenError{Reason: ports.ReasonWrongIssuer,
+			Detail: "the token was not issued by the configured identity provider (iss)", Err: err}
+	case errors.Is(err, jwt.ErrTokenInvalidAudience) || missing && !hasAud:
+		return &ports.TokenError{Reason: ports.ReasonWrongAudience,
+			Detail: "the token is not meant for this service (aud)", Err: err}
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return &ports.TokenError{Reason: ports.ReasonExpired, Detail: "the token has expired (exp)", Err: err}
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return &ports.TokenError{Reason: ports.ReasonNotYetValid,
+			Detail: "the token is not valid yet (nbf or iat is in the future)", Err: err}
+	}
+	return malformed("the token lacks a required claim (exp)", err)
+}
+
+func malformed(detail string, err error) *ports.TokenError {
+	return &ports.TokenError{Reason: ports.ReasonMalformed, Detail: detail, Err: err}
+}
+
+func badSignature(err error) *ports.TokenError {
+	return &ports.TokenError{Reason: ports.ReasonBadSignature,
+		Detail: "the token's signature is invalid, or its algorithm is not allowed for its key", Err: err}
+}
+
+func keysUnavailable(cause error) *ports.TokenError {
+	return &ports.TokenError{Reason: ports.ReasonKeysUnavailable,
+		Detail: "the identity provider's signing keys cannot be loaded right now; retry later",
+		Err:    &ports.UnavailableError{Dependency: "identity provider", Err: cause}}
+}
+
+// checkText refuses a token whose iss, sub or organization claim is not
+// acceptable text: a non-empty string of valid UTF-8 without control
+// characters (domain.IsKeyText), and iss and sub at most
+// domain.MaxIdentifier bytes (domain.ValidateIdentifier). encoding/json turns invalid UTF-8 into U+FFFD, so a claim
+// holding U+FFFD in a payload that is not valid UTF-8 counts as invalid.
+func (v *Verifier) checkText(raw string, c jwt.MapClaims) *ports.TokenError {
+	payloadOK := payloadIsUTF8(raw)
+	check := func(name string, required bool) *ports.TokenError {
+		val, present := c[name]
+		if !present && !required {
+			return nil
+		}
+		s, ok := val.(string)
+		if ok && (name == "iss" || name == "sub") && domain.ValidateIdentifier(s) != nil {
+			ok = false
+		}
+		if !ok || !acceptableText(s) || !payloadOK && strings.ContainsRune(s, utf8.RuneError) {
+			return malformed(fmt.Sprintf("the %s claim must be non-empty text without control characters", name), nil)
+		}
+		return nil
+	}
+	if _, present := c["iss"]; present {
+		if te := check("iss", true); te != nil {
+			return te
+		}
+	}
+	if te := check("sub", true); te != nil {
+		return te
+	}
+	return check(v.cfg.OrgClaim, false)
+}
+
+// payloadIsUTF8 reports whether the token's claims segment decodes to valid
+// UTF-8 (a segment that does not decode was refused by the parser already).
+func payloadIsUTF8(raw string) bool {
+	parts := strings.SplitN(raw, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	return err == nil && utf8.Valid(b)
+}
+
+// acceptableText reports whether s is text the domain accepts in a name,
+// key or identifier (domain.IsKeyText), and not empty.
+func acceptableText(s string) bool { return s != "" && domain.IsKeyText(s) }
+
+// principal maps verified claims to a Principal. iss, aud and exp were
+// checked by the parser, iss, sub and the organization claim by checkText.
+// An email or name claim that is not acceptable text is ignored.
+func (v *Verifier) principal(raw string, c jwt.MapClaims) ports.Principal {
+	iss, _ := c["iss"].(string)
+	sub, _ := c["sub"].(string)
+	p := ports.Principal{Issuer: iss, Subject: sub}
+	payloadOK := payloadIsUTF8(raw)
+	optional := func(name string) string {
+		s, _ := c[name].(string)
+		if !acceptableText(s) || !payloadOK && strings.ContainsRune(s, utf8.RuneError) {
+			return ""
+		}
+		return s
+	}
+	p.Email, p.Name = optional("email"), optional("name")
+	p.OrgClaim, _ = c[v.cfg.OrgClaim].(string)
 	if v.cfg.AdminClaim != "" {
 		p.PlatformAdmin = hasValue(c[v.cfg.AdminClaim], v.cfg.AdminValue)
 	}
-	return p, nil
-}
-
-// optionalString returns claim name, "" when absent, and an error when it is
-// present with another type.
-func optionalString(c jwt.MapClaims, name string) (string, error) {
-	val, present := c[name]
-	if !present || val == nil {
-		return "", nil
-	}
-	s, ok := val.(string)
-	if !ok {
-		return "", invalid("%s must be a string", name)
-	}
-	return s, nil
+	return p
 }
 
 // hasValue reports whether claim carries want: a string equal to it, true
@@ -306,8 +478,4 @@ func hasValue(claim any, want string) bool {
 		}
 	}
 	return false
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{domain.ErrInvalidToken}, args...)...)
 }

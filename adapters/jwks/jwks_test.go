@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -335,7 +335,19 @@ func TestVerifyVectors(t *testing.T) {
 		{name: "sub missing", give: sign(t, token{claims: clm(map[string]any{"sub": nil})})},
 		{name: "sub empty", give: sign(t, token{claims: clm(map[string]any{"sub": ""})})},
 		{name: "sub number", give: sign(t, token{claims: clm(map[string]any{"sub": 7})})},
-		{name: "email not a string", give: sign(t, token{claims: clm(map[string]any{"email": []string{"a@x.test"}})})},
+		{name: "email not a string (ignored)", give: sign(t, token{claims: clm(map[string]any{"email": []string{"a@x.test"}})}),
+			want: &ports.Principal{Issuer: "https://idp.test/realms/acme", Subject: "u1", OrgClaim: "A"}},
+		{name: "sub with NUL", give: sign(t, token{claims: clm(map[string]any{"sub": "u\x001"})})},
+		{name: "sub with a C0 control", give: sign(t, token{claims: clm(map[string]any{"sub": "u\x1b[31m"})})},
+		{name: "sub not valid UTF-8", give: signPayload(t, baseHeader(), rawClaims("\"sub\":\"u\xff1\""))},
+		{name: "iss with NUL", give: sign(t, token{claims: clm(map[string]any{"iss": "https://idp.test/realms/acme\x00"})})},
+		{name: "org_id with a newline", give: sign(t, token{claims: clm(map[string]any{"org_id": "A\nB"})})},
+		{name: "org_id not valid UTF-8", give: signPayload(t, baseHeader(), rawClaims("\"sub\":\"u1\",\"org_id\":\"\xc3\x28\""))},
+		{name: "email and name with control characters (ignored)",
+			give: sign(t, token{claims: clm(map[string]any{"email": "a@x.test\x00", "name": "Ada\x07"})}),
+			want: &ports.Principal{Issuer: "https://idp.test/realms/acme", Subject: "u1", OrgClaim: "A"}},
+		{name: "name not valid UTF-8 (ignored)", give: signPayload(t, baseHeader(), rawClaims("\"sub\":\"u1\",\"org_id\":\"A\",\"name\":\"Ad\xffa\"")),
+			want: &ports.Principal{Issuer: "https://idp.test/realms/acme", Subject: "u1", OrgClaim: "A"}},
 		{name: "email and name", give: sign(t, token{claims: clm(map[string]any{"email": "a@x.test", "name": "Ada"})}),
 			want: &ports.Principal{Issuer: "https://idp.test/realms/acme", Subject: "u1", OrgClaim: "A", Email: "a@x.test", Name: "Ada"}},
 		{name: "ES256 signed by EC key", give: sign(t, token{header: hdr(map[string]any{"alg": "ES256", "kid": "e1"}),
@@ -362,8 +374,19 @@ func TestVerifyVectors(t *testing.T) {
 				t.Errorf("Verify took %v, want fast", elapsed)
 			}
 			if tt.want == nil {
-				if !errors.Is(err, domain.ErrInvalidToken) {
-					t.Fatalf("Verify error = %v, want domain.ErrInvalidToken (principal %+v)", err, got)
+				var te *ports.TokenError
+				if !errors.As(err, &te) {
+					t.Fatalf("Verify error = %v, want *ports.TokenError (principal %+v)", err, got)
+				}
+				want, ok := vectorReasons[tt.name]
+				if !ok {
+					t.Fatalf("no reason listed for %q (got %s)", tt.name, te.Reason)
+				}
+				if te.Reason != want {
+					t.Errorf("reason = %s, want %s (%v)", te.Reason, want, err)
+				}
+				if te.Detail == "" || strings.Contains(te.Detail, tt.give) && tt.give != "" {
+					t.Errorf("detail %q: want a human detail without the token", te.Detail)
 				}
 				t.Logf("rejected: %v", err)
 				if got != (ports.Principal{}) {
@@ -385,6 +408,85 @@ func TestVerifyVectors(t *testing.T) {
 	if n := attackerHits.Load(); n != 0 {
 		t.Errorf("attacker server got %d requests, want 0 (jku/x5u must never be fetched)", n)
 	}
+}
+
+// vectorReasons is the reason each rejected vector of TestVerifyVectors
+// must carry.
+var vectorReasons = map[string]ports.TokenReason{
+	"V02 alg none":                                     ports.ReasonBadSignature,
+	"V03 alg nOnE":                                     ports.ReasonBadSignature,
+	"V03 alg NONE":                                     ports.ReasonBadSignature,
+	"V04 signature removed":                            ports.ReasonBadSignature,
+	"V05 signature bit flipped":                        ports.ReasonBadSignature,
+	"V06 org_id changed after signing":                 ports.ReasonBadSignature,
+	"V07 HS256 keyed with public PEM":                  ports.ReasonBadSignature,
+	"V08 HS256 keyed with DER SPKI":                    ports.ReasonBadSignature,
+	"V08 HS256 keyed with JWK JSON":                    ports.ReasonBadSignature,
+	"V09 RS512 signed by K1":                           ports.ReasonBadSignature,
+	"V09 PS256 signed by K1 (JWK pins RS256)":          ports.ReasonBadSignature,
+	"V10 ES256 zero signature":                         ports.ReasonBadSignature,
+	"V10 ES256 zero signature on EC kid":               ports.ReasonBadSignature,
+	"V11 embedded jwk, signed by attacker":             ports.ReasonBadSignature,
+	"V11 embedded jwk without kid, signed by attacker": ports.ReasonBadSignature,
+	"V12 jku to attacker JWKS":                         ports.ReasonUnknownKey,
+	"V13 x5u to attacker certificate":                  ports.ReasonBadSignature,
+	"V13 x5c attacker certificate":                     ports.ReasonBadSignature,
+	"V14 kid path traversal with HS256 empty key":      ports.ReasonBadSignature,
+	"V15 kid SQL injection":                            ports.ReasonUnknownKey,
+	"V16 kid number":                                   ports.ReasonMalformed,
+	"V16 kid array":                                    ports.ReasonMalformed,
+	"V22 no kid, signed by attacker":                   ports.ReasonBadSignature,
+	"V23 expired beyond leeway":                        ports.ReasonExpired,
+	"V25 exp missing":                                  ports.ReasonMalformed,
+	"V26 exp as string":                                ports.ReasonMalformed,
+	"V27 nbf in the future":                            ports.ReasonNotYetValid,
+	"V28 iat in the future":                            ports.ReasonNotYetValid,
+	"V29 other issuer":                                 ports.ReasonWrongIssuer,
+	"V29 issuer with trailing slash":                   ports.ReasonWrongIssuer,
+	"V29 issuer missing":                               ports.ReasonWrongIssuer,
+	"V30 other audience":                               ports.ReasonWrongAudience,
+	"V30 audience is a client id":                      ports.ReasonWrongAudience,
+	"V30 audience missing":                             ports.ReasonWrongAudience,
+	"V33 crit header":                                  ports.ReasonMalformed,
+	"V34 org_id empty":                                 ports.ReasonMalformed,
+	"V34 org_id array":                                 ports.ReasonMalformed,
+	"V34 org_id number":                                ports.ReasonMalformed,
+	"V36 1 MiB of dots":                                ports.ReasonMalformed,
+	"V36 just over 8 KiB":                              ports.ReasonMalformed,
+	"V37 two segments":                                 ports.ReasonMalformed,
+	"V37 four segments":                                ports.ReasonMalformed,
+	"V37 padded base64 header":                         ports.ReasonMalformed,
+	"V37 non-base64url header":                         ports.ReasonMalformed,
+	"empty token":                                      ports.ReasonMalformed,
+	"sub missing":                                      ports.ReasonMalformed,
+	"sub empty":                                        ports.ReasonMalformed,
+	"sub number":                                       ports.ReasonMalformed,
+	"sub with NUL":                                     ports.ReasonMalformed,
+	"sub with a C0 control":                            ports.ReasonMalformed,
+	"sub not valid UTF-8":                              ports.ReasonMalformed,
+	"iss with NUL":                                     ports.ReasonMalformed,
+	"org_id with a newline":                            ports.ReasonMalformed,
+	"org_id not valid UTF-8":                           ports.ReasonMalformed,
+	"RS256 token on the EC kid":                        ports.ReasonBadSignature,
+}
+
+// rawClaims is the baseline claims as raw JSON bytes with extra members
+// (which may hold bytes that are not UTF-8) written verbatim.
+func rawClaims(extra string) []byte {
+	now := time.Now().Unix()
+	return []byte(fmt.Sprintf(`{"iss":"https://idp.test/realms/acme","aud":%q,"iat":%d,"nbf":%d,"exp":%d,%s}`,
+		testAud, now, now, now+300, extra))
+}
+
+// signPayload signs a claims segment given as raw bytes with K1 (RS256).
+func signPayload(t testing.TB, header map[string]any, payload []byte) string {
+	t.Helper()
+	input := seg(t, header) + "." + b64.EncodeToString(payload)
+	sig, err := jwt.SigningMethodRS256.Sign(input, testKeys().k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + b64.EncodeToString(sig)
 }
 
 func mustClaims(t testing.TB, s string) map[string]any {
@@ -449,42 +551,6 @@ func TestOrgClaimName(t *testing.T) {
 	}
 }
 
-func TestKeyRotation(t *testing.T) {
-	keys := testKeys()
-	ks := newKeyServer(t, rsaJWK("k1", &keys.k1.PublicKey))
-	v := newVerifier(t, testConfig(ks.URL))
-	k1Token := sign(t, token{})
-	if _, err := v.Verify(t.Context(), k1Token); err != nil {
-		t.Fatalf("K1 before rotation: %v", err)
-	}
-	hitsBefore := ks.hits.Load()
-
-	// V18: K2 is published (and K1 retired); a K2 token triggers one refresh.
-	ks.set(http.StatusOK, rsaJWK("k2", &keys.k2.PublicKey))
-	k2Token := sign(t, token{header: hdr(map[string]any{"kid": "k2"}), key: keys.k2})
-	if _, err := v.Verify(t.Context(), k2Token); err != nil {
-		t.Fatalf("K2 after publication: %v", err)
-	}
-	if got := ks.hits.Load() - hitsBefore; got != 1 {
-		t.Errorf("refreshes on unknown kid = %d, want 1", got)
-	}
-
-	// V19: K1 is gone after that refresh.
-	if _, err := v.Verify(t.Context(), k1Token); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Errorf("K1 after removal: error = %v, want domain.ErrInvalidToken", err)
-	}
-	// V17: unknown kids do not refetch again within the limiter's window.
-	for range 5 {
-		unknown := sign(t, token{header: hdr(map[string]any{"kid": "random-" + rand.Text()})})
-		if _, err := v.Verify(t.Context(), unknown); !errors.Is(err, domain.ErrInvalidToken) {
-			t.Errorf("unknown kid: error = %v, want domain.ErrInvalidToken", err)
-		}
-	}
-	if got := ks.hits.Load() - hitsBefore; got != 1 {
-		t.Errorf("JWKS fetches after unknown kids = %d, want still 1", got)
-	}
-}
-
 func TestUnsupportedKeysIgnored(t *testing.T) {
 	// V20: an AKP key and an Ed448 key are skipped, not fatal.
 	ks := newKeyServer(t,
@@ -543,25 +609,37 @@ func TestDiscovery(t *testing.T) {
 	}
 }
 
+// TestDiscoveryErrors: a discovery document naming another issuer is a
+// configuration error and fails New; a provider that cannot be reached or
+// has no document yet does not (the verifier starts, not ready).
 func TestDiscoveryErrors(t *testing.T) {
 	mismatch := discoveryServer(t, "https://evil.test")
 	missing, _ := counter(t)
 	tests := []struct {
-		name string
-		give string
-		want string
+		name    string
+		give    string
+		wantErr string // "" = New succeeds, not ready
 	}{
-		{name: "issuer mismatch", give: mismatch.URL, want: "does not match"},
-		{name: "no discovery document", give: missing.URL, want: "status 404"},
-		{name: "unreachable", give: "http://127.0.0.1:1", want: "discovery"},
+		{name: "issuer mismatch", give: mismatch.URL, wantErr: "does not match"},
+		{name: "no discovery document", give: missing.URL},
+		{name: "unreachable", give: "http://127.0.0.1:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig("")
 			cfg.Issuer = tt.give
 			v, err := New(t.Context(), cfg)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New = %v, %v; want error containing %q", v, err, tt.want)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("New = %v, %v; want error containing %q", v, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v; want a verifier that is not ready", err)
+			}
+			if v.Ready() {
+				t.Error("Ready = true without a key set")
 			}
 		})
 	}
@@ -596,33 +674,12 @@ func TestAlgorithmAllowList(t *testing.T) {
 	cfg := testConfig(ks.URL)
 	cfg.Algorithms = []string{"ES256"}
 	v := newVerifier(t, cfg)
-	if _, err := v.Verify(t.Context(), sign(t, token{})); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Errorf("RS256 with ES256-only allow-list: error = %v, want domain.ErrInvalidToken", err)
+	if _, err := v.Verify(t.Context(), sign(t, token{})); reasonOf(err) != ports.ReasonBadSignature {
+		t.Errorf("RS256 with ES256-only allow-list: error = %v, want bad_signature", err)
 	}
 	es := sign(t, token{header: hdr(map[string]any{"alg": "ES256", "kid": "e1"}), method: jwt.SigningMethodES256, key: testKeys().ec})
 	if _, err := v.Verify(t.Context(), es); err != nil {
 		t.Errorf("ES256: %v", err)
-	}
-}
-
-func TestReady(t *testing.T) {
-	ks := newKeyServer(t)
-	ks.set(http.StatusServiceUnavailable)
-	v := newVerifier(t, testConfig(ks.URL)) // the first fetch fails; New still succeeds
-	if v.Ready() {
-		t.Fatal("Ready = true before any key set was loaded")
-	}
-	ks.set(http.StatusOK, defaultKeys()...)
-	// The unknown kid makes keyfunc fetch the set now.
-	if _, err := v.Verify(t.Context(), sign(t, token{})); err != nil {
-		t.Fatalf("Verify after the provider came up: %v", err)
-	}
-	if !v.Ready() {
-		t.Error("Ready = false after keys were loaded")
-	}
-	ks.set(http.StatusServiceUnavailable)
-	if !v.Ready() {
-		t.Error("Ready = false after a later failure; want it to stay true")
 	}
 }
 

@@ -98,6 +98,17 @@ func (s *Store) SetMaxConns(n int) {
 	s.sqldb.SetMaxIdleConns(n)
 }
 
+// Bounds on PostgreSQL waits, unless the URL sets them: connecting (TCP,
+// TLS and startup, in seconds as libpq's connect_timeout) and each statement
+// on the server (statement_timeout, a startup parameter). A pooled
+// connection is waited for, and an answer awaited, only until the caller's
+// context deadline (the HTTP adapter gives every request one). Migrations
+// longer than the statement timeout need statement_timeout=0 in the URL.
+const (
+	DefaultConnectTimeout   = "5"
+	DefaultStatementTimeout = "10s"
+)
+
 func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -111,6 +122,15 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	// first statement, whatever the server, database or role default says:
 	// bun writes arguments into the SQL text as standard '...' literals.
 	q.Set("standard_conforming_strings", "on")
+	// Bound every wait on the server (see DefaultConnectTimeout); pgx sends
+	// parameters it does not know itself, such as statement_timeout, as
+	// startup parameters of each connection. The URL may override both.
+	if !q.Has("connect_timeout") {
+		q.Set("connect_timeout", DefaultConnectTimeout)
+	}
+	if !q.Has("statement_timeout") {
+		q.Set("statement_timeout", DefaultStatementTimeout)
+	}
 	u.RawQuery = q.Encode()
 	sqldb, err := sql.Open("pgx", u.String())
 	if err != nil {
@@ -222,7 +242,7 @@ func (s *Store) DB() *bun.DB { return s.db }
 func (s *Store) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers, for readiness probes.
-func (s *Store) Ping(ctx context.Context) error { return s.sqldb.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return unavailable(s.sqldb.PingContext(ctx)) }
 
 // RunInTx runs fn in one transaction with repositories bound to it; it
 // commits when fn returns nil and rolls back otherwise. On SQLite the
@@ -230,9 +250,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.sqldb.PingContext(ctx
 // PostgreSQL it runs at READ COMMITTED and rules that read then write lock
 // rows through the ...ForUpdate and Lock... methods.
 func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return unavailable(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return fn(ctx, s.repos(tx))
-	})
+	}))
 }
 
 func (s *Store) repos(db bun.IDB) repositories {
@@ -290,9 +310,9 @@ func (c conn) inTx(ctx context.Context, fn func(ctx context.Context, c conn) err
 		// Already in a transaction: a failure rolls the caller's back.
 		return fn(ctx, c)
 	}
-	return c.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return unavailable(c.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return fn(ctx, conn{db: tx, pg: c.pg})
-	})
+	}))
 }
 
 // repositories binds every repository to one bun.IDB.

@@ -251,3 +251,25 @@ func TestMigrationRemovesDanglingReferences(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresSessionBoundsWaits: every PostgreSQL connection starts with a
+// statement_timeout (a startup parameter) unless the URL sets one.
+func TestPostgresSessionBoundsWaits(t *testing.T) {
+	base := sqlstoretest.PostgresSchemaURL(t)
+	tests := []struct{ name, url, want string }{
+		{"default", base, sqlstore.DefaultStatementTimeout},
+		{"set in the URL", base + "&statement_timeout=0", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sqlstoretest.Open(t, tt.url)
+			var got string
+			if err := s.DB().NewRaw("SHOW statement_timeout").Scan(t.Context(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("statement_timeout = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

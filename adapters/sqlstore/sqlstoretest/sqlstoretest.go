@@ -53,16 +53,34 @@ func NewSQLiteFile(t testing.TB) *sqlstore.Store {
 // unset.
 func NewPostgres(t testing.TB) *sqlstore.Store {
 	t.Helper()
+	return open(t, PostgresSchemaURL(t)) // registered after the drop, so it runs first
+}
+
+// PostgresSchemaURL creates a new schema with a random name in the
+// ORGSTACK_TEST_POSTGRES_URL database and returns the URL of that database
+// with search_path set to it; the schema is dropped when the test ends. It
+// skips the test when the variable is unset. Open and migrate a store on it
+// with Open, e.g. through a proxy.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
 		t.Skip(PostgresURLEnv + " is not set")
 	}
-	return NewPostgresAt(t, base)
+	return schemaURL(t, base)
 }
 
 // NewPostgresAt is NewPostgres in the database named by base (a postgres://
 // URL) instead of ORGSTACK_TEST_POSTGRES_URL's.
 func NewPostgresAt(t testing.TB, base string) *sqlstore.Store {
+	t.Helper()
+	return open(t, schemaURL(t, base)) // registered after the drop, so it runs first
+}
+
+// schemaURL creates a new schema with a random name in the database named by
+// base, dropped when the test ends, and returns base with search_path set to
+// it.
+func schemaURL(t testing.TB, base string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -92,7 +110,13 @@ func NewPostgresAt(t testing.TB, base string) *sqlstore.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return open(t, u.String()) // registered after the drop, so it runs first
+	return u.String()
+}
+
+// Open returns a migrated store on rawURL, closed when the test ends.
+func Open(t testing.TB, rawURL string) *sqlstore.Store {
+	t.Helper()
+	return open(t, rawURL)
 }
 
 // NonConformingDatabase creates a PostgreSQL database of its own (random
