@@ -156,4 +156,19 @@ func checkInvalid(t *testing.T, err error, field string) {
 	}
 }
 
+// checkUnknownReference requires an unknown-reference error naming field.
+func checkUnknownReference(t *testing.T, err error, field string) {
+	t.Helper()
+	var u *domain.UnknownReferenceError
+	if !errors.As(err, &u) {
+		t.Fatalf("got error %v, want an unknown reference on %q", err, field)
+	}
+	if !slices.ContainsFunc(u.Fields, func(f domain.FieldError) bool { return f.Field == field }) {
+		t.Fatalf("got %v, want one on %q", u, field)
+	}
+	if domain.KindOf(err) != domain.KindConflict {
+		t.Fatalf("kind of %v is %v, want KindConflict", err, domain.KindOf(err))
+	}
+}
+
 func strp(s string) *string { return &s }

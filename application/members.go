@@ -73,7 +73,7 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.O
 	if in.UserID != "" {
 		user, err = az.store.Users().Get(ctx, in.UserID)
 		if errors.Is(err, domain.ErrNotFound) {
-			return ports.Member{}, domain.Invalid("user_id", "no user has this ID")
+			return ports.Member{}, domain.UnknownReference("user_id", "no user has this ID")
 		}
 		if err != nil {
 			return ports.Member{}, err
@@ -214,8 +214,8 @@ func lockForOwnerRule(ctx context.Context, r ports.Repositories, orgID, userID s
 }
 
 // resolveRoles turns the role keys of a request into roles, built-in or
-// custom roles of the organization. A key naming no role is a validation
-// error on "roles/<index>". The keys must already be well-formed.
+// custom roles of the organization. A key naming no role is a
+// *domain.UnknownReferenceError on "roles/<index>". The keys must already be well-formed.
 func (s *MemberService) resolveRoles(ctx context.Context, repo ports.RoleRepository, orgID string, keys []string) ([]*domain.Role, error) {
 	rks := make([]domain.RoleKey, len(keys))
 	for i, k := range keys {
@@ -232,7 +232,7 @@ func (s *MemberService) resolveRoles(ctx context.Context, repo ports.RoleReposit
 		}
 	}
 	if len(fe) > 0 {
-		return nil, &domain.ValidationError{Fields: fe}
+		return nil, &domain.UnknownReferenceError{Fields: fe}
 	}
 	return found, nil
 }

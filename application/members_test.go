@@ -27,14 +27,15 @@ func TestMemberAdd(t *testing.T) {
 		in        ports.AddMember
 		want      error
 		wantField string
+		unknown   string // the field an unknown reference names
 	}{
 		{name: "without members:write", give: bob, in: ports.AddMember{UserID: zedID, Roles: []string{"member"}}, want: domain.ErrForbidden},
 		{name: "without members:write, invalid input", give: bob, in: ports.AddMember{}, want: domain.ErrForbidden},
 		{name: "neither user_id nor subject", give: alice, in: ports.AddMember{Roles: []string{"member"}}, wantField: "user_id"},
 		{name: "both user_id and subject", give: alice, in: ports.AddMember{UserID: zedID, Subject: "x", Roles: []string{"member"}}, wantField: "user_id"},
-		{name: "unknown user_id", give: alice, in: ports.AddMember{UserID: missingID, Roles: []string{"member"}}, wantField: "user_id"},
+		{name: "unknown user_id", give: alice, in: ports.AddMember{UserID: missingID, Roles: []string{"member"}}, unknown: "user_id"},
 		{name: "no roles", give: alice, in: ports.AddMember{UserID: zedID}, wantField: "roles"},
-		{name: "unknown role", give: alice, in: ports.AddMember{UserID: zedID, Roles: []string{"member", "ghost"}}, wantField: "roles/1"},
+		{name: "unknown role", give: alice, in: ports.AddMember{UserID: zedID, Roles: []string{"member", "ghost"}}, unknown: "roles/1"},
 		{name: "already member", give: alice, in: ports.AddMember{UserID: e.userID(t, bob), Roles: []string{"member"}}, want: domain.ErrAlreadyMember},
 		{name: "by user_id with custom role", give: alice, in: ports.AddMember{UserID: zedID, Roles: []string{"viewer"}}},
 	}
@@ -43,6 +44,10 @@ func TestMemberAdd(t *testing.T) {
 			m, err := e.app.Members.Add(ctx, tt.give, domain.ParseOrgRef(o.ID()), tt.in)
 			if tt.wantField != "" {
 				checkInvalid(t, err, tt.wantField)
+				return
+			}
+			if tt.unknown != "" {
+				checkUnknownReference(t, err, tt.unknown)
 				return
 			}
 			checkErr(t, err, tt.want)

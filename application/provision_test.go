@@ -47,9 +47,9 @@ func TestAddMemberRefusedLeavesNoUser(t *testing.T) {
 	app := application.New(application.Deps{Store: racy, Clock: e.clock, IDs: system.UUIDv7{}})
 
 	_, err := app.Members.Add(ctx, alice, ref, ports.AddMember{Subject: "newbie", Email: "n@example.test", Roles: []string{"approver"}})
-	var ve *domain.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("add with a role deleted meanwhile: got %v, want a validation error", err)
+	var ue *domain.UnknownReferenceError
+	if !errors.As(err, &ue) {
+		t.Fatalf("add with a role deleted meanwhile: got %v, want an unknown reference", err)
 	}
 	if _, err := e.store.Users().GetByIdentity(ctx, issuer, "newbie"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("user of the refused add: got %v, want not found", err)

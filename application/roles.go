@@ -196,7 +196,7 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.
 
 // checkGrants checks the grants of a role being written: each concrete
 // grant must name a system permission or a custom permission of the
-// organization (a validation error on "permissions/<index>"), and each grant
+// organization (a *domain.UnknownReferenceError on "permissions/<index>"), and each grant
 // must be covered by the caller's grants (domain.ErrEscalation). The grants
 // must already be well-formed. It runs in the transaction that stores the
 // grants: the custom permissions named are read FOR SHARE, so none can be
@@ -232,7 +232,7 @@ func checkGrants(ctx context.Context, perms ports.PermissionRepository, acc *acc
 		}
 	}
 	if len(fe) > 0 {
-		return &domain.ValidationError{Fields: fe}
+		return &domain.UnknownReferenceError{Fields: fe}
 	}
 	if acc.principal.PlatformAdmin {
 		return nil

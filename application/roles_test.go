@@ -69,7 +69,7 @@ func TestRoleRules(t *testing.T) {
 	e.createRole(t, other, "secret", "organization:read")
 
 	_, err := e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"invoices:read", "invoices:write"}})
-	checkInvalid(t, err, "permissions/1")
+	checkUnknownReference(t, err, "permissions/1")
 	_, err = e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"nope"}})
 	checkInvalid(t, err, "permissions/0")
 	_, err = e.app.Roles.Create(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CreateRole{Key: "x1", Name: "X", Permissions: []string{"billing:*", "members:read"}})

@@ -69,6 +69,10 @@ func KindOf(err error) Kind {
 	if errors.As(err, &v) {
 		return KindInvalid
 	}
+	var u *UnknownReferenceError
+	if errors.As(err, &u) {
+		return KindConflict
+	}
 	return KindInternal
 }
 
@@ -91,6 +95,28 @@ func (e *ValidationError) Error() string {
 		parts[i] = f.Field + ": " + f.Detail
 	}
 	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// UnknownReferenceError lists the fields of a well-formed input that name
+// something the organization does not hold: a role key no role has, a
+// permission key no permission has, a user ID no user has. The input breaks
+// no rule of its own; it clashes with the current state (a conflict, not a
+// validation error), and the same input succeeds once what it names exists.
+type UnknownReferenceError struct {
+	Fields []FieldError
+}
+
+func (e *UnknownReferenceError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Detail
+	}
+	return "unknown reference: " + strings.Join(parts, "; ")
+}
+
+// UnknownReference returns an unknown-reference error for one field.
+func UnknownReference(field, format string, args ...any) *UnknownReferenceError {
+	return &UnknownReferenceError{Fields: []FieldError{{Field: field, Detail: fmt.Sprintf(format, args...)}}}
 }
 
 // Invalid returns a validation error for one field.

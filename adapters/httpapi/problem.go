@@ -57,6 +57,7 @@ var ErrorCodes = []ErrorCode{
 	{"permission_exists", http.StatusConflict, "Permission exists"},
 	{"system_permission", http.StatusConflict, "System permission"},
 	{"permission_in_use", http.StatusConflict, "Permission in use"},
+	{"unknown_reference", http.StatusConflict, "Unknown reference"},
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
 	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},
 	{"unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type"},
@@ -185,6 +186,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ae *apiError
 		ve *domain.ValidationError
+		re *domain.UnknownReferenceError
 		de *domain.Error
 		te *ports.TokenError
 		ue *ports.UnavailableError
@@ -220,6 +222,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		c := codeIndex["validation_failed"]
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request is invalid"}
 		for _, f := range ve.Fields {
+			p.Errors = append(p.Errors, bodyProblem(pointerOf(f.Field), f.Detail))
+		}
+	case errors.As(err, &re):
+		c := codeIndex["unknown_reference"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request names something that does not exist"}
+		for _, f := range re.Fields {
 			p.Errors = append(p.Errors, bodyProblem(pointerOf(f.Field), f.Detail))
 		}
 	case errors.As(err, &de) && de.Kind != domain.KindInternal:

@@ -56,7 +56,7 @@ func TestRoles(t *testing.T) {
 			res, body = e.do(t, http.MethodDelete, base+"/owner", tok, nil)
 			wantProblem(t, res, body, http.StatusConflict, "builtin_role")
 			res, body = e.do(t, http.MethodPost, base, tok, obj{"key": "bad", "name": "Bad", "permissions": []string{"invoices:approve"}})
-			p := wantProblem(t, res, body, http.StatusBadRequest, "validation_failed")
+			p := wantProblem(t, res, body, http.StatusConflict, "unknown_reference")
 			if got := problemFields(p); len(got) != 1 || got[0] != "/permissions/0" {
 				t.Errorf("errors name %v, want [/permissions/0]", got)
 			}
