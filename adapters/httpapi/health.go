@@ -31,8 +31,14 @@ func (s *server) livez(w http.ResponseWriter, r *http.Request) {
 
 // readyz handles GET /readyz: it runs every readiness check and answers 503
 // with a problem when one fails; ?verbose lists the checks. The cause of a
-// failure is logged, never shown.
+// failure is logged, never shown. A malformed query string (a ';', a bad
+// percent-escape) is 400, as on every route that reads its query.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	query, problems := parseQuery(r.URL.RawQuery)
+	if len(problems) > 0 {
+		s.writeError(w, r, newAPIError("invalid_parameter", "the query string is malformed", problems...))
+		return
+	}
 	names := make([]string, 0, len(s.readiness))
 	for name := range s.readiness {
 		names = append(names, name)
@@ -53,7 +59,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		checks = append(checks, st)
 	}
-	_, verbose := r.URL.Query()["verbose"]
+	_, verbose := query["verbose"]
 	if !verbose {
 		checks = nil
 	}

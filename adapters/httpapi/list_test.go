@@ -109,6 +109,8 @@ func TestListParameterErrors(t *testing.T) {
 		{"member sort", "/api/v1/organizations/" + id + "/members?sort=slug", []string{"sort"}},
 		{"permission type", "/api/v1/organizations/" + id + "/permissions?type=other", []string{"type"}},
 		{"role filter on users", "/api/v1/organizations/" + id + "/users?role=owner", []string{"role"}},
+		{"semicolon on readiness", "/readyz?verbose;x", []string{"verbose;x"}},
+		{"bad escape on readiness", "/readyz?verbose=%zz", []string{"verbose"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
