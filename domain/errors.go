@@ -89,12 +89,15 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
+func (e *ValidationError) Error() string { return fieldsMessage("invalid input", e.Fields) }
+
+// fieldsMessage is prefix followed by each field and its detail.
+func fieldsMessage(prefix string, fields []FieldError) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
 		parts[i] = f.Field + ": " + f.Detail
 	}
-	return "invalid input: " + strings.Join(parts, "; ")
+	return prefix + ": " + strings.Join(parts, "; ")
 }
 
 // UnknownReferenceError lists the fields of a well-formed input that name
@@ -106,13 +109,7 @@ type UnknownReferenceError struct {
 	Fields []FieldError
 }
 
-func (e *UnknownReferenceError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Detail
-	}
-	return "unknown reference: " + strings.Join(parts, "; ")
-}
+func (e *UnknownReferenceError) Error() string { return fieldsMessage("unknown reference", e.Fields) }
 
 // UnknownReference returns an unknown-reference error for one field.
 func UnknownReference(field, format string, args ...any) *UnknownReferenceError {

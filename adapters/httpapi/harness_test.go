@@ -207,6 +207,12 @@ func withClaim(name string, v any) tokenOpt {
 // token mints a valid RS256 access token for subject sub from the test
 // identity provider.
 func (e *env) token(sub string, opts ...tokenOpt) string {
+	return e.sign(claimsFor(sub, opts...), testKID, e.key)
+}
+
+// claimsFor returns the claims of a valid access token for subject sub,
+// changed by opts.
+func claimsFor(sub string, opts ...tokenOpt) jwt.MapClaims {
 	now := time.Now()
 	c := jwt.MapClaims{
 		"iss": testIssuer, "aud": testAudience, "sub": sub,
@@ -215,7 +221,7 @@ func (e *env) token(sub string, opts ...tokenOpt) string {
 	for _, o := range opts {
 		o(c)
 	}
-	return e.sign(c, testKID, e.key)
+	return c
 }
 
 // sign signs claims with key under kid (RS256).

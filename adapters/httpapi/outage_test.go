@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -97,12 +96,6 @@ func TestTokenReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	base := func(mod func(jwt.MapClaims)) jwt.MapClaims {
-		c := jwt.MapClaims{"iss": testIssuer, "aud": testAudience, "sub": "alice",
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix()}
-		mod(c)
-		return c
-	}
 	tests := []struct {
 		name string
 		give string
@@ -112,8 +105,8 @@ func TestTokenReasons(t *testing.T) {
 		{"not yet valid", e.token("alice", withClaim("nbf", now.Add(time.Hour).Unix())), ports.ReasonNotYetValid},
 		{"wrong audience", e.token("alice", withClaim("aud", "someone-else")), ports.ReasonWrongAudience},
 		{"wrong issuer", e.token("alice", withClaim("iss", "https://evil.test")), ports.ReasonWrongIssuer},
-		{"unknown key", e.sign(base(func(jwt.MapClaims) {}), "no-such-kid", e.key), ports.ReasonUnknownKey},
-		{"bad signature", e.sign(base(func(jwt.MapClaims) {}), testKID, other), ports.ReasonBadSignature},
+		{"unknown key", e.sign(claimsFor("alice"), "no-such-kid", e.key), ports.ReasonUnknownKey},
+		{"bad signature", e.sign(claimsFor("alice"), testKID, other), ports.ReasonBadSignature},
 		{"malformed", "not.a.jwt", ports.ReasonMalformed},
 		{"sub with NUL", e.token("alice\x00"), ports.ReasonMalformed},
 		{"sub with a control character", e.token("al\x1bice"), ports.ReasonMalformed},
