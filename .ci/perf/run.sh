@@ -17,20 +17,6 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; }
 trap cleanup EXIT
 
 [ -x "$W/probe" ] || (cd "$PROBE_DIR" && go build -o "$W/probe" ./server && go build -o "$W/olg" ./olg)
-# olg only sends GET; the check is a POST. Build a copy that can send a body
-# (same scheduling and latency measurement), outside the repository.
-if [ ! -x "$W/olgpost" ]; then
-  mkdir -p "$W/olgpost-src" && cp "$PROBE_DIR/go.mod" "$PROBE_DIR/go.sum" "$W/olgpost-src/"
-  python3 - "$PROBE_DIR/olg/main.go" "$W/olgpost-src/main.go" <<'PY'
-import sys
-s = open(sys.argv[1]).read()
-s = s.replace('"sync"', '"strings"\n\t"sync"')
-s = s.replace('flag.Parse()', 'method := flag.String("method", "GET", "method")\n\tbody := flag.String("body", "", "request body (JSON)")\n\tflag.Parse()')
-s = s.replace('http.NewRequest("GET", *url, nil)', 'http.NewRequest(*method, *url, strings.NewReader(*body))\n\t\t\tif *body != "" {\n\t\t\t\treq.Header.Set("Content-Type", "application/json")\n\t\t\t}')
-open(sys.argv[2], "w").write(s)
-PY
-  (cd "$W/olgpost-src" && GOFLAGS=-mod=mod go build -o "$W/olgpost" .)
-fi
 go build -o "$W/orgstack" .
 
 if [ "${RESEED:-0}" = 1 ] || ! psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc 'select 1 from organizations limit 1' >/dev/null 2>&1; then
@@ -97,6 +83,6 @@ echo "== open loop (olg: fixed arrival rate, latency from the intended send time
 printf %s "$TOKEN" >"$W/orgstack.token"
 for rate in 2000 4000; do
   echo "probe    @$rate: $("$W/olg" -url "http://$PROBE/orgs/42/permissions/members.read/check" -rate $rate -d "$D" -token "$W/probe.token")"
-  echo "orgstack @$rate: $("$W/olgpost" -method POST -body "$BODY" -url "http://$API/api/v1/organizations/$ORG/check" -rate $rate -d "$D" -token "$W/orgstack.token")"
+  echo "orgstack @$rate: $("$W/olg" -method POST -body "$BODY" -url "http://$API/api/v1/organizations/$ORG/check" -rate $rate -d "$D" -token "$W/orgstack.token")"
 done
 echo "RSS of orgstack serve after the load: $(ps -o rss= -p "$(pgrep -f "$W/orgstack serve" | head -1)") KiB"
