@@ -15,6 +15,15 @@ type Principal struct {
 	// PlatformAdmin is true when the token carries the configured
 	// platform-administrator claim value.
 	PlatformAdmin bool
+	// ProviderOrgID is set when the token was issued by an organization's
+	// own identity provider: the token is bound to that organization whatever
+	// its claims say (OrgClaim is ignored), and its holder is never a
+	// platform administrator. "" for tokens of operator-configured issuers.
+	ProviderOrgID string
+	// MappedValues are the values of the provider's role-mapping claim (for
+	// example its groups), for just-in-time membership; nil when the
+	// provider maps none.
+	MappedValues []string
 }
 
 // TokenVerifier turns a raw bearer token into a Principal.
