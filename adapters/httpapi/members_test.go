@@ -91,7 +91,7 @@ func TestMembers(t *testing.T) {
 		}{
 			{"malformed user id", "GET", base + "/not-a-uuid", owner, nil, 404, "not_found"},
 			{"unknown user id", "GET", base + "/0190a5c4-0000-7000-8000-000000000000", owner, nil, 404, "not_found"},
-			{"unknown user_id in body", "POST", base, owner, obj{"user_id": "0190a5c4-0000-7000-8000-000000000000", "roles": []string{"member"}}, 400, "validation_failed"},
+			{"unknown user_id in body", "POST", base, owner, obj{"user_id": "0190a5c4-0000-7000-8000-000000000000", "roles": []string{"member"}}, 409, "unknown_reference"},
 			{"last owner demoted", "PATCH", base + "/" + ownerID, owner, obj{"roles": []string{"admin"}}, 409, "last_owner"},
 			{"last owner removed", "DELETE", base + "/" + ownerID, owner, nil, 409, "last_owner"},
 			{"token form without claim", "GET", "/api/v1/members", owner, nil, 400, "organization_context_required"},

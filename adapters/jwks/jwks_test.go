@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -389,7 +390,7 @@ func TestVerifyVectors(t *testing.T) {
 					t.Errorf("detail %q: want a human detail without the token", te.Detail)
 				}
 				t.Logf("rejected: %v", err)
-				if got != (ports.Principal{}) {
+				if !reflect.DeepEqual(got, ports.Principal{}) {
 					t.Errorf("Verify principal = %+v, want zero", got)
 				}
 				if strings.Contains(err.Error(), tt.give) && tt.give != "" {
@@ -400,7 +401,7 @@ func TestVerifyVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify error = %v, want nil", err)
 			}
-			if got != *tt.want {
+			if !reflect.DeepEqual(got, *tt.want) {
 				t.Errorf("Verify = %+v, want %+v", got, *tt.want)
 			}
 		})
