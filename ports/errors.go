@@ -7,10 +7,11 @@ import "errors"
 // its 401 and 503 problems, and logs, metrics and dry runs reuse them.
 type TokenReason string
 
-// The token reasons. Every reason but ReasonKeysUnavailable means the token
-// itself is not acceptable (HTTP 401); ReasonKeysUnavailable means the
-// verifier cannot tell yet because it has no usable key set (HTTP 503: the
-// client keeps the token and retries).
+// The token reasons. Every reason but ReasonKeysUnavailable and
+// ReasonIntrospectionUnavailable means the token itself is not acceptable
+// (HTTP 401); those two mean the verifier cannot tell right now (no usable
+// key set; the introspection endpoint cannot be asked): HTTP 503, the client
+// keeps the token and retries.
 const (
 	ReasonExpired         TokenReason = "expired"          // exp is past (beyond the leeway)
 	ReasonNotYetValid     TokenReason = "not_yet_valid"    // nbf or iat is in the future
@@ -20,12 +21,20 @@ const (
 	ReasonBadSignature    TokenReason = "bad_signature"    // signature wrong, or algorithm not allowed for the key
 	ReasonMalformed       TokenReason = "malformed"        // not a well-formed JWT, or a required claim is not acceptable
 	ReasonKeysUnavailable TokenReason = "keys_unavailable" // no key set could be loaded from the identity provider
+	// ReasonInactive: the identity provider's introspection endpoint
+	// (RFC 7662) answered active: false (revoked, expired or unknown there).
+	ReasonInactive TokenReason = "inactive"
+	// ReasonIntrospectionUnavailable: an opaque token cannot be checked now:
+	// the introspection endpoint is down, failing or refusing our client
+	// credentials, or the bound on introspection calls is reached.
+	ReasonIntrospectionUnavailable TokenReason = "introspection_unavailable"
 )
 
 // TokenReasons lists every reason, in the order above.
 var TokenReasons = []TokenReason{
 	ReasonExpired, ReasonNotYetValid, ReasonWrongAudience, ReasonWrongIssuer,
 	ReasonUnknownKey, ReasonBadSignature, ReasonMalformed, ReasonKeysUnavailable,
+	ReasonInactive, ReasonIntrospectionUnavailable,
 }
 
 // TokenError is the error a TokenVerifier returns for a token it does not

@@ -30,8 +30,9 @@ type Principal struct {
 type TokenVerifier interface {
 	// Verify checks raw and returns its principal. Every token it does not
 	// accept is a *TokenError naming the reason; when it cannot decide
-	// because no key set could ever be loaded, the *TokenError has
-	// ReasonKeysUnavailable and wraps an *UnavailableError. Any other error
-	// is internal.
+	// because a dependency is unavailable (no key set could ever be loaded;
+	// the introspection endpoint cannot be asked), the *TokenError has
+	// ReasonKeysUnavailable or ReasonIntrospectionUnavailable and wraps an
+	// *UnavailableError. Any other error is internal.
 	Verify(ctx context.Context, raw string) (Principal, error)
 }
