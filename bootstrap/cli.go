@@ -20,6 +20,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/orgstack/orgstack/adapters/devissuer"
+	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
 	"github.com/orgstack/orgstack/application"
 	"github.com/orgstack/orgstack/ports"
@@ -150,8 +151,36 @@ func serveSettings(c Config) settings {
 			AdminValue:      c.PlatformAdminValue,
 			RefreshInterval: c.JWKSRefresh,
 		},
-		App: application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
+		Introspection:           introspectionConfig(c),
+		IntrospectionSecretFile: c.IntrospectionClientSecretFile,
+		App:                     application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
 	}
+}
+
+// introspectionConfig is the introspection verifier's configuration (zero
+// when ORGSTACK_INTROSPECTION_URL is unset). The issuer shares the JWT
+// path's audience, leeway and claim names; its subject claim is its own.
+func introspectionConfig(c Config) introspection.Config {
+	if c.IntrospectionURL == "" {
+		return introspection.Config{}
+	}
+	issuer := c.IntrospectionIssuer
+	if issuer == "" {
+		issuer = c.OIDCIssuer
+	}
+	cfg := introspection.Config{
+		Endpoint: c.IntrospectionURL, Issuer: issuer, Audiences: []string{c.Audience},
+		ClientID: c.IntrospectionClientID, ClientSecret: c.IntrospectionClientSecret,
+		Leeway:       c.JWTLeeway,
+		SubjectClaim: []string{c.IntrospectionSubjectClaim},
+		OrgClaim:     []string{c.OrgClaim},
+		CacheTTL:     c.IntrospectionCacheTTL,
+		Rate:         float64(c.IntrospectionRate), Burst: c.IntrospectionRate,
+	}
+	if c.PlatformAdminClaim != "" {
+		cfg.AdminClaim, cfg.AdminValue = []string{c.PlatformAdminClaim}, c.PlatformAdminValue
+	}
+	return cfg
 }
 
 // devSettings runs on the development database with the development issuer,
@@ -169,6 +198,7 @@ func devSettings(c Config, signer *devissuer.Signer) settings {
 	s.Auth.AdminClaim = devissuer.AdminClaim
 	s.Auth.AdminValue = devissuer.AdminValue
 	s.Auth.HTTPClient = devJWKSClient(signer)
+	s.Introspection, s.IntrospectionSecretFile = introspection.Config{}, "" // serve only
 	return s
 }
 

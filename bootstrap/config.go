@@ -47,6 +47,15 @@ type Config struct {
 	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller may make per window, in this process (429 beyond)"`
 	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota"`
 
+	IntrospectionURL              string        `env:"INTROSPECTION_URL" cmds:"serve" show:"off" desc:"OAuth 2.0 token introspection endpoint (RFC 7662): tokens that are not JWTs are checked there, and only there"`
+	IntrospectionIssuer           string        `env:"INTROSPECTION_ISSUER" cmds:"serve" show:"$ORGSTACK_OIDC_ISSUER" desc:"the issuer whose endpoint that is (an iss in its answers must match; users are keyed by it)"`
+	IntrospectionClientID         string        `env:"INTROSPECTION_CLIENT_ID" cmds:"serve" show:"none" desc:"client ID OrgStack authenticates with at that endpoint (client_secret_basic)"`
+	IntrospectionClientSecret     string        `env:"INTROSPECTION_CLIENT_SECRET" cmds:"serve" show:"none" desc:"its client secret (or use the _FILE variable)"`
+	IntrospectionClientSecretFile string        `env:"INTROSPECTION_CLIENT_SECRET_FILE" cmds:"serve" show:"none" desc:"file holding that client secret"`
+	IntrospectionSubjectClaim     string        `env:"INTROSPECTION_SUBJECT_CLAIM" envDefault:"sub" cmds:"serve" desc:"claim of the introspection answer that names the user (client_id for providers that give machine tokens no sub)"`
+	IntrospectionCacheTTL         time.Duration `env:"INTROSPECTION_CACHE_TTL" envDefault:"5m" cmds:"serve" desc:"how long an active answer is reused (at most 5m, and never past the token's exp)"`
+	IntrospectionRate             int           `env:"INTROSPECTION_RATE" envDefault:"50" cmds:"serve" desc:"introspection calls per second (and burst) per instance; beyond it 503"`
+
 	DevDatabaseURL string `env:"DEV_DATABASE_URL" envDefault:"sqlite:orgstack-dev.db" cmds:"dev token" desc:"database of orgstack dev"`
 	DevKeyFile     string `env:"DEV_KEY_FILE" cmds:"dev token" show:"beside the dev database" desc:"signing key of the development issuer"`
 }
@@ -184,6 +193,9 @@ func (c Config) validateServe() error {
 	if (c.PlatformAdminClaim == "") != (c.PlatformAdminValue == "") {
 		errs = append(errs, errors.New("ORGSTACK_PLATFORM_ADMIN_CLAIM and ORGSTACK_PLATFORM_ADMIN_VALUE must be set together"))
 	}
+	if err := c.validateIntrospection(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(append(errs, c.validateCommon())...)
 }
 
@@ -239,4 +251,36 @@ func (c Config) devKeyFile() string {
 		return "orgstack-dev.key"
 	}
 	return strings.TrimSuffix(path, ".db") + ".key"
+}
+
+// validateIntrospection checks the settings of the one issuer whose opaque
+// tokens are introspected: all or nothing, and the client secret from a
+// variable or a file, not both.
+func (c Config) validateIntrospection() error {
+	if c.IntrospectionURL == "" {
+		if c.IntrospectionIssuer != "" || c.IntrospectionClientID != "" || c.IntrospectionClientSecret != "" || c.IntrospectionClientSecretFile != "" {
+			return errors.New("ORGSTACK_INTROSPECTION_ISSUER, _CLIENT_ID and _CLIENT_SECRET[_FILE] need ORGSTACK_INTROSPECTION_URL")
+		}
+		return nil
+	}
+	var errs []error
+	if u, err := url.Parse(c.IntrospectionURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, errors.New("ORGSTACK_INTROSPECTION_URL must be an absolute http(s) URL"))
+	}
+	if c.IntrospectionClientID == "" {
+		errs = append(errs, errors.New("ORGSTACK_INTROSPECTION_CLIENT_ID is required with ORGSTACK_INTROSPECTION_URL"))
+	}
+	if (c.IntrospectionClientSecret == "") == (c.IntrospectionClientSecretFile == "") {
+		errs = append(errs, errors.New("set exactly one of ORGSTACK_INTROSPECTION_CLIENT_SECRET and ORGSTACK_INTROSPECTION_CLIENT_SECRET_FILE"))
+	}
+	if c.IntrospectionCacheTTL <= 0 || c.IntrospectionCacheTTL > 5*time.Minute {
+		errs = append(errs, errors.New("ORGSTACK_INTROSPECTION_CACHE_TTL must be between 1s and 5m"))
+	}
+	if c.IntrospectionRate <= 0 {
+		errs = append(errs, errors.New("ORGSTACK_INTROSPECTION_RATE must be positive"))
+	}
+	if c.IntrospectionSubjectClaim == "" {
+		errs = append(errs, errors.New("ORGSTACK_INTROSPECTION_SUBJECT_CLAIM must not be empty"))
+	}
+	return errors.Join(errs...)
 }

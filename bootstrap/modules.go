@@ -21,6 +21,7 @@ import (
 
 	"github.com/orgstack/orgstack/adapters/devissuer"
 	"github.com/orgstack/orgstack/adapters/httpapi"
+	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
 	"github.com/orgstack/orgstack/adapters/ratelimit"
 	"github.com/orgstack/orgstack/adapters/system"
@@ -41,7 +42,11 @@ type settings struct {
 	RateLimit       int           // requests per RateWindow per caller; 0 = off
 	RateWindow      time.Duration
 	Auth            jwks.Config
-	App             application.Config
+	// Introspection configures the verifier of opaque tokens; off when its
+	// Endpoint is "". Its client secret may come from the file instead.
+	Introspection           introspection.Config
+	IntrospectionSecretFile string
+	App                     application.Config
 }
 
 // newLogger builds the zap logger from the configuration. With buffering on
@@ -149,13 +154,14 @@ func ensureSchema(ctx context.Context, store ports.Store, auto bool, log *zap.Lo
 	return nil
 }
 
-// authModule verifies bearer tokens against the identity provider's JWKS.
-// The concrete verifier stays private to the module: the rest of the graph
-// sees ports.TokenVerifier and the module's readiness check.
+// authModule verifies JWTs against the identity provider's JWKS. The
+// concrete verifier stays private to the module: the rest of the graph sees
+// a ports.TokenVerifier named "jwt" (which tokenModule routes JWTs to) and
+// the module's readiness check.
 var authModule = fx.Module("jwks",
 	fx.Provide(fx.Private, newVerifier),
 	fx.Provide(
-		fx.Annotate(func(v *jwks.Verifier) *jwks.Verifier { return v }, fx.As(new(ports.TokenVerifier))),
+		fx.Annotate(func(v *jwks.Verifier) *jwks.Verifier { return v }, fx.As(new(ports.TokenVerifier)), fx.ResultTags(`name:"jwt"`)),
 		asReadiness(func(v *jwks.Verifier) readinessCheck {
 			return readinessCheck{Name: "jwks", Check: func(context.Context) error {
 				if !v.Ready() {
@@ -341,6 +347,8 @@ func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
 		fx.StopTimeout(s.ShutdownTimeout),
 		storeModule,
 		authModule,
+		introspectionModule,
+		tokenModule,
 		applicationModule,
 		rateLimitModule,
 		httpModule,
