@@ -33,7 +33,7 @@ func TestTokenRouterSendsEachTokenToOneVerifier(t *testing.T) {
 	}{
 		{jwtShaped, true},
 		{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.", true}, // empty signature: still a JWT, refused by its verifier
-		{"Zm9v.YmFy.YmF6", false},                        // header "foo" is not JSON
+		{"Zm9v.YmFy.YmF6", false},                       // header "foo" is not JSON
 		{"opaque-token_123", false},
 		{"a.b", false},
 		{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln.x.y", false}, // five segments (JWE-like)
