@@ -20,12 +20,18 @@ const (
 	ReasonBadSignature    TokenReason = "bad_signature"    // signature wrong, or algorithm not allowed for the key
 	ReasonMalformed       TokenReason = "malformed"        // not a well-formed JWT, or a required claim is not acceptable
 	ReasonKeysUnavailable TokenReason = "keys_unavailable" // no key set could be loaded from the identity provider
+
+	ReasonAmbiguousOrganization TokenReason = "ambiguous_organization" // the organization claim holds several values, or a non-string
+	ReasonWrongType             TokenReason = "wrong_type"             // the typ header is not the one the issuer requires (e.g. at+jwt)
+	ReasonTooOld                TokenReason = "too_old"                // iat is older than the issuer's maximum token age, or missing when one is set
+	ReasonMissingClaim          TokenReason = "missing_claim"          // a claim value the issuer requires (e.g. hd, tid) is absent or different
 )
 
 // TokenReasons lists every reason, in the order above.
 var TokenReasons = []TokenReason{
 	ReasonExpired, ReasonNotYetValid, ReasonWrongAudience, ReasonWrongIssuer,
 	ReasonUnknownKey, ReasonBadSignature, ReasonMalformed, ReasonKeysUnavailable,
+	ReasonAmbiguousOrganization, ReasonWrongType, ReasonTooOld, ReasonMissingClaim,
 }
 
 // TokenError is the error a TokenVerifier returns for a token it does not
