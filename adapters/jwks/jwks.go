@@ -148,11 +148,12 @@ type Verifier struct {
 	store     *keyStore
 	log       *zap.Logger
 
-	jwksURL atomic.Pointer[string] // configured or discovered; nil until known
-	loaded  atomic.Bool            // a key set with a usable key has loaded at least once
-	lastOK  atomic.Bool            // the latest fetch succeeded
-	lastErr atomic.Pointer[error]  // the latest fetch error, for logs
-	warned  atomic.Bool            // a fetch failure has been logged
+	jwksURL     atomic.Pointer[string] // configured or discovered; nil until known
+	loaded      atomic.Bool            // a key set with a usable key has loaded at least once
+	lastOK      atomic.Bool            // the latest fetch succeeded
+	lastErr     atomic.Pointer[error]  // the latest fetch error, for logs
+	lastSuccess atomic.Int64           // unix nanoseconds of the latest successful fetch; 0 if none
+	warned      atomic.Bool            // a fetch failure has been logged
 
 	kick   chan struct{} // asks the refresh goroutine for an early fetch
 	doneMu sync.Mutex
@@ -172,6 +173,26 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	v, err := build(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	first, cancel := context.WithTimeout(ctx, firstFetchTimeout)
+	err = v.fetch(first)
+	cancel()
+	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+	}
+	go v.run(ctx)
+	return v, nil
+}
+
+// build returns a Verifier for a checked cfg, with no key loaded and no
+// refresh goroutine.
+func build(ctx context.Context, cfg Config) (*Verifier, error) {
 	store := &keyStore{MemoryJWKSet: jwkset.NewMemoryStorage()}
 	k, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store})
 	if err != nil {
@@ -201,16 +222,6 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		u := cfg.JWKSURL
 		v.jwksURL.Store(&u)
 	}
-	first, cancel := context.WithTimeout(ctx, firstFetchTimeout)
-	err = v.fetch(first)
-	cancel()
-	if err != nil {
-		var ce *configError
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-	}
-	go v.run(ctx)
 	return v, nil
 }
 
