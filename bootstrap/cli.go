@@ -94,7 +94,7 @@ func newRootCommand(env map[string]string, prog string) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(serveCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
+	root.AddCommand(serveCommand(env), configCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
 	return root
 }
 
@@ -118,14 +118,62 @@ func serveCommand(env map[string]string) *cobra.Command {
 			if err := c.validateServe(); err != nil {
 				return err
 			}
+			ic, err := resolveIssuers(c, env)
+			if err != nil {
+				return err
+			}
 			log, flush, err := newLogger(c)
 			if err != nil {
 				return err
 			}
 			defer flush()
-			return run(serveSettings(c), log)
+			s := serveSettings(c)
+			s.Issuers, s.Introspection = ic.Issuers, ic.Introspection
+			return run(s, log)
 		},
 	}, "serve")
+}
+
+// configCommand groups the configuration commands.
+func configCommand(env map[string]string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Inspect the configuration",
+		Args:  cobra.NoArgs,
+	}
+	check := withSettings(&cobra.Command{
+		Use:   "check",
+		Short: "Validate the issuers (ORGSTACK_CONFIG or the one-issuer variables) without starting; exits non-zero with the errors serve would give",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := LoadConfig(env)
+			if err != nil {
+				return err
+			}
+			if err := c.validateIssuerVars(); err != nil {
+				return err
+			}
+			ic, err := resolveIssuers(c, env)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "configuration OK (%s): %d issuer(s)\n", ic.Source, len(ic.Issuers))
+			for _, is := range ic.Issuers {
+				keys := is.JWKSURL
+				if keys == "" {
+					keys = "discovery"
+				}
+				fmt.Fprintf(out, "  %s (keys: %s)\n", is.Issuer, keys)
+			}
+			if ic.Introspection != nil {
+				fmt.Fprintf(out, "  introspection: %s at %s\n", ic.Introspection.Issuer, ic.Introspection.Endpoint)
+			}
+			return nil
+		},
+	}, "config")
+	cmd.AddCommand(check)
+	return cmd
 }
 
 func serveSettings(c Config) settings {

@@ -34,6 +34,7 @@ type Config struct {
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json" cmds:"serve dev" desc:"json or console (dev defaults to console)"`
 	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true" cmds:"serve dev" desc:"write log lines in batches, flushed every second (dev defaults to false)"`
 
+	ConfigFile          string        `env:"CONFIG" cmds:"serve config" show:"off" desc:"YAML (or JSON) file of trusted issuers; replaces the one-issuer variables below"`
 	OIDCIssuer          string        `env:"OIDC_ISSUER" cmds:"serve" show:"required" desc:"expected iss of access tokens; also the base for OIDC discovery"`
 	JWKSURL             string        `env:"JWKS_URL" cmds:"serve" show:"discovered" desc:"JWKS URL; when empty, read from $ORGSTACK_OIDC_ISSUER/.well-known/openid-configuration"`
 	Audience            string        `env:"AUDIENCE" cmds:"serve" show:"required" desc:"expected aud of access tokens"`
@@ -170,11 +171,18 @@ func (c Config) validateServe() error {
 	if err := c.validateDatabaseURL(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.OIDCIssuer == "" {
-		errs = append(errs, errors.New("ORGSTACK_OIDC_ISSUER is required (the iss of accepted tokens)"))
+	return errors.Join(append(errs, c.validateIssuerVars())...)
+}
+
+// validateIssuerVars checks the issuer variables and the settings every
+// command shares (the issuers file itself is read by resolveIssuers).
+func (c Config) validateIssuerVars() error {
+	var errs []error
+	if c.ConfigFile == "" && c.OIDCIssuer == "" {
+		errs = append(errs, errors.New("ORGSTACK_OIDC_ISSUER is required (the iss of accepted tokens), or ORGSTACK_CONFIG (a file of issuers)"))
 	}
-	if c.Audience == "" {
-		errs = append(errs, errors.New("ORGSTACK_AUDIENCE is required (the aud of accepted tokens)"))
+	if c.ConfigFile == "" && c.Audience == "" {
+		errs = append(errs, errors.New("ORGSTACK_AUDIENCE is required (the aud of accepted tokens), or ORGSTACK_CONFIG (a file of issuers)"))
 	}
 	if c.JWKSURL != "" {
 		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
