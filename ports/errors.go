@@ -15,7 +15,7 @@ const (
 	ReasonExpired         TokenReason = "expired"          // exp is past (beyond the leeway)
 	ReasonNotYetValid     TokenReason = "not_yet_valid"    // nbf or iat is in the future
 	ReasonWrongAudience   TokenReason = "wrong_audience"   // aud missing or not ours
-	ReasonWrongIssuer     TokenReason = "wrong_issuer"     // iss missing or not the configured issuer
+	ReasonWrongIssuer     TokenReason = "wrong_issuer"     // iss missing or names no configured issuer
 	ReasonUnknownKey      TokenReason = "unknown_key"      // kid names no key of the current key set
 	ReasonBadSignature    TokenReason = "bad_signature"    // signature wrong, or algorithm not allowed for the key
 	ReasonMalformed       TokenReason = "malformed"        // not a well-formed JWT, or a required claim is not acceptable
