@@ -71,6 +71,7 @@ type tenantIssuer struct {
 	cancel  context.CancelFunc // stops v's refresh goroutine
 	lastUse atomic.Int64       // unix nanoseconds of the latest token
 	last    IssuerStatus       // status kept when v stops
+	removed bool               // replaced or removed by SetTenantIssuers: never starts again
 }
 
 var _ ports.TokenVerifier = (*Issuers)(nil)
@@ -175,7 +176,7 @@ func (m *Issuers) SetTenantIssuers(list []TenantIssuer) error {
 	m.tenants.Store(&next)
 	for iss, prev := range old {
 		if next[iss] != prev {
-			prev.stop()
+			prev.retire()
 		}
 	}
 	return nil
@@ -210,8 +211,9 @@ func (m *Issuers) Verify(ctx context.Context, raw string) (ports.Principal, erro
 		return v.Verify(ctx, raw)
 	}
 	if t, ok := (*m.tenants.Load())[iss]; ok {
-		v := t.start(m.ctx)
-		return v.Verify(ctx, raw)
+		if v := t.start(m.ctx); v != nil {
+			return v.Verify(ctx, raw)
+		}
 	}
 	return ports.Principal{}, &ports.TokenError{Reason: ports.ReasonWrongIssuer,
 		Detail: "the token was not issued by a configured identity provider (iss)"}
@@ -242,11 +244,15 @@ func unverifiedIssuer(raw string) (string, *ports.TokenError) {
 	return "", malformed("a registered claim (exp, nbf, iat, iss, aud) has the wrong type", nil)
 }
 
-// start returns the tenant issuer's verifier, starting it on first use.
+// start returns the tenant issuer's verifier, starting it on first use, or
+// nil when the issuer was removed meanwhile.
 func (t *tenantIssuer) start(ctx context.Context) *Verifier {
 	t.lastUse.Store(time.Now().UnixNano())
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.removed {
+		return nil
+	}
 	if t.v == nil {
 		vctx, cancel := context.WithCancel(ctx)
 		v, err := New(vctx, t.cfg)
@@ -269,6 +275,14 @@ func newIdle(ctx context.Context, cfg Config, cause error) *Verifier {
 	}
 	v.lastErr.Store(&cause)
 	return v
+}
+
+// retire stops the tenant issuer for good (SetTenantIssuers replaced it).
+func (t *tenantIssuer) retire() {
+	t.mu.Lock()
+	t.removed = true
+	t.mu.Unlock()
+	t.stop()
 }
 
 // stop stops the tenant issuer's refresh, keeping its last status.

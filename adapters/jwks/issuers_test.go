@@ -1,7 +1,9 @@
 package jwks
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -324,3 +326,88 @@ func TestTenantIssuers(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestIssuerErrorClasses: the status of a failing issuer names the class of
+// its failure, never the error text.
+func TestIssuerErrorClasses(t *testing.T) {
+	notFound, _ := counter(t)
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>")) }))
+	t.Cleanup(garbage.Close)
+	empty := newKeyServer(t)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": "https://someone-else.test", "jwks_uri": "http://127.0.0.1:1/"})
+	}))
+	t.Cleanup(other.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	m, err := NewIssuers(t.Context(), []Config{testConfig(newKeyServer(t, defaultKeys()...).URL)}, IssuersOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want ErrorClass
+	}{
+		{"status 404", Config{JWKSURL: notFound.URL}, ErrorHTTPStatus},
+		{"not a key set", Config{JWKSURL: garbage.URL}, ErrorInvalidResponse},
+		{"no usable key", Config{JWKSURL: empty.URL}, ErrorNoUsableKey},
+		{"connection refused", Config{JWKSURL: closed.URL}, ErrorUnreachable},
+		{"discovery names another issuer", Config{Issuer: other.URL}, ErrorIssuerMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			if cfg.Issuer == "" {
+				cfg.Issuer = issT
+			}
+			cfg.Audience = testAud
+			if err := m.SetTenantIssuers([]TenantIssuer{{OrgID: "org-1", Config: cfg}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := m.Verify(t.Context(), sign(t, token{claims: claimsFor(cfg.Issuer, nil)}))
+			if reasonOf(err) != ports.ReasonKeysUnavailable {
+				t.Errorf("token: %v, want keys_unavailable", err)
+			}
+			st, _ := m.TenantStatus("org-1")
+			if st.LastError != tt.want || st.KeysLoaded || st.OrgID != "org-1" {
+				t.Errorf("status = %+v, want class %q", st, tt.want)
+			}
+			if !m.Ready() {
+				t.Error("a failing tenant issuer made the verifier not ready")
+			}
+		})
+	}
+}
+
+// TestSetTenantIssuersConcurrently: replacing the set while tokens are
+// verified is safe (run with -race).
+func TestSetTenantIssuersConcurrently(t *testing.T) {
+	ks := newKeyServer(t, defaultKeys()...)
+	m, err := NewIssuers(t.Context(), []Config{testConfig(ks.URL)}, IssuersOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcfg := Config{Issuer: issT, Audience: testAud, JWKSURL: ks.URL}
+	tok := sign(t, token{claims: claimsFor(issT, nil)})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			list := []TenantIssuer{{OrgID: "org-1", Config: tcfg}}
+			if i%2 == 1 {
+				list = nil
+			}
+			if err := m.SetTenantIssuers(list); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 200 {
+		if _, err := m.Verify(t.Context(), tok); err != nil && reasonOf(err) != ports.ReasonWrongIssuer {
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	<-done
+}
