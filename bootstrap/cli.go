@@ -95,7 +95,7 @@ func newRootCommand(env map[string]string, prog string) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(serveCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
+	root.AddCommand(serveCommand(env), configCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
 	return root
 }
 
@@ -119,14 +119,60 @@ func serveCommand(env map[string]string) *cobra.Command {
 			if err := c.validateServe(); err != nil {
 				return err
 			}
+			s, err := servingSettings(c, env)
+			if err != nil {
+				return err
+			}
 			log, flush, err := newLogger(c)
 			if err != nil {
 				return err
 			}
 			defer flush()
-			return run(serveSettings(c), log)
+			return run(s, log)
 		},
 	}, "serve")
+}
+
+// configCommand groups the configuration commands.
+func configCommand(env map[string]string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Inspect the configuration",
+		Args:  cobra.NoArgs,
+	}
+	check := withSettings(&cobra.Command{
+		Use:   "check",
+		Short: "Validate the issuers (ORGSTACK_CONFIG or the one-issuer variables) without starting; exits non-zero with the errors serve would give",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := LoadConfig(env)
+			if err != nil {
+				return err
+			}
+			if err := c.validateIssuerVars(); err != nil {
+				return err
+			}
+			ic, err := resolveIssuers(c, env)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "configuration OK (%s): %d issuer(s)\n", ic.Source, len(ic.Issuers))
+			for _, is := range ic.Issuers {
+				keys := is.JWKSURL
+				if keys == "" {
+					keys = "discovery"
+				}
+				fmt.Fprintf(out, "  %s (keys: %s)\n", is.Issuer, keys)
+			}
+			if ic.Introspection != nil {
+				fmt.Fprintf(out, "  introspection: %s at %s\n", ic.Introspection.Issuer, ic.Introspection.Endpoint)
+			}
+			return nil
+		},
+	}, "config")
+	cmd.AddCommand(check)
+	return cmd
 }
 
 func serveSettings(c Config) settings {
@@ -179,6 +225,49 @@ func introspectionConfig(c Config) introspection.Config {
 	}
 	if c.PlatformAdminClaim != "" {
 		cfg.AdminClaim, cfg.AdminValue = []string{c.PlatformAdminClaim}, c.PlatformAdminValue
+	}
+	return cfg
+}
+
+// servingSettings is what serve runs: the settings of c with the issuers of
+// ORGSTACK_CONFIG, or the one issuer of the variables.
+func servingSettings(c Config, env map[string]string) (settings, error) {
+	ic, err := resolveIssuers(c, env)
+	if err != nil {
+		return settings{}, err
+	}
+	s := serveSettings(c)
+	s.Issuers = ic.Issuers
+	if ic.Introspection != nil {
+		s.Introspection, s.IntrospectionSecretFile = fileIntrospection(c, ic), ""
+	}
+	return s, nil
+}
+
+// fileIntrospection is the introspection verifier's configuration for the
+// issuer of ORGSTACK_CONFIG that uses introspection: that issuer's
+// audiences, leeway and claim mappings, its endpoint and client credentials
+// (the secret already read from the variable or file the file names), and
+// the scalar settings (cache, rate) from the environment.
+func fileIntrospection(c Config, ic IssuerConfig) introspection.Config {
+	in := ic.Introspection
+	cfg := introspection.Config{
+		Endpoint: in.Endpoint, Issuer: in.Issuer, ClientID: in.ClientID, ClientSecret: in.ClientSecret,
+		CacheTTL: c.IntrospectionCacheTTL, Rate: float64(c.IntrospectionRate), Burst: c.IntrospectionRate,
+	}
+	for _, is := range ic.Issuers {
+		if is.Issuer != in.Issuer {
+			continue
+		}
+		cfg.Audiences, cfg.Leeway = is.Audiences, is.Leeway
+		if len(cfg.Audiences) == 0 && is.Audience != "" {
+			cfg.Audiences = []string{is.Audience}
+		}
+		cfg.SubjectClaim, cfg.EmailClaim, cfg.NameClaim = is.SubjectPath, is.EmailPath, is.NamePath
+		cfg.OrgClaim, cfg.OrgClaimOff = is.OrgPath, is.OrgClaimOff || len(is.OrgPath) == 0
+		if len(is.AdminPath) > 0 {
+			cfg.AdminClaim, cfg.AdminValue = is.AdminPath, is.AdminValue
+		}
 	}
 	return cfg
 }

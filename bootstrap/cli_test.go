@@ -283,6 +283,15 @@ func TestBinary(t *testing.T) {
 		}
 	}
 
+	badFile := filepath.Join(dir, "orgstack.yaml")
+	if err := os.WriteFile(badFile, []byte("issuers:\n  - issuer: https://a.example\n    audiences: [x]\n    leeway: 6m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = run([]string{"ORGSTACK_CONFIG=" + badFile}, "config", "check")
+	if code == 0 || errOut != "orgstack: orgstack.yaml:4: issuers[0].leeway: at most 5m\n" {
+		t.Errorf("config check on a bad file: exit %d, stderr %q", code, errOut)
+	}
+
 	_, errOut, code = run(nil, "token", "--sub", "alice")
 	if code == 0 || !strings.Contains(errOut, "no development signing key") || !strings.Contains(errOut, "dev` first") {
 		t.Errorf("token without a key: exit %d, stderr %q", code, errOut)

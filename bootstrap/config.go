@@ -34,15 +34,16 @@ type Config struct {
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json" cmds:"serve dev" desc:"json or console (dev defaults to console)"`
 	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true" cmds:"serve dev" desc:"write log lines in batches, flushed every second (dev defaults to false)"`
 
-	OIDCIssuer          string        `env:"OIDC_ISSUER" cmds:"serve" show:"required" desc:"expected iss of access tokens; also the base for OIDC discovery"`
-	JWKSURL             string        `env:"JWKS_URL" cmds:"serve" show:"discovered" desc:"JWKS URL; when empty, read from $ORGSTACK_OIDC_ISSUER/.well-known/openid-configuration"`
-	Audience            string        `env:"AUDIENCE" cmds:"serve" show:"required" desc:"expected aud of access tokens"`
-	JWTAlgorithms       []string      `env:"JWT_ALGORITHMS" envDefault:"RS256,PS256,ES256,EdDSA" cmds:"serve dev" desc:"allowed signing algorithms (asymmetric only)"`
-	JWTLeeway           time.Duration `env:"JWT_LEEWAY" envDefault:"30s" cmds:"serve dev" desc:"clock skew allowed on exp, nbf and iat"`
-	JWKSRefresh         time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"15m" cmds:"serve dev" desc:"how often the keys are refreshed"`
-	OrgClaim            string        `env:"ORG_CLAIM" envDefault:"org_id" cmds:"serve dev" desc:"claim binding a token to an organization (ID or slug)"`
-	PlatformAdminClaim  string        `env:"PLATFORM_ADMIN_CLAIM" cmds:"serve" show:"off" desc:"claim marking platform administrators (string, boolean or array)"`
-	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE" cmds:"serve" show:"none" desc:"value of that claim that means platform administrator"`
+	ConfigFile          string        `env:"CONFIG" cmds:"serve config" show:"off" desc:"YAML (or JSON) file of trusted issuers; replaces the one-issuer variables below"`
+	OIDCIssuer          string        `env:"OIDC_ISSUER" cmds:"serve config" show:"required without ORGSTACK_CONFIG" desc:"expected iss of access tokens; also the base for OIDC discovery"`
+	JWKSURL             string        `env:"JWKS_URL" cmds:"serve config" show:"discovered" desc:"JWKS URL; when empty, read from $ORGSTACK_OIDC_ISSUER/.well-known/openid-configuration"`
+	Audience            string        `env:"AUDIENCE" cmds:"serve config" show:"required without ORGSTACK_CONFIG" desc:"expected aud of access tokens"`
+	JWTAlgorithms       []string      `env:"JWT_ALGORITHMS" envDefault:"RS256,PS256,ES256,EdDSA" cmds:"serve dev config" desc:"allowed signing algorithms (asymmetric only)"`
+	JWTLeeway           time.Duration `env:"JWT_LEEWAY" envDefault:"30s" cmds:"serve dev config" desc:"clock skew allowed on exp, nbf and iat"`
+	JWKSRefresh         time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"15m" cmds:"serve dev config" desc:"how often the keys are refreshed"`
+	OrgClaim            string        `env:"ORG_CLAIM" envDefault:"org_id" cmds:"serve dev config" desc:"claim binding a token to an organization (ID or slug)"`
+	PlatformAdminClaim  string        `env:"PLATFORM_ADMIN_CLAIM" cmds:"serve config" show:"off" desc:"claim marking platform administrators (string, boolean or array)"`
+	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE" cmds:"serve config" show:"none" desc:"value of that claim that means platform administrator"`
 	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false" cmds:"serve dev" desc:"only platform administrators may create organizations"`
 	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller may make per window, in this process (429 beyond)"`
 	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota"`
@@ -179,11 +180,18 @@ func (c Config) validateServe() error {
 	if err := c.validateDatabaseURL(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.OIDCIssuer == "" {
-		errs = append(errs, errors.New("ORGSTACK_OIDC_ISSUER is required (the iss of accepted tokens)"))
+	return errors.Join(append(errs, c.validateIssuerVars())...)
+}
+
+// validateIssuerVars checks the issuer variables and the settings every
+// command shares (the issuers file itself is read by resolveIssuers).
+func (c Config) validateIssuerVars() error {
+	var errs []error
+	if c.ConfigFile == "" && c.OIDCIssuer == "" {
+		errs = append(errs, errors.New("ORGSTACK_OIDC_ISSUER is required (the iss of accepted tokens), or ORGSTACK_CONFIG (a file of issuers)"))
 	}
-	if c.Audience == "" {
-		errs = append(errs, errors.New("ORGSTACK_AUDIENCE is required (the aud of accepted tokens)"))
+	if c.ConfigFile == "" && c.Audience == "" {
+		errs = append(errs, errors.New("ORGSTACK_AUDIENCE is required (the aud of accepted tokens), or ORGSTACK_CONFIG (a file of issuers)"))
 	}
 	if c.JWKSURL != "" {
 		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

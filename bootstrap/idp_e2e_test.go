@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -153,7 +154,11 @@ func startServe(t *testing.T, env map[string]string) string {
 	if err := c.validateServe(); err != nil {
 		t.Fatal(err)
 	}
-	app := fx.New(appOptions(serveSettings(c), zap.NewNop())...)
+	s, err := servingSettings(c, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fx.New(appOptions(s, zap.NewNop())...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
@@ -401,8 +406,52 @@ func TestE2ETwoIssuers(t *testing.T) {
 			t.Errorf("%s: organization claim at %v is %v, want acme", tt.idp.issuer, tt.orgPath, org)
 		}
 	}
-	t.Skip("needs multi-issuer config (stage4-idcfg): ORGSTACK_CONFIG with both issuers and the nested organization claim path; " +
-		"then start serve with it and call the API with both tokens")
+
+	// Both at once, from an issuers file: each token is verified only with
+	// its own issuer's keys and mapped by its own issuer's claim paths.
+	file := filepath.Join(t.TempDir(), "orgstack.yaml")
+	config := fmt.Sprintf(`issuers:
+  - issuer: %s
+    audiences: [%s]
+    algorithms: [RS256]
+    claims:
+      organization: [org_id]
+  - issuer: %s
+    audiences: [%s]
+    algorithms: [ES256]
+    required_type: at+jwt
+    claims:
+      organization: ["https://orgstack.test/claims", org]
+`, rs.issuer, e2eAudience, es.issuer, e2eAudience)
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, map[string]string{"ORGSTACK_CONFIG": file})
+
+	rsApp, esApp := rs.token(t, "app"), es.token(t, "app")
+	rsMe := want(t, base, "GET", "/api/v1/me", rsApp, "", 200, "")
+	esMe := want(t, base, "GET", "/api/v1/me", esApp, "", 200, "")
+	if rsMe["issuer"] != rs.issuer || esMe["issuer"] != es.issuer {
+		t.Errorf("/me issuers: %v and %v", rsMe["issuer"], esMe["issuer"])
+	}
+	// Same subject, two issuers: two users.
+	if rsMe["subject"] != esMe["subject"] || rsMe["id"] == esMe["id"] {
+		t.Errorf("users: %v and %v, want one subject and two users", rsMe, esMe)
+	}
+	acme := want(t, base, "POST", "/api/v1/organizations", rsApp, `{"slug":"acme","name":"Acme"}`, 201, "")
+	globex := want(t, base, "POST", "/api/v1/organizations", rsApp, `{"slug":"globex","name":"Globex"}`, 201, "")
+	// The ES256 issuer's user of the same subject is not a member of acme.
+	want(t, base, "GET", "/api/v1/organizations/"+acme["id"].(string), esApp, "", 404, "")
+	// Its bound token (nested, namespaced claim) is bound to acme: globex is 403.
+	_, body := call(t, base, "GET", "/api/v1/organizations/"+globex["id"].(string), es.token(t, "app-bound"), "")
+	if body["code"] != "organization_mismatch" {
+		t.Errorf("nested organization claim on another organization: %v, want organization_mismatch", body)
+	}
+	// The RS256 issuer's bound token uses its own (flat) claim.
+	_, body = call(t, base, "GET", "/api/v1/organizations/"+globex["id"].(string), rs.token(t, "app-bound"), "")
+	if body["code"] != "organization_mismatch" {
+		t.Errorf("flat organization claim on another organization: %v, want organization_mismatch", body)
+	}
 }
 
 // decodeJWT returns a JWT's header and claims, unverified.

@@ -41,7 +41,8 @@ type settings struct {
 	ShutdownDelay   time.Duration // /readyz answers 503 this long before connections drain
 	RateLimit       int           // requests per RateWindow per caller; 0 = off
 	RateWindow      time.Duration
-	Auth            jwks.Config
+	Auth            jwks.Config   // the one issuer of the environment (serve) or the development issuer (dev)
+	Issuers         []jwks.Config // the issuers of ORGSTACK_CONFIG; when empty, Auth alone
 	// Introspection configures the verifier of opaque tokens; off when its
 	// Endpoint is "". Its client secret may come from the file instead.
 	Introspection           introspection.Config
@@ -161,23 +162,29 @@ func ensureSchema(ctx context.Context, store ports.Store, auto bool, log *zap.Lo
 var authModule = fx.Module("jwks",
 	fx.Provide(fx.Private, newVerifier),
 	fx.Provide(
-		fx.Annotate(func(v *jwks.Verifier) *jwks.Verifier { return v }, fx.As(new(ports.TokenVerifier)), fx.ResultTags(`name:"jwt"`)),
-		asReadiness(func(v *jwks.Verifier) readinessCheck {
-			return readinessCheck{Name: "jwks", Check: func(context.Context) error {
-				if !v.Ready() {
-					return errors.New("no signing keys loaded yet")
-				}
-				return nil
-			}}
-		}),
+		fx.Annotate(func(v *jwks.Issuers) *jwks.Issuers { return v }, fx.As(new(ports.TokenVerifier)), fx.ResultTags(`name:"jwt"`)),
+		asReadiness(issuersReadiness),
 	),
 )
 
-func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Verifier, error) {
+// issuersReadiness is ready while at least one operator-configured issuer
+// has keys; it names only those issuers, never an organization's.
+func issuersReadiness(v *jwks.Issuers) readinessCheck {
+	return readinessCheck{Name: "jwks", Check: func(context.Context) error {
+		if v.Ready() {
+			return nil
+		}
+		return fmt.Errorf("no signing keys loaded yet from any configured issuer (%s)", strings.Join(v.OperatorIssuers(), ", "))
+	}}
+}
+
+func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Issuers, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := s.Auth
-	cfg.Logger = log.Named("jwks")
-	v, err := jwks.New(ctx, cfg)
+	cfgs := s.Issuers
+	if len(cfgs) == 0 {
+		cfgs = []jwks.Config{s.Auth}
+	}
+	v, err := jwks.NewIssuers(ctx, cfgs, jwks.IssuersOptions{Logger: log.Named("jwks")})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("token verifier: %w", err)

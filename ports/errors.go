@@ -16,7 +16,7 @@ const (
 	ReasonExpired         TokenReason = "expired"          // exp is past (beyond the leeway)
 	ReasonNotYetValid     TokenReason = "not_yet_valid"    // nbf or iat is in the future
 	ReasonWrongAudience   TokenReason = "wrong_audience"   // aud missing or not ours
-	ReasonWrongIssuer     TokenReason = "wrong_issuer"     // iss missing or not the configured issuer
+	ReasonWrongIssuer     TokenReason = "wrong_issuer"     // iss missing or names no configured issuer
 	ReasonUnknownKey      TokenReason = "unknown_key"      // kid names no key of the current key set
 	ReasonBadSignature    TokenReason = "bad_signature"    // signature wrong, or algorithm not allowed for the key
 	ReasonMalformed       TokenReason = "malformed"        // not a well-formed JWT, or a required claim is not acceptable
@@ -28,12 +28,18 @@ const (
 	// the introspection endpoint is down, failing or refusing our client
 	// credentials, or the bound on introspection calls is reached.
 	ReasonIntrospectionUnavailable TokenReason = "introspection_unavailable"
+
+	ReasonAmbiguousOrganization TokenReason = "ambiguous_organization" // the organization claim holds several values, or a non-string
+	ReasonWrongType             TokenReason = "wrong_type"             // the typ header is not the one the issuer requires (e.g. at+jwt)
+	ReasonTooOld                TokenReason = "too_old"                // iat is older than the issuer's maximum token age, or missing when one is set
+	ReasonMissingClaim          TokenReason = "missing_claim"          // a claim value the issuer requires (e.g. hd, tid) is absent or different
 )
 
 // TokenReasons lists every reason, in the order above.
 var TokenReasons = []TokenReason{
 	ReasonExpired, ReasonNotYetValid, ReasonWrongAudience, ReasonWrongIssuer,
 	ReasonUnknownKey, ReasonBadSignature, ReasonMalformed, ReasonKeysUnavailable,
+	ReasonAmbiguousOrganization, ReasonWrongType, ReasonTooOld, ReasonMissingClaim,
 	ReasonInactive, ReasonIntrospectionUnavailable,
 }
 

@@ -113,6 +113,7 @@ func TestTokenReasons(t *testing.T) {
 		{"empty sub", e.token(""), ports.ReasonMalformed},
 		{"org claim with NUL", e.token("alice", withOrg("acme\x00")), ports.ReasonMalformed},
 		{"iss with NUL", e.token("alice", withClaim("iss", testIssuer+"\x00")), ports.ReasonMalformed},
+		{"two organizations", e.token("alice", withClaim("org_id", []string{"acme", "globex"})), ports.ReasonAmbiguousOrganization},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

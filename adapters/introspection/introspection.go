@@ -86,8 +86,10 @@ type Config struct {
 	EmailClaim []string
 	NameClaim  []string
 	// OrgClaim binds the token to an organization (ID or slug); default
-	// ["org_id"].
-	OrgClaim []string
+	// ["org_id"]. OrgClaimOff turns the binding off (an issuer of the
+	// configuration file maps no organization unless it says so).
+	OrgClaim    []string
+	OrgClaimOff bool
 	// AdminClaim and AdminValue define the platform-administrator flag;
 	// off when AdminClaim is empty.
 	AdminClaim []string
@@ -430,12 +432,25 @@ func (v *Verifier) principal(c map[string]any, utf8OK bool, now time.Time) (p po
 		return p, exp, malformed(fmt.Sprintf("the %s claim must be non-empty text without control characters", strings.Join(v.cfg.SubjectClaim, ".")), nil)
 	}
 	p = ports.Principal{Issuer: v.cfg.Issuer, Subject: sub}
-	if raw, present := lookupOK(c, v.cfg.OrgClaim); present {
-		s, ok := raw.(string)
-		if !ok || !text(s) {
-			return ports.Principal{}, exp, malformed("the organization claim must be non-empty text without control characters", nil)
+	if raw, present := lookupOK(c, v.cfg.OrgClaim); present && !v.cfg.OrgClaimOff {
+		if list, isList := raw.([]any); isList && len(list) <= 1 {
+			// One value in a list is that value; an empty list names none.
+			raw, present = nil, false
+			if len(list) == 1 {
+				raw, present = list[0], true
+			}
 		}
-		p.OrgClaim = s
+		if present {
+			s, ok := raw.(string)
+			if !ok {
+				return ports.Principal{}, exp, &ports.TokenError{Reason: ports.ReasonAmbiguousOrganization,
+					Detail: "the organization claim holds several values, or one that is not a string"}
+			}
+			if !text(s) {
+				return ports.Principal{}, exp, malformed("the organization claim must be non-empty text without control characters", nil)
+			}
+			p.OrgClaim = s
+		}
 	}
 	optional := func(path []string) string {
 		s, _ := lookup(c, path).(string)

@@ -177,7 +177,9 @@ func TestVerifyRefusals(t *testing.T) {
 		{"sub not text", active(now, map[string]any{"sub": 42}), ports.ReasonMalformed},
 		{"DPoP token", active(now, map[string]any{"token_type": "DPoP"}), ports.ReasonMalformed},
 		{"key-bound token", active(now, map[string]any{"cnf": map[string]any{"jkt": "x"}}), ports.ReasonMalformed},
-		{"org claim not text", active(now, map[string]any{"org_id": []any{"a", "b"}}), ports.ReasonMalformed},
+		{"org claim with two values", active(now, map[string]any{"org_id": []any{"a", "b"}}), ports.ReasonAmbiguousOrganization},
+		{"org claim not a string", active(now, map[string]any{"org_id": 42}), ports.ReasonAmbiguousOrganization},
+		{"org claim not text", active(now, map[string]any{"org_id": "a\x00b"}), ports.ReasonMalformed},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package jwks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -100,7 +101,7 @@ func discover(ctx context.Context, client *http.Client, issuer string) (string, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("jwks: discovery %q: status %d", u, resp.StatusCode)
+		return "", fmt.Errorf("jwks: discovery %q: %w %d", u, errStatus, resp.StatusCode)
 	}
 	var doc struct {
 		Issuer  string `json:"issuer"`
@@ -119,6 +120,9 @@ func discover(ctx context.Context, client *http.Client, issuer string) (string, 
 	}
 	return doc.JWKSURI, nil
 }
+
+// errStatus is a discovery answer whose status is not 200.
+var errStatus = errors.New("status")
 
 // configError is a discovery answer that shows a wrong configuration (the
 // provider answered, but for another issuer), as opposed to a provider that

@@ -85,6 +85,31 @@ type Config struct {
 	Issuer string
 	// Audience must be the aud claim or one of its values.
 	Audience string
+	// Audiences are further accepted audiences: a token is accepted when its
+	// aud names Audience or any of these.
+	Audiences []string
+	// RequiredType, when set, is the typ header every token must carry (for
+	// example "at+jwt", RFC 9068), compared case-insensitively, with or
+	// without the "application/" prefix. A mismatch is ReasonWrongType.
+	RequiredType string
+	// MaxAge, when positive, is the oldest a token may be, measured from its
+	// iat (plus Leeway); a token without iat is then refused. ReasonTooOld.
+	MaxAge time.Duration
+	// RequiredClaims are claim values every token must carry (such as Google's
+	// hd or Entra's tid). A missing or different value is ReasonMissingClaim.
+	RequiredClaims []ClaimValue
+	// SubjectPath, EmailPath and NamePath locate the subject, email and name
+	// claims; default sub, email and name.
+	SubjectPath ClaimPath
+	EmailPath   ClaimPath
+	NamePath    ClaimPath
+	// OrgPath locates the organization claim; when nil it is the top-level
+	// claim OrgClaim. OrgClaimOff turns the organization claim off.
+	OrgPath     ClaimPath
+	OrgClaimOff bool
+	// AdminPath locates the platform-administrator claim; when nil it is the
+	// top-level claim AdminClaim.
+	AdminPath ClaimPath
 	// Algorithms is the allow-list of signing algorithms; default
 	// DefaultAlgorithms. Only asymmetric algorithms are accepted.
 	Algorithms []string
@@ -97,6 +122,13 @@ type Config struct {
 	// flag is off when AdminClaim is "".
 	AdminClaim string
 	AdminValue string
+	// ProviderOrgID binds every token of this issuer to an organization (an
+	// organization's own identity provider): the organization claim is
+	// ignored, and the platform-administrator flag is never set.
+	ProviderOrgID string
+	// RoleClaim locates the claim whose values (a string or an array of
+	// strings) become Principal.MappedValues; off when nil.
+	RoleClaim ClaimPath
 	// RefreshInterval is how often the key set is refreshed; default 15m.
 	RefreshInterval time.Duration
 	// HTTPClient fetches the discovery document and the key set. The default
@@ -116,11 +148,12 @@ type Verifier struct {
 	store     *keyStore
 	log       *zap.Logger
 
-	jwksURL atomic.Pointer[string] // configured or discovered; nil until known
-	loaded  atomic.Bool            // a key set with a usable key has loaded at least once
-	lastOK  atomic.Bool            // the latest fetch succeeded
-	lastErr atomic.Pointer[error]  // the latest fetch error, for logs
-	warned  atomic.Bool            // a fetch failure has been logged
+	jwksURL     atomic.Pointer[string] // configured or discovered; nil until known
+	loaded      atomic.Bool            // a key set with a usable key has loaded at least once
+	lastOK      atomic.Bool            // the latest fetch succeeded
+	lastErr     atomic.Pointer[error]  // the latest fetch error, for logs
+	lastSuccess atomic.Int64           // unix nanoseconds of the latest successful fetch; 0 if none
+	warned      atomic.Bool            // a fetch failure has been logged
 
 	kick   chan struct{} // asks the refresh goroutine for an early fetch
 	doneMu sync.Mutex
@@ -140,6 +173,26 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	v, err := build(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	first, cancel := context.WithTimeout(ctx, firstFetchTimeout)
+	err = v.fetch(first)
+	cancel()
+	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+	}
+	go v.run(ctx)
+	return v, nil
+}
+
+// build returns a Verifier for a checked cfg, with no key loaded and no
+// refresh goroutine.
+func build(ctx context.Context, cfg Config) (*Verifier, error) {
 	store := &keyStore{MemoryJWKSet: jwkset.NewMemoryStorage()}
 	k, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: store})
 	if err != nil {
@@ -148,7 +201,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Algorithms),
 		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
+		jwt.WithAudience(cfg.Audiences...),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
@@ -169,16 +222,6 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		u := cfg.JWKSURL
 		v.jwksURL.Store(&u)
 	}
-	first, cancel := context.WithTimeout(ctx, firstFetchTimeout)
-	err = v.fetch(first)
-	cancel()
-	if err != nil {
-		var ce *configError
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-	}
-	go v.run(ctx)
 	return v, nil
 }
 
@@ -187,9 +230,24 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Issuer == "" {
 		return cfg, errors.New("jwks: issuer is required")
 	}
-	if cfg.Audience == "" {
+	auds := slices.DeleteFunc(slices.Concat([]string{cfg.Audience}, cfg.Audiences), func(a string) bool { return a == "" })
+	if len(auds) == 0 {
 		return cfg, errors.New("jwks: audience is required")
 	}
+	slices.Sort(auds)
+	cfg.Audiences = slices.Compact(auds)
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Audiences[0]
+	}
+	if cfg.MaxAge < 0 {
+		return cfg, errors.New("jwks: maximum token age must not be negative")
+	}
+	for _, rc := range cfg.RequiredClaims {
+		if len(rc.Path) == 0 || rc.Value == "" {
+			return cfg, errors.New("jwks: a required claim needs a claim path and a value")
+		}
+	}
+	cfg.RequiredType = strings.TrimPrefix(strings.ToLower(cfg.RequiredType), "application/")
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = DefaultAlgorithms
 	}
@@ -209,8 +267,31 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.OrgClaim == "" {
 		cfg.OrgClaim = DefaultOrgClaim
 	}
-	if cfg.AdminClaim != "" && cfg.AdminValue == "" {
+	if cfg.OrgPath == nil {
+		cfg.OrgPath = ClaimPath{cfg.OrgClaim}
+	}
+	if cfg.AdminPath == nil && cfg.AdminClaim != "" {
+		cfg.AdminPath = ClaimPath{cfg.AdminClaim}
+	}
+	if len(cfg.AdminPath) > 0 && cfg.AdminValue == "" {
 		return cfg, errors.New("jwks: admin claim is set but admin value is empty")
+	}
+	if cfg.ProviderOrgID != "" {
+		cfg.OrgClaimOff, cfg.AdminPath = true, nil
+	}
+	if cfg.SubjectPath == nil {
+		cfg.SubjectPath = ClaimPath{"sub"}
+	}
+	if cfg.EmailPath == nil {
+		cfg.EmailPath = ClaimPath{"email"}
+	}
+	if cfg.NamePath == nil {
+		cfg.NamePath = ClaimPath{"name"}
+	}
+	for _, p := range []ClaimPath{cfg.SubjectPath, cfg.EmailPath, cfg.NamePath, cfg.OrgPath, cfg.AdminPath, cfg.RoleClaim} {
+		if slices.Contains(p, "") {
+			return cfg, errors.New("jwks: a claim path must not hold an empty key")
+		}
 	}
 	switch {
 	case cfg.RefreshInterval < 0:
@@ -287,6 +368,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (ports.Principal, err
 	if te := v.checkText(raw, claims); te != nil {
 		return ports.Principal{}, te
 	}
+	if te := v.checkPolicy(tok.Header, claims); te != nil {
+		return ports.Principal{}, te
+	}
 	return v.principal(raw, claims), nil
 }
 
@@ -308,6 +392,9 @@ func (v *Verifier) withoutKeys(ctx context.Context, raw string, claims jwt.MapCl
 	}
 	if err := v.validator.Validate(claims); err != nil {
 		return claimsError(claims, err)
+	}
+	if te := v.checkPolicy(tok.Header, claims); te != nil {
+		return te
 	}
 	if v.awaitRefresh(ctx); v.loaded.Load() {
 		return nil
@@ -399,29 +486,92 @@ func keysUnavailable(cause error) *ports.TokenError {
 // holding U+FFFD in a payload that is not valid UTF-8 counts as invalid.
 func (v *Verifier) checkText(raw string, c jwt.MapClaims) *ports.TokenError {
 	payloadOK := payloadIsUTF8(raw)
-	check := func(name string, required bool) *ports.TokenError {
-		val, present := c[name]
-		if !present && !required {
-			return nil
-		}
+	check := func(name string, val any, present, identifier bool) *ports.TokenError {
 		s, ok := val.(string)
-		if ok && (name == "iss" || name == "sub") && domain.ValidateIdentifier(s) != nil {
+		if ok && identifier && domain.ValidateIdentifier(s) != nil {
 			ok = false
 		}
-		if !ok || !acceptableText(s) || !payloadOK && strings.ContainsRune(s, utf8.RuneError) {
+		if !present || !ok || !acceptableText(s) || !payloadOK && strings.ContainsRune(s, utf8.RuneError) {
 			return malformed(fmt.Sprintf("the %s claim must be non-empty text without control characters", name), nil)
 		}
 		return nil
 	}
-	if _, present := c["iss"]; present {
-		if te := check("iss", true); te != nil {
+	if iss, present := c["iss"]; present {
+		if te := check("iss", iss, true, true); te != nil {
 			return te
 		}
 	}
-	if te := check("sub", true); te != nil {
+	sub, present := v.cfg.SubjectPath.Lookup(c)
+	if te := check(v.cfg.SubjectPath.String(), sub, present, true); te != nil {
 		return te
 	}
-	return check(v.cfg.OrgClaim, false)
+	if v.cfg.OrgClaimOff {
+		return nil
+	}
+	org, present := v.cfg.OrgPath.Lookup(c)
+	if !present {
+		return nil
+	}
+	s, te := singleValue(v.cfg.OrgPath, org)
+	if te != nil || s == "" {
+		return te
+	}
+	return check(v.cfg.OrgPath.String(), s, true, false)
+}
+
+// singleValue reads an organization claim: a string, or an array holding
+// one string. An empty array is no value; an array of two or more values, or
+// any other type, is ReasonAmbiguousOrganization.
+func singleValue(path ClaimPath, val any) (string, *ports.TokenError) {
+	switch x := val.(type) {
+	case string:
+		if x == "" {
+			return "", malformed(fmt.Sprintf("the %s claim must be non-empty text without control characters", path), nil)
+		}
+		return x, nil
+	case []any:
+		switch len(x) {
+		case 0:
+			return "", nil
+		case 1:
+			if s, ok := x[0].(string); ok {
+				return singleValue(path, s)
+			}
+		}
+	}
+	return "", &ports.TokenError{Reason: ports.ReasonAmbiguousOrganization,
+		Detail: fmt.Sprintf("the organization claim %s must hold exactly one organization (a string)", path)}
+}
+
+// checkPolicy applies the issuer's optional rules that need no key: the
+// required typ header, the maximum age and the required claim values.
+func (v *Verifier) checkPolicy(header map[string]any, c jwt.MapClaims) *ports.TokenError {
+	if v.cfg.RequiredType != "" {
+		typ, _ := header["typ"].(string)
+		if strings.TrimPrefix(strings.ToLower(typ), "application/") != v.cfg.RequiredType {
+			return &ports.TokenError{Reason: ports.ReasonWrongType,
+				Detail: fmt.Sprintf("the token's typ header must be %q", v.cfg.RequiredType)}
+		}
+	}
+	if v.cfg.MaxAge > 0 {
+		iat, err := c.GetIssuedAt()
+		if err != nil || iat == nil {
+			return &ports.TokenError{Reason: ports.ReasonTooOld,
+				Detail: "the token has no iat claim, which this issuer requires to bound its age", Err: err}
+		}
+		if time.Since(iat.Time) > v.cfg.MaxAge+v.cfg.Leeway {
+			return &ports.TokenError{Reason: ports.ReasonTooOld,
+				Detail: fmt.Sprintf("the token was issued more than %s ago (iat)", v.cfg.MaxAge)}
+		}
+	}
+	for _, rc := range v.cfg.RequiredClaims {
+		got, ok := rc.Path.Lookup(c)
+		if s, isStr := got.(string); !ok || !isStr || s != rc.Value {
+			return &ports.TokenError{Reason: ports.ReasonMissingClaim,
+				Detail: fmt.Sprintf("the token's %s claim does not hold the value this issuer requires", rc.Path)}
+		}
+	}
+	return nil
 }
 
 // payloadIsUTF8 reports whether the token's claims segment decodes to valid
@@ -444,22 +594,55 @@ func acceptableText(s string) bool { return s != "" && domain.IsKeyText(s) }
 // An email or name claim that is not acceptable text is ignored.
 func (v *Verifier) principal(raw string, c jwt.MapClaims) ports.Principal {
 	iss, _ := c["iss"].(string)
-	sub, _ := c["sub"].(string)
+	subv, _ := v.cfg.SubjectPath.Lookup(c)
+	sub, _ := subv.(string)
 	p := ports.Principal{Issuer: iss, Subject: sub}
 	payloadOK := payloadIsUTF8(raw)
-	optional := func(name string) string {
-		s, _ := c[name].(string)
+	optional := func(path ClaimPath) string {
+		val, _ := path.Lookup(c)
+		s, _ := val.(string)
 		if !acceptableText(s) || !payloadOK && strings.ContainsRune(s, utf8.RuneError) {
 			return ""
 		}
 		return s
 	}
-	p.Email, p.Name = optional("email"), optional("name")
-	p.OrgClaim, _ = c[v.cfg.OrgClaim].(string)
-	if v.cfg.AdminClaim != "" {
-		p.PlatformAdmin = hasValue(c[v.cfg.AdminClaim], v.cfg.AdminValue)
+	p.Email, p.Name = optional(v.cfg.EmailPath), optional(v.cfg.NamePath)
+	if v.cfg.ProviderOrgID != "" {
+		p.ProviderOrgID = v.cfg.ProviderOrgID
+		if v.cfg.RoleClaim != nil {
+			val, _ := v.cfg.RoleClaim.Lookup(c)
+			p.MappedValues = stringValues(val)
+		}
+		return p
+	}
+	if !v.cfg.OrgClaimOff {
+		val, _ := v.cfg.OrgPath.Lookup(c)
+		p.OrgClaim, _ = singleValue(v.cfg.OrgPath, val)
+	}
+	if len(v.cfg.AdminPath) > 0 {
+		val, _ := v.cfg.AdminPath.Lookup(c)
+		p.PlatformAdmin = hasValue(val, v.cfg.AdminValue)
 	}
 	return p
+}
+
+// stringValues returns a claim's values: a string alone, or the acceptable
+// strings of an array; nil otherwise.
+func stringValues(val any) []string {
+	var out []string
+	switch x := val.(type) {
+	case string:
+		if acceptableText(x) {
+			out = append(out, x)
+		}
+	case []any:
+		for _, e := range x {
+			if s, ok := e.(string); ok && acceptableText(s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // hasValue reports whether claim carries want: a string equal to it, true

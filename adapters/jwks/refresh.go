@@ -157,14 +157,18 @@ func (v *Verifier) fetch(ctx context.Context) (err error) {
 		return err
 	}
 	if len(all) == 0 {
-		return errors.New("the key set holds no usable key")
+		return errNoUsableKey
 	}
 	return nil
 }
 
+// errNoUsableKey is a key set that loaded but holds no key this service can use.
+var errNoUsableKey = errors.New("the key set holds no usable key")
+
 // record stores the outcome of a fetch and logs when the state changes.
 func (v *Verifier) record(err error) {
 	if err == nil {
+		v.lastSuccess.Store(time.Now().UnixNano())
 		wasLoaded := v.loaded.Swap(true)
 		if !v.lastOK.Swap(true) {
 			if wasLoaded {
