@@ -21,6 +21,7 @@ import (
 
 	"github.com/orgstack/orgstack/adapters/devissuer"
 	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/outbound"
 	"github.com/orgstack/orgstack/application"
 	"github.com/orgstack/orgstack/ports"
 )
@@ -150,7 +151,10 @@ func serveSettings(c Config) settings {
 			AdminValue:      c.PlatformAdminValue,
 			RefreshInterval: c.JWKSRefresh,
 		},
-		App: application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
+		App:       application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
+		PublicURL: strings.TrimSuffix(c.PublicURL, "/"),
+		Issuers:   []string{c.OIDCIssuer},
+		Outbound:  outbound.Config{Allow: c.OutboundAllow},
 	}
 }
 
@@ -164,6 +168,7 @@ func devSettings(c Config, signer *devissuer.Signer) settings {
 	s.DatabaseURL = c.DevDatabaseURL
 	s.AutoMigrate = true
 	s.Auth.Issuer = devissuer.Issuer
+	s.Issuers = []string{devissuer.Issuer}
 	s.Auth.Audience = devissuer.Audience
 	s.Auth.JWKSURL = "http://" + loopback(c.HTTPAddr) + "/.well-known/jwks.json"
 	s.Auth.AdminClaim = devissuer.AdminClaim

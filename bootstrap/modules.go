@@ -22,6 +22,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/devissuer"
 	"github.com/orgstack/orgstack/adapters/httpapi"
 	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/outbound"
 	"github.com/orgstack/orgstack/adapters/ratelimit"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/application"
@@ -42,6 +43,13 @@ type settings struct {
 	RateWindow      time.Duration
 	Auth            jwks.Config
 	App             application.Config
+	// PublicURL is ORGSTACK_PUBLIC_URL ("" when off).
+	PublicURL string
+	// Issuers are the operator-configured issuers, as listed by
+	// /.well-known/oauth-protected-resource.
+	Issuers []string
+	// Outbound configures the guarded client for tenant-supplied URLs.
+	Outbound outbound.Config
 }
 
 // newLogger builds the zap logger from the configuration. With buffering on
@@ -182,11 +190,20 @@ func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Verifier, 
 
 // applicationModule wires the use cases to the driven ports.
 var applicationModule = fx.Module("application",
-	fx.Provide(func(store ports.Store, s settings) *application.App {
+	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings) *application.App {
 		return application.New(application.Deps{
-			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App,
+			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App, Verifier: v,
 		})
 	}),
+)
+
+// outboundModule builds, once, the guarded client through which every
+// tenant-supplied URL is fetched (adapters/outbound); the adapters that need
+// it receive the *outbound.Client (or its HTTPClient) from here. It is built
+// at start, so a bad ORGSTACK_OUTBOUND_ALLOW stops the start.
+var outboundModule = fx.Module("outbound",
+	fx.Provide(func(s settings) (*outbound.Client, error) { return outbound.New(s.Outbound) }),
+	fx.Invoke(func(*outbound.Client) {}),
 )
 
 // rateLimitModule limits each caller in process when a quota is
@@ -212,6 +229,7 @@ type handlerParams struct {
 	Limiter   ports.RateLimiter
 	Readiness []readinessCheck  `group:"readiness"`
 	Dev       *devissuer.Signer `optional:"true"`
+	Settings  settings
 }
 
 // httpModule serves the API (and, in development, the issuer's JWKS). Its
@@ -277,11 +295,14 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		Roles:         p.App.Roles,
 		Permissions:   p.App.Permissions,
 		Checks:        p.App.Checks,
+		TokenChecks:   p.App.TokenChecks,
 	}, httpapi.Options{
-		Verifier:  p.Verifier,
-		Logger:    p.Log.Named("http"),
-		Limiter:   p.Limiter,
-		Readiness: checks,
+		Verifier:             p.Verifier,
+		Logger:               p.Log.Named("http"),
+		Limiter:              p.Limiter,
+		Readiness:            checks,
+		PublicURL:            p.Settings.PublicURL,
+		AuthorizationServers: p.Settings.Issuers,
 	})
 	if p.Dev == nil {
 		return api, nil
@@ -342,6 +363,7 @@ func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
 		storeModule,
 		authModule,
 		applicationModule,
+		outboundModule,
 		rateLimitModule,
 		httpModule,
 	}, extra...)
