@@ -92,6 +92,12 @@ type envConfig struct {
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
+	publicURL string
+}
+
+// withPublicURL sets Options.PublicURL (ORGSTACK_PUBLIC_URL).
+func withPublicURL(u string) envOption {
+	return func(c *envConfig) { c.publicURL = u }
 }
 
 // withIdP serves the test identity provider's JWKS endpoint with the
@@ -154,7 +160,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 
 	store := cfg.store(t)
 	app := application.New(application.Deps{
-		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,
+		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	readiness := map[string]func(context.Context) error{
@@ -171,8 +177,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
-		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks,
-	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter})
+		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
+	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
+		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{Store: store, App: app, Verifier: verifier, Handler: h, Server: srv, Logs: logs, key: key}

@@ -64,6 +64,10 @@ func toTokenCheckJSON(res ports.TokenCheckResult) tokenCheckJSON {
 // administrators): whether a token would be accepted, and what it would
 // produce. The token is never logged, stored or echoed.
 func (s *server) tokenCheck(w http.ResponseWriter, r *http.Request) {
+	if s.svc.TokenChecks == nil {
+		s.notFoundOrNotAllowed(w, r)
+		return
+	}
 	var body tokenCheckRequest
 	if err := decodeJSON(w, r, &body); err != nil {
 		s.writeError(w, r, err)
