@@ -123,18 +123,7 @@ func New(c Config) (*Client, error) {
 		}
 		allow[key] = true
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.TLSHandshakeTimeout <= 0 {
-		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
-	}
-	if c.ResponseHeaderTimeout <= 0 {
-		c.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
-	}
-	if c.MaxBodySize <= 0 {
-		c.MaxBodySize = DefaultMaxBodySize
-	}
+	c = c.withDefaults()
 	var res Resolver = net.DefaultResolver
 	if c.Resolver != nil {
 		res = c.Resolver
@@ -158,6 +147,46 @@ func New(c Config) (*Client, error) {
 		},
 	}
 	return cl, nil
+}
+
+// NewOperatorHTTPClient returns the hardened client for URLs the operator
+// configured (an operator issuer's discovery document and JWKS): the same
+// bounds of time and body size, no redirects followed (a redirect is a
+// *PolicyError), but no address or https rule and the environment's proxy
+// settings honoured, since plain-http providers inside a cluster, or behind
+// a corporate proxy, are normal there. c.Allow and c.Resolver are ignored.
+// It is the one place those bounds live, for adapters that today keep their
+// own copy (adapters/jwks/http.go) to receive from bootstrap.
+func NewOperatorHTTPClient(c Config) *http.Client {
+	c = c.withDefaults()
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.TLSHandshakeTimeout = c.TLSHandshakeTimeout
+	base.ResponseHeaderTimeout = c.ResponseHeaderTimeout
+	cl := &Client{maxBody: c.MaxBodySize, allow: map[string]bool{}}
+	return &http.Client{
+		Transport: limitTransport{client: cl, base: base},
+		Timeout:   c.Timeout,
+		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+			return &PolicyError{Reason: ReasonRedirect, Target: req.URL.Redacted(), Detail: "redirects are not followed"}
+		},
+	}
+}
+
+// withDefaults fills in the zero durations and size.
+func (c Config) withDefaults() Config {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.TLSHandshakeTimeout <= 0 {
+		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
+	}
+	if c.ResponseHeaderTimeout <= 0 {
+		c.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	if c.MaxBodySize <= 0 {
+		c.MaxBodySize = DefaultMaxBodySize
+	}
+	return c
 }
 
 // HTTPClient returns the guarded *http.Client, for libraries that take one
@@ -222,6 +251,17 @@ func (t *guardTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, &PolicyError{Reason: ReasonScheme, Target: target, Detail: "only https URLs are fetched"}
 	}
+	return limitTransport{client: t.client, base: t.base}.RoundTrip(r)
+}
+
+// limitTransport limits the size of every response body it returns.
+type limitTransport struct {
+	client *Client
+	base   http.RoundTripper
+}
+
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	target := r.URL.Redacted()
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
 		return nil, err

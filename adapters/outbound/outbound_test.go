@@ -327,3 +327,32 @@ func TestNewRefusesBadAllowEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorHTTPClient: the operator's client reaches plain-http loopback
+// (no address or https rule) but keeps the bounds: no redirects, body limit.
+func TestOperatorHTTPClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		case "/big":
+			_, _ = io.WriteString(w, strings.Repeat("x", 2048))
+		default:
+			_, _ = io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	cl := NewOperatorHTTPClient(Config{MaxBodySize: 1024})
+	resp, err := cl.Get(srv.URL + "/ok")
+	if err != nil {
+		t.Fatalf("plain-http loopback: %v", err)
+	}
+	resp.Body.Close()
+	var pe *PolicyError
+	if _, err := cl.Get(srv.URL + "/redirect"); !errors.As(err, &pe) || pe.Reason != ReasonRedirect {
+		t.Errorf("got %v, want a redirect refusal", err)
+	}
+	if _, err := cl.Get(srv.URL + "/big"); !errors.As(err, &pe) || pe.Reason != ReasonBodyTooLarge {
+		t.Errorf("got %v, want body_too_large", err)
+	}
+}
