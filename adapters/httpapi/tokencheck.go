@@ -73,8 +73,8 @@ func (s *server) tokenCheck(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if body.Token == "" || len(body.Token) > maxAuthorizationHeader-len("Bearer ") {
-		s.writeError(w, r, domain.Invalid("token", "required, at most 8192 bytes"))
+	if body.Token == "" || len(body.Token) > maxAuthorizationHeader-len("Bearer ") || !domain.IsKeyText(body.Token) {
+		s.writeError(w, r, domain.Invalid("token", "required: 1 to 8192 bytes of valid UTF-8 without control characters"))
 		return
 	}
 	res, err := s.svc.TokenChecks.CheckToken(r.Context(), principal(r.Context()), body.Token)
