@@ -2,10 +2,15 @@ package httpapi
 
 import (
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
+
+// maxTokenCheckChars bounds the token of a dry run, as the Authorization
+// header bounds a bearer token.
+const maxTokenCheckChars = 8 << 10
 
 // tokenCheckRequest is the body of a token dry run.
 type tokenCheckRequest struct {
@@ -73,8 +78,8 @@ func (s *server) tokenCheck(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if body.Token == "" || len(body.Token) > maxAuthorizationHeader-len("Bearer ") || !domain.IsKeyText(body.Token) {
-		s.writeError(w, r, domain.Invalid("token", "required: 1 to 8192 bytes of valid UTF-8 without control characters"))
+	if body.Token == "" || utf8.RuneCountInString(body.Token) > maxTokenCheckChars || !domain.IsKeyText(body.Token) {
+		s.writeError(w, r, domain.Invalid("token", "required: 1 to %d characters without control characters", maxTokenCheckChars))
 		return
 	}
 	res, err := s.svc.TokenChecks.CheckToken(r.Context(), principal(r.Context()), body.Token)
