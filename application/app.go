@@ -21,6 +21,9 @@ type Deps struct {
 	Clock  ports.Clock
 	IDs    ports.IDGenerator
 	Config Config
+	// Verifier is the operator's token verifier, for the dry run
+	// (TokenChecks); nil leaves TokenChecks nil.
+	Verifier ports.TokenVerifier
 }
 
 // App holds one service per driving port.
@@ -32,12 +35,18 @@ type App struct {
 	Roles         *RoleService
 	Permissions   *PermissionService
 	Checks        *CheckService
+	TokenChecks   *TokenCheckService // nil without Deps.Verifier
 }
 
 // New builds every use case on d.
 func New(d Deps) *App {
 	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs}
+	var tc *TokenCheckService
+	if d.Verifier != nil {
+		tc = NewTokenCheckService(d.Store, d.Verifier)
+	}
 	return &App{
+		TokenChecks:   tc,
 		Organizations: &OrganizationService{auth: a, cfg: d.Config},
 		Me:            &MeService{auth: a},
 		Members:       &MemberService{auth: a},

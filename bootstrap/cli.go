@@ -22,6 +22,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/devissuer"
 	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/outbound"
 	"github.com/orgstack/orgstack/application"
 	"github.com/orgstack/orgstack/ports"
 )
@@ -200,6 +201,8 @@ func serveSettings(c Config) settings {
 		Introspection:           introspectionConfig(c),
 		IntrospectionSecretFile: c.IntrospectionClientSecretFile,
 		App:                     application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
+		PublicURL:               strings.TrimSuffix(c.PublicURL, "/"),
+		Outbound:                outbound.Config{Allow: c.OutboundAllow},
 	}
 }
 

@@ -297,3 +297,35 @@ func TestBinary(t *testing.T) {
 		t.Errorf("token without a key: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestPublicURLAndOutboundAllowAreValidated(t *testing.T) {
+	tests := []struct {
+		give map[string]string
+		want string // "" when valid
+	}{
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "https://api.example.com"}, ""},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "https://api.example.com/orgstack/"}, ""},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "http://localhost:8080"}, ""},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "http://127.0.0.1:8080"}, ""},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "http://api.example.com"}, "ORGSTACK_PUBLIC_URL"},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "https://api.example.com/?a=b"}, "ORGSTACK_PUBLIC_URL"},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "https://api.example.com/#x"}, "ORGSTACK_PUBLIC_URL"},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "/relative"}, "ORGSTACK_PUBLIC_URL"},
+		{map[string]string{"ORGSTACK_PUBLIC_URL": "https://user:pw@api.example.com"}, "ORGSTACK_PUBLIC_URL"},
+		{map[string]string{"ORGSTACK_OUTBOUND_ALLOW": "idp.internal:8443,127.0.0.1:9000"}, ""},
+		{map[string]string{"ORGSTACK_OUTBOUND_ALLOW": "idp.internal"}, "ORGSTACK_OUTBOUND_ALLOW"},
+	}
+	for _, tt := range tests {
+		c, err := LoadConfig(tt.give)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.validateCommon()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v: got %v, want valid", tt.give, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%v: got %v, want an error naming %s", tt.give, err, tt.want)
+		}
+	}
+}

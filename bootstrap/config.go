@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/orgstack/orgstack/adapters/outbound"
 )
 
 // envPrefix starts the name of every setting.
@@ -47,6 +50,8 @@ type Config struct {
 	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false" cmds:"serve dev" desc:"only platform administrators may create organizations"`
 	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller may make per window, in this process (429 beyond)"`
 	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota"`
+	PublicURL           string        `env:"PUBLIC_URL" cmds:"serve dev" show:"off" desc:"external base URL (https, or http on loopback); the resource identifier of /.well-known/oauth-protected-resource, and resource_metadata in WWW-Authenticate"`
+	OutboundAllow       []string      `env:"OUTBOUND_ALLOW" cmds:"serve dev" show:"none" desc:"host:port pairs that tenant-supplied URLs may reach despite the address and https rules (tests, special cases)"`
 
 	IntrospectionURL              string        `env:"INTROSPECTION_URL" cmds:"serve" show:"off" desc:"OAuth 2.0 token introspection endpoint (RFC 7662): tokens that are not JWTs are checked there, and only there"`
 	IntrospectionIssuer           string        `env:"INTROSPECTION_ISSUER" cmds:"serve" show:"$ORGSTACK_OIDC_ISSUER" desc:"the issuer whose endpoint that is (an iss in its answers must match; users are keyed by it)"`
@@ -238,12 +243,43 @@ func (c Config) validateCommon() error {
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		errs = append(errs, errors.New("ORGSTACK_JWT_LEEWAY must be between 0s and 5m"))
 	}
+	if err := validatePublicURL(c.PublicURL); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := outbound.New(outbound.Config{Allow: c.OutboundAllow}); err != nil {
+		errs = append(errs, fmt.Errorf("ORGSTACK_OUTBOUND_ALLOW: %w", err))
+	}
 	switch strings.ToLower(c.LogFormat) {
 	case "json", "console":
 	default:
 		errs = append(errs, errors.New("ORGSTACK_LOG_FORMAT must be json or console"))
 	}
 	return errors.Join(errs...)
+}
+
+// validatePublicURL accepts "" (off) or an absolute https URL without
+// query, fragment or user information; plain http only for a loopback host
+// (development).
+func validatePublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	bad := errors.New("ORGSTACK_PUBLIC_URL must be an absolute https URL (http only on loopback) without query or fragment")
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return bad
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		host := u.Hostname()
+		if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && host != "localhost" {
+			return bad
+		}
+	default:
+		return bad
+	}
+	return nil
 }
 
 // devKeyFile returns where the development issuer keeps its key: the

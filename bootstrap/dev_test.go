@@ -186,3 +186,51 @@ func TestReadyzTurnsUnreadyBeforeDraining(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 }
+
+// TestDevTokenCheckAndMetadata: in dev mode the dry run verifies dev tokens
+// with the dev issuer, and the protected-resource metadata names that issuer
+// and ORGSTACK_PUBLIC_URL, whatever the Host header says.
+func TestDevTokenCheckAndMetadata(t *testing.T) {
+	dev := startDev(t, map[string]string{"ORGSTACK_PUBLIC_URL": "http://127.0.0.1:9999/"}, nil)
+	t.Cleanup(func() { _ = dev.app.Stop(context.Background()) })
+	admin, _ := dev.signer.Mint(devissuer.TokenRequest{Subject: "root", Admin: true}, time.Now())
+	alice, _ := dev.signer.Mint(devissuer.TokenRequest{Subject: "alice", Org: "acme", Email: "a@example.com"}, time.Now())
+	post := func(tok, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, dev.base+"/api/v1/admin/token-check", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(raw)
+	}
+	code, body := post(admin, `{"token":"`+alice+`"}`)
+	if code != http.StatusOK || !strings.Contains(body, `"accepted":true`) || !strings.Contains(body, `"issuer":"`+devissuer.Issuer+`"`) ||
+		!strings.Contains(body, `"subject":"alice"`) || !strings.Contains(body, `"organization_claim":"acme"`) {
+		t.Errorf("got %d %s, want alice's dev token accepted", code, body)
+	}
+	if code, body := post(alice, `{"token":"`+admin+`"}`); code != http.StatusForbidden {
+		t.Errorf("got %d %s for a non-admin caller, want 403", code, body)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, dev.base+"/.well-known/oauth-protected-resource", nil)
+	req.Host = "evil.example"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var meta struct {
+		Resource string   `json:"resource"`
+		Servers  []string `json:"authorization_servers"`
+	}
+	_ = json.Unmarshal(raw, &meta)
+	if meta.Resource != "http://127.0.0.1:9999" || len(meta.Servers) != 1 || meta.Servers[0] != devissuer.Issuer {
+		t.Errorf("got %s, want resource http://127.0.0.1:9999 and the dev issuer", raw)
+	}
+}

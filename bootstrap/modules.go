@@ -23,6 +23,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/httpapi"
 	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/orgstack/orgstack/adapters/outbound"
 	"github.com/orgstack/orgstack/adapters/ratelimit"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/application"
@@ -48,6 +49,28 @@ type settings struct {
 	Introspection           introspection.Config
 	IntrospectionSecretFile string
 	App                     application.Config
+	// PublicURL is ORGSTACK_PUBLIC_URL ("" when off).
+	PublicURL string
+	// Outbound configures the guarded client for tenant-supplied URLs.
+	Outbound outbound.Config
+}
+
+// issuers are the operator-configured issuers: those of ORGSTACK_CONFIG, or
+// Auth alone.
+func (s settings) issuers() []jwks.Config {
+	if len(s.Issuers) > 0 {
+		return s.Issuers
+	}
+	return []jwks.Config{s.Auth}
+}
+
+// issuerNames are the operator-configured issuers' iss values.
+func (s settings) issuerNames() []string {
+	var names []string
+	for _, c := range s.issuers() {
+		names = append(names, c.Issuer)
+	}
+	return names
 }
 
 // newLogger builds the zap logger from the configuration. With buffering on
@@ -180,11 +203,7 @@ func issuersReadiness(v *jwks.Issuers) readinessCheck {
 
 func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Issuers, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cfgs := s.Issuers
-	if len(cfgs) == 0 {
-		cfgs = []jwks.Config{s.Auth}
-	}
-	v, err := jwks.NewIssuers(ctx, cfgs, jwks.IssuersOptions{Logger: log.Named("jwks")})
+	v, err := jwks.NewIssuers(ctx, s.issuers(), jwks.IssuersOptions{Logger: log.Named("jwks")})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("token verifier: %w", err)
@@ -195,11 +214,20 @@ func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Issuers, e
 
 // applicationModule wires the use cases to the driven ports.
 var applicationModule = fx.Module("application",
-	fx.Provide(func(store ports.Store, s settings) *application.App {
+	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings) *application.App {
 		return application.New(application.Deps{
-			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App,
+			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App, Verifier: v,
 		})
 	}),
+)
+
+// outboundModule builds, once, the guarded client through which every
+// tenant-supplied URL is fetched (adapters/outbound); the adapters that need
+// it receive the *outbound.Client (or its HTTPClient) from here. It is built
+// at start, so a bad ORGSTACK_OUTBOUND_ALLOW stops the start.
+var outboundModule = fx.Module("outbound",
+	fx.Provide(func(s settings) (*outbound.Client, error) { return outbound.New(s.Outbound) }),
+	fx.Invoke(func(*outbound.Client) {}),
 )
 
 // rateLimitModule limits each caller in process when a quota is
@@ -225,6 +253,7 @@ type handlerParams struct {
 	Limiter   ports.RateLimiter
 	Readiness []readinessCheck  `group:"readiness"`
 	Dev       *devissuer.Signer `optional:"true"`
+	Settings  settings
 }
 
 // httpModule serves the API (and, in development, the issuer's JWKS). Its
@@ -290,11 +319,14 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		Roles:         p.App.Roles,
 		Permissions:   p.App.Permissions,
 		Checks:        p.App.Checks,
+		TokenChecks:   p.App.TokenChecks,
 	}, httpapi.Options{
-		Verifier:  p.Verifier,
-		Logger:    p.Log.Named("http"),
-		Limiter:   p.Limiter,
-		Readiness: checks,
+		Verifier:             p.Verifier,
+		Logger:               p.Log.Named("http"),
+		Limiter:              p.Limiter,
+		Readiness:            checks,
+		PublicURL:            p.Settings.PublicURL,
+		AuthorizationServers: p.Settings.issuerNames(),
 	})
 	if p.Dev == nil {
 		return api, nil
@@ -357,6 +389,7 @@ func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
 		introspectionModule,
 		tokenModule,
 		applicationModule,
+		outboundModule,
 		rateLimitModule,
 		httpModule,
 	}, extra...)

@@ -231,3 +231,35 @@ type Checks interface {
 	// the index ("checks/3/permission").
 	CheckBatch(ctx context.Context, p Principal, org domain.OrgRef, rs []CheckRequest) ([]CheckResult, error)
 }
+
+// TokenCheckResult is the answer of a token dry run: whether the token would
+// be accepted, and then the principal, organization and roles it would
+// produce, or else the Stage 3 reason (TokenReasons) and its detail.
+type TokenCheckResult struct {
+	Accepted  bool
+	Principal Principal // zero unless Accepted
+	// Organization is the organization the token is bound to (its claim, or
+	// its provider's organization), or nil when it names none or one that
+	// does not exist.
+	Organization *domain.Organization
+	// Membership is the token's user's membership in Organization, or nil
+	// when the user was never seen or is not a member.
+	Membership *domain.Membership
+	// Roles are the roles the token would act with in Organization: those of
+	// an active membership; empty otherwise.
+	Roles  []domain.RoleKey
+	Reason string // a TokenReasons value unless Accepted
+	Detail string
+}
+
+// TokenChecks is the operator's dry run of a token: it verifies the token
+// exactly as authentication does and resolves, read-only, what it would
+// produce. It never creates a user or a membership, and the token is never
+// logged, stored or returned.
+type TokenChecks interface {
+	// CheckToken checks token for the caller, who must be a platform
+	// administrator (domain.ErrPlatformAdminRequired). A token that would be
+	// refused is a result (Accepted false), not an error. Errors:
+	// *UnavailableError (keys or the store cannot be read now).
+	CheckToken(ctx context.Context, caller Principal, token string) (TokenCheckResult, error)
+}

@@ -31,7 +31,8 @@ import (
 )
 
 // The test identity provider: tokens are RS256 JWTs signed with testKey and
-// verified by a real jwks.Verifier against a local JWKS endpoint.
+// verified by the real jwks.Issuers (as serve wires it) against a local
+// JWKS endpoint.
 const (
 	testIssuer     = "https://issuer.orgstack.test"
 	testAudience   = "orgstack-test"
@@ -76,7 +77,7 @@ func jwksJSON(k *rsa.PrivateKey) []byte {
 type env struct {
 	Store    *sqlstore.Store
 	App      *application.App
-	Verifier *jwks.Verifier
+	Verifier *jwks.Issuers
 	Handler  http.Handler
 	Server   *httptest.Server
 	Logs     *observer.ObservedLogs
@@ -92,6 +93,12 @@ type envConfig struct {
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
+	publicURL string
+}
+
+// withPublicURL sets Options.PublicURL (ORGSTACK_PUBLIC_URL).
+func withPublicURL(u string) envOption {
+	return func(c *envConfig) { c.publicURL = u }
 }
 
 // withIdP serves the test identity provider's JWKS endpoint with the
@@ -122,7 +129,7 @@ func withReadiness(name string, fn func(context.Context) error) envOption {
 
 // newEnv builds the real stack: sqlstoretest store (SQLite in memory, or
 // PostgreSQL when ORGSTACK_TEST_POSTGRES_URL is set), application.New, a
-// jwks.Verifier against a local JWKS server, and NewHandler behind an
+// jwks.Issuers against a local JWKS server, and NewHandler behind an
 // httptest server. Everything is closed by t.Cleanup.
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -144,17 +151,17 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	verifier, err := jwks.New(ctx, jwks.Config{
+	verifier, err := jwks.NewIssuers(ctx, []jwks.Config{{
 		JWKSURL: idp.URL, Issuer: testIssuer, Audience: testAudience,
 		AdminClaim: testAdminClaim, AdminValue: testAdminValue,
-	})
+	}}, jwks.IssuersOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	store := cfg.store(t)
 	app := application.New(application.Deps{
-		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,
+		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	readiness := map[string]func(context.Context) error{
@@ -171,8 +178,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
-		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks,
-	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter})
+		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
+	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
+		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{Store: store, App: app, Verifier: verifier, Handler: h, Server: srv, Logs: logs, key: key}

@@ -171,6 +171,8 @@ var matrix = []matrixRow{
 	{"GET", "/api/v1/openapi.json", false, "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/api/v1/me", false, "", [6]int{401, 200, 200, 200, 200, 200}},
 	{"GET", "/api/v1/admin/users", false, "", [6]int{401, 403, 403, 403, 403, 200}},
+	{"POST", "/api/v1/admin/token-check", false, `{"token":"not-a-jwt"}`, [6]int{401, 403, 403, 403, 403, 200}},
+	{"GET", "/.well-known/oauth-protected-resource", false, "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/api/v1/organizations", false, "", [6]int{401, 200, 200, 200, 200, 200}},
 	{"POST", "/api/v1/organizations", false, `{"slug":"made-{n}","name":"Made"}`, [6]int{401, 201, 201, 201, 201, 201}},
 	{"GET", "/api/v1/organizations/{org}", false, "", [6]int{401, 404, 200, 200, 200, 200}},

@@ -365,7 +365,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	// every operation documents its success and its 401/500 problems.
 	for path, item := range s.doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			public := path == "/livez" || path == "/readyz" || path == "/api/v1/openapi.json"
+			public := path == "/livez" || path == "/readyz" || path == "/api/v1/openapi.json" ||
+				path == "/.well-known/oauth-protected-resource"
 			sec := s.doc.Security
 			if op.Security != nil {
 				sec = *op.Security
@@ -721,7 +722,8 @@ func TestOpenAPIDocumentShape(t *testing.T) {
 	for path, item := range s.doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			where := method + " " + path
-			authed := path != "/livez" && path != "/readyz" && path != "/api/v1/openapi.json"
+			authed := path != "/livez" && path != "/readyz" && path != "/api/v1/openapi.json" &&
+				path != "/.well-known/oauth-protected-resource"
 			examples := 0
 			if rb := op.RequestBody; rb != nil {
 				for mt, media := range rb.Value.Content {

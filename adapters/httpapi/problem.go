@@ -272,10 +272,10 @@ func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p problem)
 	p.RequestID = requestID(r.Context())
 	switch p.Code {
 	case "unauthenticated":
-		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack"`+s.resourceMetadataParam())
 	case "invalid_token":
 		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack", error="invalid_token", error_description=`+
-			quoteAuthParam(p.Detail))
+			quoteAuthParam(p.Detail)+s.resourceMetadataParam())
 	}
 	body, err := json.Marshal(p)
 	if err != nil { // cannot happen: problem holds only strings and ints

@@ -36,6 +36,9 @@ type Services struct {
 	Roles         ports.Roles
 	Permissions   ports.Permissions
 	Checks        ports.Checks
+	// TokenChecks is the operator's dry run (/admin/token-check); nil
+	// answers that route 404.
+	TokenChecks ports.TokenChecks
 }
 
 // Options configure the handler.
@@ -53,6 +56,13 @@ type Options struct {
 	// on a dependency it makes (a database that hangs answers 503
 	// unavailable after it); default DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// PublicURL is the external base URL (ORGSTACK_PUBLIC_URL), already
+	// validated; "" turns off resource_metadata in WWW-Authenticate. The
+	// Host header is never used instead.
+	PublicURL string
+	// AuthorizationServers are the operator-configured issuers, listed by
+	// /.well-known/oauth-protected-resource.
+	AuthorizationServers []string
 }
 
 // DefaultRequestTimeout is the request deadline when Options.RequestTimeout
@@ -74,13 +84,17 @@ type server struct {
 	requestTimeout time.Duration
 	// outages counts requests refused because a dependency is unavailable.
 	outages *outageLog
+	// publicURL and authServers feed the protected-resource metadata.
+	publicURL   string
+	authServers []string
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
 // /api/v1/openapi.json and every authenticated /api/v1 route.
 func NewHandler(s Services, o Options) http.Handler {
 	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limiter: o.Limiter,
-		requestTimeout: o.RequestTimeout}
+		requestTimeout: o.RequestTimeout, publicURL: strings.TrimSuffix(o.PublicURL, "/"),
+		authServers: append([]string{}, o.AuthorizationServers...)}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}
@@ -111,6 +125,7 @@ func (s *server) routes() {
 
 	r.HandleFunc("/livez", s.livez).Methods(getAndHead...)
 	r.HandleFunc("/readyz", s.readyz).Methods(getAndHead...)
+	r.HandleFunc(resourceMetadataPath, s.protectedResource).Methods(getAndHead...)
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.HandleFunc("/openapi.json", s.openapi).Methods(getAndHead...)
@@ -152,6 +167,7 @@ func (s *server) routes() {
 
 	api.Handle("/me", authed(s.me)).Methods(getAndHead...)
 	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(getAndHead...)
+	api.Handle("/admin/token-check", authed(s.tokenCheck)).Methods(http.MethodPost)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFoundOrNotAllowed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.notFoundOrNotAllowed)

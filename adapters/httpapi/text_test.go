@@ -36,6 +36,7 @@ var bodyBases = map[string][]string{
 	"PATCH /api/v1/organizations/{orgId}/roles/{roleKey}":             {`{"name":"Renamed","description":"d","permissions":["{perm}"]}`},
 	"POST /api/v1/organizations/{orgId}/permissions":                  {`{"key":"reports:run-{n}","description":"d"}`},
 	"PATCH /api/v1/organizations/{orgId}/permissions/{permissionKey}": {`{"description":"d"}`},
+	"POST /api/v1/admin/token-check":                                  {`{"token":"not-a-jwt"}`},
 }
 
 // explicitForm returns the explicit-form template of a tenant operation

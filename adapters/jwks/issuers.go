@@ -13,10 +13,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/MicahParks/jwkset"
 	"go.uber.org/zap"
 
+	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -239,6 +241,12 @@ func unverifiedIssuer(raw string) (string, *ports.TokenError) {
 	case nil:
 		return "", &ports.TokenError{Reason: ports.ReasonWrongIssuer, Detail: "the token has no iss claim"}
 	case string:
+		// Text no identifier may hold names no issuer: malformed, not
+		// wrong_issuer (encoding/json turned invalid UTF-8 into U+FFFD, so
+		// the raw payload decides that).
+		if domain.ValidateIdentifier(iss) != nil || !utf8.Valid(b) && strings.ContainsRune(iss, utf8.RuneError) {
+			return "", malformed("the iss claim must be non-empty text without control characters", nil)
+		}
 		return iss, nil
 	}
 	return "", malformed("a registered claim (exp, nbf, iat, iss, aud) has the wrong type", nil)
