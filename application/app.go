@@ -13,6 +13,9 @@ type Config struct {
 	// RestrictOrgCreation, when true, lets only platform administrators
 	// create organizations.
 	RestrictOrgCreation bool
+	// OperatorIssuers are the issuers the operator configured. No
+	// organization's own identity provider may use one of them.
+	OperatorIssuers []string
 }
 
 // Deps are the driven ports and settings the use cases need.
@@ -32,19 +35,23 @@ type App struct {
 	Roles         *RoleService
 	Permissions   *PermissionService
 	Checks        *CheckService
+	// IdentityProviders manages organizations' own identity providers and
+	// runs just-in-time membership for their users.
+	IdentityProviders *IdentityProviderService
 }
 
 // New builds every use case on d.
 func New(d Deps) *App {
 	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs}
 	return &App{
-		Organizations: &OrganizationService{auth: a, cfg: d.Config},
-		Me:            &MeService{auth: a},
-		Members:       &MemberService{auth: a},
-		Users:         &UserService{auth: a},
-		Roles:         &RoleService{auth: a},
-		Permissions:   &PermissionService{auth: a},
-		Checks:        &CheckService{auth: a},
+		Organizations:     &OrganizationService{auth: a, cfg: d.Config},
+		Me:                &MeService{auth: a},
+		Members:           &MemberService{auth: a},
+		Users:             &UserService{auth: a},
+		Roles:             &RoleService{auth: a},
+		Permissions:       &PermissionService{auth: a},
+		Checks:            &CheckService{auth: a},
+		IdentityProviders: &IdentityProviderService{auth: a, cfg: d.Config},
 	}
 }
 
