@@ -150,7 +150,11 @@ func serveSettings(c Config) settings {
 			AdminValue:      c.PlatformAdminValue,
 			RefreshInterval: c.JWKSRefresh,
 		},
-		App: application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
+		App: application.Config{
+			RestrictOrgCreation: c.RestrictOrgCreation,
+			// The operator's issuers, which no organization's own provider may use.
+			OperatorIssuers: []string{c.OIDCIssuer},
+		},
 	}
 }
 
@@ -164,6 +168,7 @@ func devSettings(c Config, signer *devissuer.Signer) settings {
 	s.DatabaseURL = c.DevDatabaseURL
 	s.AutoMigrate = true
 	s.Auth.Issuer = devissuer.Issuer
+	s.App.OperatorIssuers = []string{devissuer.Issuer}
 	s.Auth.Audience = devissuer.Audience
 	s.Auth.JWKSURL = "http://" + loopback(c.HTTPAddr) + "/.well-known/jwks.json"
 	s.Auth.AdminClaim = devissuer.AdminClaim

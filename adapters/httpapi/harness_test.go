@@ -171,7 +171,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
-		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks,
+		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, IdentityProviders: app.IdentityProviders,
 	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
