@@ -153,6 +153,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 
 	store := cfg.store(t)
+	if cfg.appConfig.OperatorIssuers == nil {
+		cfg.appConfig.OperatorIssuers = []string{testIssuer} // as bootstrap passes it
+	}
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig,
 	})
