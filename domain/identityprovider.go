@@ -88,7 +88,9 @@ type ClaimMappings struct {
 // step with the values of RoleClaim on every use.
 type JITMembership struct {
 	Enabled bool
-	// RoleClaim holds the values mapped to roles (for example groups).
+	// RoleClaim holds the values mapped to roles (for example groups). When
+	// it is not set no value is read, and every member gets DefaultRole.
+	// The mapping applies only while Enabled.
 	RoleClaim ClaimPath
 	// RoleMapping maps one claim value to the role keys it gives.
 	RoleMapping map[string][]RoleKey
@@ -227,7 +229,7 @@ func (s IdentityProviderSpec) Validate() error {
 
 func (j JITMembership) validate() error {
 	var fe fieldErrors
-	if len(j.RoleMapping) > 0 || j.RoleClaim != nil {
+	if j.RoleClaim != nil {
 		fe.add("role_claim", validateClaimPath(j.RoleClaim))
 	}
 	if len(j.RoleMapping) > MaxRoleMappingEntries {
@@ -248,9 +250,6 @@ func (j JITMembership) validate() error {
 	}
 	if j.DefaultRole != "" {
 		fe.add("default_role", validateMappedRole(j.DefaultRole))
-	}
-	if !j.Enabled && (len(j.RoleMapping) > 0 || j.DefaultRole != "") {
-		fe.add("enabled", Invalid("", "must be true when roles are mapped"))
 	}
 	return fe.err()
 }

@@ -88,8 +88,7 @@ func TestIdentityProviderRules(t *testing.T) {
 		{"owner as default", func(s *domain.IdentityProviderSpec) { s.JIT.DefaultRole = "owner" }, []string{"jit/default_role"}},
 		{"bad role key", func(s *domain.IdentityProviderSpec) { s.JIT.RoleMapping["x"] = []domain.RoleKey{"A B"} }, []string{"jit/role_mapping/x/0"}},
 		{"value with no roles", func(s *domain.IdentityProviderSpec) { s.JIT.RoleMapping["x"] = nil }, []string{"jit/role_mapping/x"}},
-		{"mapping without claim", func(s *domain.IdentityProviderSpec) { s.JIT.RoleClaim = nil }, []string{"jit/role_claim"}},
-		{"mapping while disabled", func(s *domain.IdentityProviderSpec) { s.JIT.Enabled = false }, []string{"jit/enabled"}},
+		{"empty role claim", func(s *domain.IdentityProviderSpec) { s.JIT.RoleClaim = domain.ClaimPath{} }, []string{"jit/role_claim"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,14 +32,14 @@ type jitJSON struct {
 	DefaultRole string              `json:"default_role,omitempty"`
 }
 
-// identityProviderRequest is the body of PUT …/identity-provider. Fields
+// identityProviderRequest is the body of PUT …/identity-provider. Without
+// jwks_url the key set is found through OpenID Connect discovery. Fields
 // an organization's provider cannot have (an organization claim, a
 // platform-administrator mapping, introspection) are unknown fields, which
 // the decoder refuses.
 type identityProviderRequest struct {
 	Issuer             string              `json:"issuer"`
 	JWKSURL            string              `json:"jwks_url"`
-	Discovery          bool                `json:"discovery"`
 	Audiences          []string            `json:"audiences"`
 	Algorithms         []string            `json:"algorithms"`
 	LeewaySeconds      int64               `json:"leeway_seconds"`
@@ -82,7 +82,7 @@ func (q identityProviderRequest) spec() domain.IdentityProviderSpec {
 		return time.Duration(v) * time.Second
 	}
 	s := domain.IdentityProviderSpec{
-		Issuer: q.Issuer, JWKSURL: q.JWKSURL, Discovery: q.Discovery, Audiences: q.Audiences, Algorithms: q.Algorithms,
+		Issuer: q.Issuer, JWKSURL: q.JWKSURL, Discovery: q.JWKSURL == "", Audiences: q.Audiences, Algorithms: q.Algorithms,
 		Leeway: secs(q.LeewaySeconds), RequiredTyp: q.RequiredTyp, MaxTokenAge: secs(q.MaxTokenAgeSeconds),
 		Claims: domain.ClaimMappings{Subject: q.Claims.Subject, Email: q.Claims.Email, Name: q.Claims.Name},
 		JIT: domain.JITMembership{

@@ -7,7 +7,7 @@ import (
 
 func providerBody(issuer string, audiences ...string) obj {
 	return obj{
-		"issuer": issuer, "discovery": true, "audiences": audiences, "algorithms": []string{"RS256", "ES256"},
+		"issuer": issuer, "audiences": audiences, "algorithms": []string{"RS256", "ES256"},
 		"leeway_seconds": 30, "required_typ": "at+jwt", "max_token_age_seconds": 3600,
 		"required_claims": []obj{{"claim": []string{"tid"}, "value": "tenant-1"}},
 		"claims":          obj{"email": []string{"https://example.com/email"}, "name": []string{"profile", "name"}},

@@ -38,7 +38,7 @@ var isolationRoutes = []isolationRoute{
 	{"DELETE", "/permissions/{bPerm}", ""},
 	{"POST", "/check", `{"user_id":"{target}","permission":"{bPerm}"}`},
 	{"GET", "/identity-provider", ""},
-	{"PUT", "/identity-provider", `{"issuer":"https://evil.example.test","discovery":true,"audiences":["orgstack"],"algorithms":["RS256"],"jit":{"enabled":true,"role_claim":["groups"],"role_mapping":{"x":["admin"]}}}`},
+	{"PUT", "/identity-provider", `{"issuer":"https://evil.example.test","audiences":["orgstack"],"algorithms":["RS256"],"jit":{"enabled":true,"role_claim":["groups"],"role_mapping":{"x":["admin"]}}}`},
 	{"DELETE", "/identity-provider", ""},
 }
 

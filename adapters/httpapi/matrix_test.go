@@ -68,7 +68,7 @@ func (f *secFixtures) org(t testing.TB, prefix string) *secOrg {
 	o.MemberID = e.addMember(t, ownerTok, o.ID, o.MemberSub, "member")
 	o.TargetID = e.addMember(t, ownerTok, o.ID, o.TargetSub, "member", o.Role)
 	res, body := e.do(t, http.MethodPut, o.path("/identity-provider"), ownerTok, obj{
-		"issuer": "https://idp.example.test/" + o.Slug, "discovery": true,
+		"issuer":    "https://idp.example.test/" + o.Slug,
 		"audiences": []string{"orgstack"}, "algorithms": []string{"RS256"},
 		"jit": obj{"enabled": true, "role_claim": []string{"groups"}, "role_mapping": obj{"approvers": []string{o.Role}}},
 	})
@@ -205,7 +205,7 @@ var matrix = []matrixRow{
 	{"DELETE", "/permissions/{sparePerm}", true, "", [6]int{401, 404, 403, 204, 204, 204}},
 	{"POST", "/check", true, `{"user_id":"{target}","permission":"{perm}"}`, [6]int{401, 404, 403, 200, 200, 200}},
 	{"GET", "/identity-provider", true, "", [6]int{401, 404, 403, 200, 200, 200}},
-	{"PUT", "/identity-provider", true, `{"issuer":"https://idp-{n}.example.test","discovery":true,"audiences":["orgstack"],"algorithms":["ES256"]}`, [6]int{401, 404, 403, 403, 200, 200}},
+	{"PUT", "/identity-provider", true, `{"issuer":"https://idp-{n}.example.test","audiences":["orgstack"],"algorithms":["ES256"]}`, [6]int{401, 404, 403, 403, 200, 200}},
 	{"DELETE", "/identity-provider", true, "", [6]int{401, 404, 403, 403, 204, 204}},
 }
 
