@@ -13,6 +13,9 @@ type Config struct {
 	// RestrictOrgCreation, when true, lets only platform administrators
 	// create organizations.
 	RestrictOrgCreation bool
+	// OperatorIssuers are the issuers the operator configured. No
+	// organization's own identity provider may use one of them.
+	OperatorIssuers []string
 }
 
 // Deps are the driven ports and settings the use cases need.
@@ -36,6 +39,9 @@ type App struct {
 	Permissions   *PermissionService
 	Checks        *CheckService
 	TokenChecks   *TokenCheckService // nil without Deps.Verifier
+	// IdentityProviders manages organizations' own identity providers and
+	// runs just-in-time membership for their users.
+	IdentityProviders *IdentityProviderService
 }
 
 // New builds every use case on d.
@@ -46,14 +52,15 @@ func New(d Deps) *App {
 		tc = NewTokenCheckService(d.Store, d.Verifier)
 	}
 	return &App{
-		TokenChecks:   tc,
-		Organizations: &OrganizationService{auth: a, cfg: d.Config},
-		Me:            &MeService{auth: a},
-		Members:       &MemberService{auth: a},
-		Users:         &UserService{auth: a},
-		Roles:         &RoleService{auth: a},
-		Permissions:   &PermissionService{auth: a},
-		Checks:        &CheckService{auth: a},
+		TokenChecks:       tc,
+		Organizations:     &OrganizationService{auth: a, cfg: d.Config},
+		Me:                &MeService{auth: a},
+		Members:           &MemberService{auth: a},
+		Users:             &UserService{auth: a},
+		Roles:             &RoleService{auth: a},
+		Permissions:       &PermissionService{auth: a},
+		Checks:            &CheckService{auth: a},
+		IdentityProviders: &IdentityProviderService{auth: a, cfg: d.Config},
 	}
 }
 

@@ -48,6 +48,9 @@ func (s *CheckService) Check(ctx context.Context, p ports.Principal, org domain.
 	if !mayCheck(acc, r) {
 		return ports.CheckResult{}, domain.ErrForbidden
 	}
+	if err := s.checkIssuers(ctx, acc, []checkQuery{q}, ""); err != nil {
+		return ports.CheckResult{}, err
+	}
 	return verdict(acc, q, facts), nil
 }
 
@@ -79,6 +82,9 @@ func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, org do
 	if !mayCheckAll(acc, rs) {
 		return nil, domain.ErrForbidden
 	}
+	if err := s.checkIssuers(ctx, acc, qs, "checks/"); err != nil {
+		return nil, err
+	}
 	out := make([]ports.CheckResult, len(qs))
 	out[0] = verdict(acc, qs[0], facts)
 	for i := 1; i < len(qs); i++ {
@@ -87,6 +93,39 @@ func (s *CheckService) CheckBatch(ctx context.Context, p ports.Principal, org do
 		}
 	}
 	return out, nil
+}
+
+// checkIssuers refuses checks that name, by subject and issuer, a user of
+// another organization's own identity provider: those users belong to that
+// organization. The field is prefix + "<i>/issuer" for a batch, "issuer"
+// for one check. Each issuer costs one lookup.
+func (s *CheckService) checkIssuers(ctx context.Context, acc *access, qs []checkQuery, prefix string) error {
+	seen := map[string]bool{}
+	var fe []domain.FieldError
+	for i, q := range qs {
+		if q.who.Issuer == "" {
+			continue
+		}
+		foreign, ok := seen[q.who.Issuer]
+		if !ok {
+			var err error
+			if foreign, err = s.auth.foreignIssuer(ctx, acc.org.ID(), q.who.Issuer); err != nil {
+				return err
+			}
+			seen[q.who.Issuer] = foreign
+		}
+		if foreign {
+			field := "issuer"
+			if prefix != "" {
+				field = prefix + strconv.Itoa(i) + "/issuer"
+			}
+			fe = append(fe, errForeignIssuer(field).(*domain.ValidationError).Fields...)
+		}
+	}
+	if len(fe) > 0 {
+		return &domain.ValidationError{Fields: fe}
+	}
+	return nil
 }
 
 // accessAndFacts resolves the caller's access to the organization ref, as

@@ -86,6 +86,13 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.O
 		if newUser, err = domain.NewUser(az.ids.NewID(), issuer, in.Subject, in.Email, in.Name, now); err != nil {
 			return ports.Member{}, err
 		}
+		// Users of an organization's own provider belong to it alone.
+		switch foreign, err := az.foreignIssuer(ctx, orgID, issuer); {
+		case err != nil:
+			return ports.Member{}, err
+		case foreign:
+			return ports.Member{}, errForeignIssuer("issuer")
+		}
 	}
 	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		roles, err := s.resolveRoles(ctx, r.Roles(), orgID, in.Roles)

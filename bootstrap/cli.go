@@ -241,6 +241,8 @@ func servingSettings(c Config, env map[string]string) (settings, error) {
 	}
 	s := serveSettings(c)
 	s.Issuers = ic.Issuers
+	// No organization's own provider may use an operator's issuer.
+	s.App.OperatorIssuers = s.issuerNames()
 	if ic.Introspection != nil {
 		s.Introspection, s.IntrospectionSecretFile = fileIntrospection(c, ic), ""
 	}
@@ -285,6 +287,7 @@ func devSettings(c Config, signer *devissuer.Signer) settings {
 	s.DatabaseURL = c.DevDatabaseURL
 	s.AutoMigrate = true
 	s.Auth.Issuer = devissuer.Issuer
+	s.App.OperatorIssuers = []string{devissuer.Issuer}
 	s.Auth.Audience = devissuer.Audience
 	s.Auth.JWKSURL = "http://" + loopback(c.HTTPAddr) + "/.well-known/jwks.json"
 	s.Auth.AdminClaim = devissuer.AdminClaim

@@ -312,14 +312,15 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		checks[c.Name] = c.Check
 	}
 	api := httpapi.NewHandler(httpapi.Services{
-		Organizations: p.App.Organizations,
-		Me:            p.App.Me,
-		Members:       p.App.Members,
-		Users:         p.App.Users,
-		Roles:         p.App.Roles,
-		Permissions:   p.App.Permissions,
-		Checks:        p.App.Checks,
-		TokenChecks:   p.App.TokenChecks,
+		Organizations:     p.App.Organizations,
+		Me:                p.App.Me,
+		Members:           p.App.Members,
+		Users:             p.App.Users,
+		Roles:             p.App.Roles,
+		Permissions:       p.App.Permissions,
+		Checks:            p.App.Checks,
+		TokenChecks:       p.App.TokenChecks,
+		IdentityProviders: p.App.IdentityProviders,
 	}, httpapi.Options{
 		Verifier:             p.Verifier,
 		Logger:               p.Log.Named("http"),

@@ -117,6 +117,41 @@
 // check about a platform administrator who holds no membership answers "not
 // allowed".
 //
+// # An organization's own identity provider
+//
+// An organization may bring its own OpenID provider (IdentityProvider, one
+// per organization). Whoever controls that provider's signing keys can mint
+// a token for every user of its issuer, owners included, so the model is
+// strict about what a provider may say:
+//
+//   - its issuer and key set URL are https (an organization supplies them;
+//     which network addresses may be reached is the outbound client's rule);
+//   - it accepts at least one audience, only asymmetric algorithms (a
+//     shared secret would have to be stored here), and at most five minutes
+//     of clock leeway;
+//   - it cannot name an organization claim (its tokens are bound to its
+//     organization), make anyone a platform administrator, or use token
+//     introspection: IdentityProviderSpec has no field for any of them;
+//   - claims are named by ClaimPath, a list of keys: ["realm_access",
+//     "roles"] walks into an object, ["https://example.com/org"] is one
+//     claim whose name holds dots; a dotted string is never split;
+//   - just-in-time membership (JITMembership) maps values of one claim to
+//     role keys, with a default role; owner can never be mapped or be the
+//     default. Whether the mapped roles exist and are within the grants of
+//     whoever sets the mapping is checked by the application, as for role
+//     assignment.
+//
+// The operator's own issuers can never be an organization's, and an issuer
+// and audience accepted by one organization's provider cannot be accepted by
+// another's: otherwise one tenant could capture another's users. The users a
+// provider brings belong to its issuer and organization; no other
+// organization may name them by that issuer.
+//
+// The identity_provider resource is reserved for the system permissions
+// identity_provider:read and identity_provider:write. Owners hold both;
+// admins hold everything except organization:delete and
+// identity_provider:write, so an admin cannot register a provider.
+//
 // # Granting without escalation
 //
 // A member may hand out — in a role they create or edit, or in the roles they

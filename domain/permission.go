@@ -61,20 +61,23 @@ func (k PermissionKey) IsSystem() bool {
 
 // The system permissions: the API's own, present in every organization.
 var (
-	PermOrganizationRead   = PermissionKey{"organization", "read"}
-	PermOrganizationUpdate = PermissionKey{"organization", "update"}
-	PermOrganizationDelete = PermissionKey{"organization", "delete"}
-	PermMembersRead        = PermissionKey{"members", "read"}
-	PermMembersWrite       = PermissionKey{"members", "write"}
-	PermRolesRead          = PermissionKey{"roles", "read"}
-	PermRolesWrite         = PermissionKey{"roles", "write"}
-	PermPermissionsRead    = PermissionKey{"permissions", "read"}
-	PermPermissionsWrite   = PermissionKey{"permissions", "write"}
-	PermAuthzCheck         = PermissionKey{"authz", "check"}
+	PermOrganizationRead      = PermissionKey{"organization", "read"}
+	PermOrganizationUpdate    = PermissionKey{"organization", "update"}
+	PermOrganizationDelete    = PermissionKey{"organization", "delete"}
+	PermMembersRead           = PermissionKey{"members", "read"}
+	PermMembersWrite          = PermissionKey{"members", "write"}
+	PermRolesRead             = PermissionKey{"roles", "read"}
+	PermRolesWrite            = PermissionKey{"roles", "write"}
+	PermPermissionsRead       = PermissionKey{"permissions", "read"}
+	PermPermissionsWrite      = PermissionKey{"permissions", "write"}
+	PermAuthzCheck            = PermissionKey{"authz", "check"}
+	PermIdentityProviderRead  = PermissionKey{"identity_provider", "read"}
+	PermIdentityProviderWrite = PermissionKey{"identity_provider", "write"}
 )
 
 var systemResources = map[string]bool{
 	"organization": true, "members": true, "roles": true, "permissions": true, "authz": true,
+	"identity_provider": true,
 }
 
 // IsSystemResource reports whether name is reserved for system permissions.
@@ -105,6 +108,8 @@ var systemPermissions = []*Permission{
 	{key: PermPermissionsRead, description: "List and read permissions", system: true},
 	{key: PermPermissionsWrite, description: "Create, change and delete custom permissions", system: true},
 	{key: PermAuthzCheck, description: "Check the permissions of other users", system: true},
+	{key: PermIdentityProviderRead, description: "Read the organization's identity provider", system: true},
+	{key: PermIdentityProviderWrite, description: "Register, replace and remove the organization's identity provider", system: true},
 }
 
 // SystemPermissions returns the system permissions in their canonical order.

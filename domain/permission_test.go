@@ -101,6 +101,7 @@ var systemKeys = []string{
 	"roles:read", "roles:write",
 	"permissions:read", "permissions:write",
 	"authz:check",
+	"identity_provider:read", "identity_provider:write",
 }
 
 func TestSystemPermissions(t *testing.T) {

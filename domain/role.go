@@ -52,9 +52,9 @@ var builtinRoles = []*Role{
 	},
 	{
 		key: RoleAdmin, name: "Administrator", builtin: true,
-		description: "Everything except deleting the organization",
+		description: "Everything except deleting the organization and changing its identity provider",
 		grants:      []Grant{{"*", "*"}},
-		except:      []PermissionKey{PermOrganizationDelete},
+		except:      []PermissionKey{PermOrganizationDelete, PermIdentityProviderWrite},
 	},
 	{
 		key: RoleMember, name: "Member", builtin: true,

@@ -227,7 +227,7 @@ func TestBuiltinRoleAllows(t *testing.T) {
 		{give: domain.RoleOwner, want: keys},
 		{
 			give: domain.RoleAdmin,
-			want: slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "organization:delete" }),
+			want: slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "organization:delete" || k == "identity_provider:write" }),
 		},
 		{
 			give: domain.RoleMember,
@@ -249,7 +249,7 @@ func TestBuiltinRoleAllows(t *testing.T) {
 			}
 		})
 	}
-	if got, want := builtin(t, domain.RoleAdmin).Except(), []domain.PermissionKey{domain.PermOrganizationDelete}; !slices.Equal(got, want) {
+	if got, want := builtin(t, domain.RoleAdmin).Except(), []domain.PermissionKey{domain.PermOrganizationDelete, domain.PermIdentityProviderWrite}; !slices.Equal(got, want) {
 		t.Errorf("admin Except() = %v, want %v", got, want)
 	}
 }
@@ -405,6 +405,8 @@ func TestGrantSetGrantedBy(t *testing.T) {
 	}{
 		{give: "organization:read", want: []domain.RoleKey{"owner", "admin", "member"}},
 		{give: "organization:delete", want: []domain.RoleKey{"owner"}},
+		{give: "identity_provider:write", want: []domain.RoleKey{"owner"}},
+		{give: "identity_provider:read", want: []domain.RoleKey{"owner", "admin"}},
 		{give: "members:write", want: []domain.RoleKey{"owner", "admin"}},
 		{give: "invoices:approve", want: []domain.RoleKey{"owner", "admin", "approver"}},
 	}
@@ -537,8 +539,8 @@ func TestGrantSetWithheld(t *testing.T) {
 		give []*domain.Role
 		want []string
 	}{
-		{"admin withholds organization:delete", []*domain.Role{admin}, []string{"organization:delete"}},
-		{"admin and member still withhold it", []*domain.Role{admin, member}, []string{"organization:delete"}},
+		{"admin withholds organization:delete", []*domain.Role{admin}, []string{"organization:delete", "identity_provider:write"}},
+		{"admin and member still withhold it", []*domain.Role{admin, member}, []string{"organization:delete", "identity_provider:write"}},
 		{"owner gives it back", []*domain.Role{admin, owner}, nil},
 		{"member withholds nothing", []*domain.Role{member}, nil},
 	}

@@ -70,7 +70,9 @@ type OrganizationRepository interface {
 	// Errors: domain.ErrNotFound, domain.ErrVersionMismatch, domain.ErrSlugTaken.
 	Update(ctx context.Context, o *domain.Organization, prevVersion int64) error
 	// Delete removes the organization and everything it owns (memberships,
-	// roles, custom permissions). Errors: domain.ErrNotFound.
+	// roles, custom permissions, its identity provider: a deletion that
+	// IdentityProviderRepository.ListChangedSince reports). Errors:
+	// domain.ErrNotFound.
 	Delete(ctx context.Context, id string) error
 	// List returns a page of organizations matching f.
 	List(ctx context.Context, f OrganizationFilter) (Page[*domain.Organization], error)
@@ -220,6 +222,54 @@ type PermissionRepository interface {
 	List(ctx context.Context, f PermissionFilter) ([]*domain.Permission, error)
 }
 
+// IdentityProviderChange is the last change of one organization's
+// identity provider.
+type IdentityProviderChange struct {
+	OrgID string
+	// ChangeVersion is the change's place in the store-wide order of
+	// provider changes.
+	ChangeVersion int64
+	// Provider is the configuration after the change; nil when the provider
+	// (or its organization) was deleted.
+	Provider *domain.IdentityProvider
+}
+
+// IdentityProviderRepository stores organizations' own identity providers,
+// at most one per organization, keyed by the organization's ID.
+//
+// Every write (Create, Update, Delete, and deleting the organization) takes
+// the next value of one store-wide change counter, and change values commit
+// in increasing order: a reader that has applied every change up to N and
+// then calls ListChangedSince(N) never misses a change committed later with
+// a lower value. That is how instances keep their in-memory issuers in step:
+// poll ListChangedSince with the last version seen (0 at start, which lists
+// every provider), apply the changes, remember the returned version.
+type IdentityProviderRepository interface {
+	// Create stores the provider of an organization that has none. Errors:
+	// domain.ErrIdentityProviderConflict (another organization's provider
+	// accepts the same issuer and audience), domain.ErrVersionMismatch (the
+	// organization has a provider already), domain.ErrNotFound (no such
+	// organization).
+	Create(ctx context.Context, p *domain.IdentityProvider) error
+	// Get returns an organization's provider. Errors: domain.ErrNotFound.
+	Get(ctx context.Context, orgID string) (*domain.IdentityProvider, error)
+	// GetForUpdate is Get that locks the provider until the transaction ends.
+	GetForUpdate(ctx context.Context, orgID string) (*domain.IdentityProvider, error)
+	// Update stores p if the stored version is still prevVersion. Errors:
+	// domain.ErrNotFound, domain.ErrVersionMismatch,
+	// domain.ErrIdentityProviderConflict.
+	Update(ctx context.Context, p *domain.IdentityProvider, prevVersion int64) error
+	// Delete removes an organization's provider. Errors: domain.ErrNotFound.
+	Delete(ctx context.Context, orgID string) error
+	// OrgIDsByIssuer returns the IDs of the organizations whose provider has
+	// that issuer (exact match), sorted.
+	OrgIDsByIssuer(ctx context.Context, issuer string) ([]string, error)
+	// ListChangedSince returns the last change of every provider changed
+	// after change version since, in increasing change order, and the
+	// current change version (the value to pass next time).
+	ListChangedSince(ctx context.Context, since int64) ([]IdentityProviderChange, int64, error)
+}
+
 // Access is what one user is in one organization, read in a single round
 // trip because every tenant-scoped request needs it. It is a plain value so
 // that a cache can sit in front of AccessReader.
@@ -281,6 +331,7 @@ type Repositories interface {
 	Memberships() MembershipRepository
 	Roles() RoleRepository
 	Permissions() PermissionRepository
+	IdentityProviders() IdentityProviderRepository
 }
 
 // TxRunner runs work in one transaction.

@@ -263,3 +263,25 @@ type TokenChecks interface {
 	// *UnavailableError (keys or the store cannot be read now).
 	CheckToken(ctx context.Context, caller Principal, token string) (TokenCheckResult, error)
 }
+
+// IdentityProviders manages an organization's own identity provider (at
+// most one). Errors besides the common ones: *domain.ValidationError,
+// *domain.UnknownReferenceError (a mapped role that does not exist),
+// domain.ErrEscalation (a mapped role beyond the caller's grants),
+// domain.ErrIdentityProviderConflict (an operator's issuer, or an issuer
+// and audience another organization's provider accepts),
+// domain.ErrVersionMismatch.
+type IdentityProviders interface {
+	// Get returns the provider (identity_provider:read). Errors:
+	// domain.ErrNotFound when the organization has none.
+	Get(ctx context.Context, p Principal, org domain.OrgRef) (*domain.IdentityProvider, error)
+	// Put creates or replaces the provider (identity_provider:write) and
+	// reports whether it was created. ifVersion, when non-zero, must be the
+	// current version.
+	Put(ctx context.Context, p Principal, org domain.OrgRef, spec domain.IdentityProviderSpec, ifVersion int64) (*domain.IdentityProvider, bool, error)
+	// Delete removes the provider (identity_provider:write); members stay.
+	Delete(ctx context.Context, p Principal, org domain.OrgRef, ifVersion int64) error
+	// SyncMembership runs just-in-time membership for a principal of an
+	// organization's own provider (see the application's documentation).
+	SyncMembership(ctx context.Context, p Principal) (*domain.Membership, error)
+}

@@ -28,7 +28,7 @@ func TestExcludedPermissions(t *testing.T) {
 		role string
 		want []string
 	}{
-		{"admin", []string{"organization:delete"}},
+		{"admin", []string{"organization:delete", "identity_provider:write"}},
 		{"owner", nil},
 		{"member", nil},
 	}
@@ -40,7 +40,7 @@ func TestExcludedPermissions(t *testing.T) {
 		}
 	}
 
-	for tok, want := range map[string][]string{admin: {"organization:delete"}, owner: nil} {
+	for tok, want := range map[string][]string{admin: {"organization:delete", "identity_provider:write"}, owner: nil} {
 		res, body := e.do(t, http.MethodGet, "/api/v1/me", tok, nil)
 		wantStatus(t, res, body, http.StatusOK)
 		ms := data(t, body)["memberships"].([]any)

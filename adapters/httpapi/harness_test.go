@@ -160,6 +160,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 
 	store := cfg.store(t)
+	if cfg.appConfig.OperatorIssuers == nil {
+		cfg.appConfig.OperatorIssuers = []string{testIssuer} // as bootstrap passes it
+	}
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 	})
@@ -179,6 +182,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
+		IdentityProviders: app.IdentityProviders,
 	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
 	srv := httptest.NewServer(h)

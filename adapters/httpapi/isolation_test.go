@@ -37,6 +37,9 @@ var isolationRoutes = []isolationRoute{
 	{"PATCH", "/permissions/{bPerm}", `{"description":"pwned"}`},
 	{"DELETE", "/permissions/{bPerm}", ""},
 	{"POST", "/check", `{"user_id":"{target}","permission":"{bPerm}"}`},
+	{"GET", "/identity-provider", ""},
+	{"PUT", "/identity-provider", `{"issuer":"https://evil.example.test","audiences":["orgstack"],"algorithms":["RS256"],"jit":{"enabled":true,"role_claim":["groups"],"role_mapping":{"x":["admin"]}}}`},
+	{"DELETE", "/identity-provider", ""},
 }
 
 // isolationOrg builds the two organizations of the isolation suite. B has,

@@ -67,6 +67,12 @@ func (f *secFixtures) org(t testing.TB, prefix string) *secOrg {
 	o.AdminID = e.addMember(t, ownerTok, o.ID, o.AdminSub, "admin")
 	o.MemberID = e.addMember(t, ownerTok, o.ID, o.MemberSub, "member")
 	o.TargetID = e.addMember(t, ownerTok, o.ID, o.TargetSub, "member", o.Role)
+	res, body := e.do(t, http.MethodPut, o.path("/identity-provider"), ownerTok, obj{
+		"issuer":    "https://idp.example.test/" + o.Slug,
+		"audiences": []string{"orgstack"}, "algorithms": []string{"RS256"},
+		"jit": obj{"enabled": true, "role_claim": []string{"groups"}, "role_mapping": obj{"approvers": []string{o.Role}}},
+	})
+	wantStatus(t, res, body, http.StatusCreated)
 	return o
 }
 
@@ -88,6 +94,9 @@ func (o *secOrg) snapshot(t testing.TB, e *env) map[string][]any {
 		wantStatus(t, res, body, http.StatusOK)
 		out[list] = listData(t, body)
 	}
+	res, body = e.do(t, http.MethodGet, o.path("/identity-provider"), tok, nil)
+	wantStatus(t, res, body, http.StatusOK)
+	out["identity-provider"] = []any{data(t, body)}
 	return out
 }
 
@@ -197,6 +206,9 @@ var matrix = []matrixRow{
 	{"PATCH", "/permissions/{perm}", true, `{"description":"changed"}`, [6]int{401, 404, 403, 200, 200, 200}},
 	{"DELETE", "/permissions/{sparePerm}", true, "", [6]int{401, 404, 403, 204, 204, 204}},
 	{"POST", "/check", true, `{"user_id":"{target}","permission":"{perm}"}`, [6]int{401, 404, 403, 200, 200, 200}},
+	{"GET", "/identity-provider", true, "", [6]int{401, 404, 403, 200, 200, 200}},
+	{"PUT", "/identity-provider", true, `{"issuer":"https://idp-{n}.example.test","audiences":["orgstack"],"algorithms":["ES256"]}`, [6]int{401, 404, 403, 403, 200, 200}},
+	{"DELETE", "/identity-provider", true, "", [6]int{401, 404, 403, 403, 204, 204}},
 }
 
 // fill replaces the placeholders of s.

@@ -58,6 +58,7 @@ var ErrorCodes = []ErrorCode{
 	{"system_permission", http.StatusConflict, "System permission"},
 	{"permission_in_use", http.StatusConflict, "Permission in use"},
 	{"unknown_reference", http.StatusConflict, "Unknown reference"},
+	{"identity_provider_conflict", http.StatusConflict, "Identity provider conflict"},
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
 	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},
 	{"unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type"},

@@ -39,6 +39,8 @@ type Services struct {
 	// TokenChecks is the operator's dry run (/admin/token-check); nil
 	// answers that route 404.
 	TokenChecks ports.TokenChecks
+	// IdentityProviders manages organizations' own identity providers.
+	IdentityProviders ports.IdentityProviders
 }
 
 // Options configure the handler.
@@ -153,6 +155,9 @@ func (s *server) routes() {
 		sr.Handle("/permissions/{permissionKey}", authed(s.getPermission)).Methods(getAndHead...)
 		sr.Handle("/permissions/{permissionKey}", authed(s.updatePermission)).Methods(http.MethodPatch)
 		sr.Handle("/permissions/{permissionKey}", authed(s.deletePermission)).Methods(http.MethodDelete)
+		sr.Handle("/identity-provider", authed(s.getIdentityProvider)).Methods(getAndHead...)
+		sr.Handle("/identity-provider", authed(s.putIdentityProvider)).Methods(http.MethodPut)
+		sr.Handle("/identity-provider", authed(s.deleteIdentityProvider)).Methods(http.MethodDelete)
 	}
 	// The explicit form first: it is the form integrations use most, and the
 	// check route is the hottest of all.

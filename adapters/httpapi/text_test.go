@@ -37,6 +37,12 @@ var bodyBases = map[string][]string{
 	"POST /api/v1/organizations/{orgId}/permissions":                  {`{"key":"reports:run-{n}","description":"d"}`},
 	"PATCH /api/v1/organizations/{orgId}/permissions/{permissionKey}": {`{"description":"d"}`},
 	"POST /api/v1/admin/token-check":                                  {`{"token":"not-a-jwt"}`},
+	"PUT /api/v1/organizations/{orgId}/identity-provider": {
+		`{"issuer":"https://idp-{n}.example.test/realms/x","jwks_url":"https://idp-{n}.example.test/keys?v=1","audiences":["orgstack"],"algorithms":["RS256"],` +
+			`"required_typ":"at+jwt","required_claims":[{"claim":["tid"],"value":"t-1"}],` +
+			`"claims":{"subject":["sub"],"email":["https://example.test/email"],"name":["profile","name"]},` +
+			`"jit":{"enabled":true,"role_claim":["realm_access","roles"],"role_mapping":{"approvers":["{role}"]},"default_role":"member"}}`,
+	},
 }
 
 // explicitForm returns the explicit-form template of a tenant operation
@@ -56,6 +62,7 @@ type textSlot struct {
 	path      []string
 	minLength uint64
 	freeText  bool // descriptions, emails and metadata values: any character but NUL
+	mapValue  any  // for a key slot: the valid value set under the bad key ("v" when nil)
 }
 
 // keySlot stands for a key of an object with additional properties.
@@ -89,6 +96,19 @@ func objectSlots(sc *openapi3.Schema, prefix []string) []textSlot {
 			out = append(out, textSlot{path: at(name, "0")})
 		case p.Type.Is("array"):
 			out = append(out, objectSlots(p.Items.Value, at(name, "0"))...)
+		case p.Type.Is("object") && len(p.Properties) > 0:
+			out = append(out, objectSlots(p, at(name))...) // a nested closed object
+		case p.Type.Is("object") && p.AdditionalProperties.Schema != nil && p.AdditionalProperties.Schema.Value.Type.Is("array"):
+			// A map of lists (a role mapping): a bad key with a valid list,
+			// and a bad first element of a list.
+			item := p.AdditionalProperties.Schema.Value.Items.Value
+			valid := []any{"member"}
+			if len(item.Enum) > 0 {
+				valid = []any{item.Enum[0]}
+			}
+			out = append(out,
+				textSlot{path: at(name, keySlot), minLength: 1, mapValue: valid},
+				textSlot{path: at(name, "k", "0")})
 		case p.Type.Is("object"):
 			out = append(out,
 				textSlot{path: at(name, keySlot), minLength: 1},
@@ -110,12 +130,16 @@ func fits(base map[string]any, slots []textSlot) bool {
 }
 
 // setSlot returns a deep copy of body with the slot set to v.
-func setSlot(t *testing.T, body map[string]any, path []string, v string) (map[string]any, string) {
+func setSlot(t *testing.T, body map[string]any, path []string, v string, values ...any) (map[string]any, string) {
 	t.Helper()
 	raw, _ := json.Marshal(body)
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatal(err)
+	}
+	var mapValue any
+	if len(values) > 0 {
+		mapValue = values[0]
 	}
 	var cur any = out
 	ptr := ""
@@ -124,7 +148,10 @@ func setSlot(t *testing.T, body map[string]any, path []string, v string) (map[st
 		switch c := cur.(type) {
 		case map[string]any:
 			if p == keySlot {
-				c[v] = "v"
+				c[v] = mapValue
+				if mapValue == nil {
+					c[v] = "v"
+				}
 				return out, ptr + "/" + escapePointer(v)
 			}
 			ptr += "/" + escapePointer(p)
@@ -213,7 +240,7 @@ func TestTextRulesInEveryBodyField(t *testing.T) {
 							values = append(values, " ", "\u3000\u00a0", "\ufeff", "\u2028\u202f")
 						}
 						for _, v := range values {
-							body, ptr := setSlot(t, base, slot.path, v)
+							body, ptr := setSlot(t, base, slot.path, v, slot.mapValue)
 							checked++
 							res, resBody := e.do(t, method, target, tok, body)
 							if res.StatusCode != http.StatusBadRequest {

@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/uptrace/bun/migrate"
 )
@@ -49,6 +52,9 @@ func migrationName(m migrate.Migration) string {
 // migration lock, and returns the names of those it applied.
 func (s *Store) MigrateUp(ctx context.Context) (applied []string, err error) {
 	err = s.underMigrationLock(ctx, "migrate up", func(m *migrate.Migrator) error {
+		if err := s.checkReservedResources(ctx, m); err != nil {
+			return err
+		}
 		group, err := m.Migrate(ctx)
 		if group != nil {
 			for _, mig := range group.Migrations {
@@ -73,6 +79,98 @@ func (s *Store) MigrateDown(ctx context.Context) (rolledBack []string, err error
 		return err
 	})
 	return rolledBack, err
+}
+
+// reservedResources lists, for each migration that makes a permission
+// resource a system resource, the resources it reserves. Organizations may
+// have defined custom permissions, or granted patterns, in such a resource
+// before it was reserved; after it, a grant of "identity_provider:*" would
+// silently give the new system permissions, and a custom permission would
+// clash with them. MigrateUp refuses to apply such a migration while any
+// organization uses one of its resources, and lists every use.
+//
+// The rule for every system resource added later: add its migration here
+// (TestEverySystemResourceIsReserved fails until it is).
+var reservedResources = []struct {
+	Migration string // the migration's ID (file name prefix)
+	Resources []string
+}{
+	{Migration: "20261205000001", Resources: []string{"identity_provider"}},
+}
+
+// InitialSystemResources are the system resources of the first schema,
+// which no migration had to reserve.
+var InitialSystemResources = []string{"organization", "members", "roles", "permissions", "authz"}
+
+// ReservedResources returns every resource some migration reserves.
+func ReservedResources() []string {
+	var out []string
+	for _, r := range reservedResources {
+		out = append(out, r.Resources...)
+	}
+	return out
+}
+
+// ReservedResourceError lists the custom permissions and grants that keep a
+// migration from reserving a resource.
+type ReservedResourceError struct {
+	Migration string
+	Uses      []string // "organization <slug>: permission <key>" or "...: role <key> grants <grant>"
+}
+
+func (e *ReservedResourceError) Error() string {
+	return fmt.Sprintf("migration %s reserves a permission resource that organizations already use; rename or delete these first: %s",
+		e.Migration, strings.Join(e.Uses, "; "))
+}
+
+// checkReservedResources refuses pending migrations of reservedResources
+// while an organization has a custom permission or a role grant in a
+// resource they reserve. On an empty schema (the first migration pending)
+// there is nothing to check.
+func (s *Store) checkReservedResources(ctx context.Context, m *migrate.Migrator) error {
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("migration status: %w", err)
+	}
+	pending := map[string]bool{}
+	for _, mig := range ms {
+		if !mig.IsApplied() {
+			pending[mig.Name] = true
+		}
+	}
+	if len(ms) == 0 || pending[ms[0].Name] {
+		return nil
+	}
+	for _, r := range reservedResources {
+		if !pending[r.Migration] {
+			continue
+		}
+		var uses []string
+		for _, res := range r.Resources {
+			var rows []struct {
+				Slug string `bun:"slug"`
+				What string `bun:"what"`
+			}
+			err := s.db.NewRaw(`SELECT o.slug AS slug, 'permission ' || p."key" AS what
+FROM permissions AS p JOIN organizations AS o ON o.id = p.org_id
+WHERE substr(p."key", 1, ?) = ?
+UNION ALL
+SELECT o.slug AS slug, 'role ' || g.role_key || ' grants ' || g.grant_value AS what
+FROM role_grants AS g JOIN organizations AS o ON o.id = g.org_id
+WHERE substr(g.grant_value, 1, ?) = ?
+ORDER BY slug, what`, len(res)+1, res+":", len(res)+1, res+":").Scan(ctx, &rows)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("check reserved resource %s: %w", res, err)
+			}
+			for _, row := range rows {
+				uses = append(uses, "organization "+row.Slug+": "+row.What)
+			}
+		}
+		if len(uses) > 0 {
+			return &ReservedResourceError{Migration: r.Migration, Uses: uses}
+		}
+	}
+	return nil
 }
 
 // underMigrationLock runs fn with the migrator while holding bun's migration

@@ -98,10 +98,17 @@ func (r organizations) Update(ctx context.Context, o *domain.Organization, prevV
 }
 
 // Delete removes the organization; the foreign keys cascade to its
-// memberships, roles and custom permissions. Errors: domain.ErrNotFound.
+// memberships, roles, custom permissions and identity provider, whose
+// deletion is recorded as a provider change first. Errors:
+// domain.ErrNotFound.
 func (r organizations) Delete(ctx context.Context, id string) error {
-	res, err := r.c.db.NewDelete().Model((*orgModel)(nil)).Where("o.id = ?", id).Exec(ctx)
-	return affectedOne(res, err, "delete organization")
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		if err := recordOrgDeletion(ctx, c, id); err != nil {
+			return err
+		}
+		res, err := c.db.NewDelete().Model((*orgModel)(nil)).Where("o.id = ?", id).Exec(ctx)
+		return affectedOne(res, err, "delete organization")
+	})
 }
 
 // List returns a page of organizations matching f, ordered by f.Sort

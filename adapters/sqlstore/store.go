@@ -274,6 +274,12 @@ func (s *Store) Roles() ports.RoleRepository { return s.repos(s.db).Roles() }
 // Permissions returns the permission repository outside any transaction.
 func (s *Store) Permissions() ports.PermissionRepository { return s.repos(s.db).Permissions() }
 
+// IdentityProviders returns the identity provider repository outside any
+// transaction.
+func (s *Store) IdentityProviders() ports.IdentityProviderRepository {
+	return s.repos(s.db).IdentityProviders()
+}
+
 // conn is what every repository holds: a bun.IDB (the pool or a
 // transaction) and the dialect.
 type conn struct {
@@ -323,6 +329,9 @@ func (r repositories) Users() ports.UserRepository                 { return user
 func (r repositories) Memberships() ports.MembershipRepository     { return memberships(r) }
 func (r repositories) Roles() ports.RoleRepository                 { return roles(r) }
 func (r repositories) Permissions() ports.PermissionRepository     { return permissions(r) }
+func (r repositories) IdentityProviders() ports.IdentityProviderRepository {
+	return identityProviders(r)
+}
 
 // pgCached makes pgx prepare and cache the statement on the connection; it
 // is passed as the first query argument through database/sql.

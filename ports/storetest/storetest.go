@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Memberships", membershipTests},
 		{"Roles", roleTests},
 		{"Permissions", permissionTests},
+		{"IdentityProviders", identityProviderTests},
 		{"Access", accessTests},
 		{"AccessAndCheckFacts", combinedTests},
 		{"Transactions", txTests},

@@ -1,0 +1,357 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+
+	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
+)
+
+var _ ports.IdentityProviders = (*IdentityProviderService)(nil)
+
+// IdentityProviderService implements ports.IdentityProviders: an
+// organization's own identity provider, and just-in-time membership for the
+// users its tokens name.
+type IdentityProviderService struct {
+	auth *authorizer
+	cfg  Config
+}
+
+// Get returns the organization's provider (identity_provider:read).
+func (s *IdentityProviderService) Get(ctx context.Context, p ports.Principal, org domain.OrgRef) (*domain.IdentityProvider, error) {
+	acc, err := s.auth.authorize(ctx, p, org, domain.PermIdentityProviderRead, read)
+	if err != nil {
+		return nil, err
+	}
+	return s.auth.store.IdentityProviders().Get(ctx, acc.org.ID())
+}
+
+// Put creates or replaces the organization's provider
+// (identity_provider:write) and reports whether it was created. ifVersion,
+// when non-zero, must be the current version (a provider that does not
+// exist has none: domain.ErrVersionMismatch). The rules, in order: the
+// configuration is valid (*domain.ValidationError); the issuer is none of
+// the operator's (domain.ErrIdentityProviderConflict); every mapped role
+// exists (*domain.UnknownReferenceError, fields jit/role_mapping/<value>/<i>
+// and jit/default_role) and is within the caller's grants
+// (domain.ErrEscalation); no other organization's provider accepts the same
+// issuer and audience (domain.ErrIdentityProviderConflict). It runs in one
+// transaction that locks the organization, so concurrent puts serialize.
+func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, org domain.OrgRef, spec domain.IdentityProviderSpec, ifVersion int64) (*domain.IdentityProvider, bool, error) {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, org, domain.PermIdentityProviderWrite, write)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, false, err
+	}
+	if slices.Contains(s.cfg.OperatorIssuers, spec.Issuer) {
+		return nil, false, domain.ErrIdentityProviderConflict
+	}
+	orgID := acc.org.ID()
+	var (
+		out     *domain.IdentityProvider
+		created bool
+	)
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.Organizations().GetForUpdate(ctx, orgID); err != nil {
+			return err
+		}
+		if err := checkMappedRoles(ctx, r, acc, spec.JIT); err != nil {
+			return err
+		}
+		now := az.clock.Now()
+		cur, err := r.IdentityProviders().GetForUpdate(ctx, orgID)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			if ifVersion != 0 {
+				return domain.ErrVersionMismatch
+			}
+			if out, err = domain.NewIdentityProvider(orgID, spec, now); err != nil {
+				return err
+			}
+			created = true
+			return r.IdentityProviders().Create(ctx, out)
+		case err != nil:
+			return err
+		}
+		prev := cur.Version()
+		if ifVersion != 0 && ifVersion != prev {
+			return domain.ErrVersionMismatch
+		}
+		if err := cur.Replace(spec, now); err != nil {
+			return err
+		}
+		out = cur
+		return r.IdentityProviders().Update(ctx, cur, prev)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, created, nil
+}
+
+// checkMappedRoles requires every role the JIT mapping hands out to exist
+// (read FOR SHARE, so none is deleted meanwhile) and to be within the
+// grants of the caller: a mapping can never give more than its author
+// holds. Owner is refused by the domain before this.
+func checkMappedRoles(ctx context.Context, r ports.Repositories, acc *access, j domain.JITMembership) error {
+	keys := j.MappedRoles()
+	if len(keys) == 0 {
+		return nil
+	}
+	found, err := r.Roles().GetManyForShare(ctx, acc.org.ID(), customKeys(keys))
+	if err != nil {
+		return err
+	}
+	byKey := map[domain.RoleKey]*domain.Role{}
+	for _, role := range found {
+		if role.OrgID() == acc.org.ID() {
+			byKey[role.Key()] = role
+		}
+	}
+	for _, k := range keys {
+		if b, ok := domain.BuiltinRole(k); ok {
+			byKey[k] = b
+		}
+	}
+	var fe []domain.FieldError
+	for _, v := range slices.Sorted(mapsKeys(j.RoleMapping)) {
+		for i, k := range j.RoleMapping[v] {
+			if byKey[k] == nil {
+				fe = append(fe, domain.FieldError{Field: "jit/role_mapping/" + pointerToken(v) + "/" + strconv.Itoa(i), Detail: "no role has this key"})
+			}
+		}
+	}
+	if j.DefaultRole != "" && byKey[j.DefaultRole] == nil {
+		fe = append(fe, domain.FieldError{Field: "jit/default_role", Detail: "no role has this key"})
+	}
+	if len(fe) > 0 {
+		return &domain.UnknownReferenceError{Fields: fe}
+	}
+	roles := make([]*domain.Role, 0, len(keys))
+	for _, k := range keys {
+		roles = append(roles, byKey[k])
+	}
+	return checkAssignable(acc, roles)
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// pointerToken escapes a map key for use in a field path (RFC 6901).
+func pointerToken(k string) string {
+	out := make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		switch k[i] {
+		case '~':
+			out = append(out, '~', '0')
+		case '/':
+			out = append(out, '~', '1')
+		default:
+			out = append(out, k[i])
+		}
+	}
+	return string(out)
+}
+
+// Delete removes the organization's provider (identity_provider:write).
+// Its users' memberships stay. ifVersion, when non-zero, must be the
+// current version.
+func (s *IdentityProviderService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, ifVersion int64) error {
+	az := s.auth
+	acc, err := az.authorize(ctx, p, org, domain.PermIdentityProviderWrite, write)
+	if err != nil {
+		return err
+	}
+	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		cur, err := r.IdentityProviders().GetForUpdate(ctx, acc.org.ID())
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && ifVersion != cur.Version() {
+			return domain.ErrVersionMismatch
+		}
+		return r.IdentityProviders().Delete(ctx, cur.OrgID())
+	})
+}
+
+// SyncMembership is just-in-time membership, for the token verifier's
+// caller to run when a token of an organization's own provider is used
+// (p.ProviderOrgID set, p.MappedValues the values of the provider's role
+// claim). In one transaction it:
+//
+//   - does nothing (nil, nil) unless p.ProviderOrgID names an organization
+//     whose provider has p.Issuer and has just-in-time membership enabled,
+//     or when that organization is suspended;
+//   - creates the user on first use, and makes it an active member holding
+//     the roles the values map to (jit.RolesFor: the default role when no
+//     value is mapped; member when there is neither);
+//   - for an existing active member, keeps the mapped roles in step: only
+//     roles the mapping names (JITMembership.MappedRoles) are added or
+//     removed; roles assigned through the API are kept; owner is never
+//     granted or removed (the domain refuses it in any mapping); a mapped
+//     role that no longer exists is skipped; when nothing would be left,
+//     the member holds member;
+//   - never touches a suspended membership (a suspended member is never
+//     reactivated, nor are its roles changed);
+//   - writes only when something changes.
+//
+// A member removed through the API is not remembered as removed: the next
+// use of a token of the provider makes the user a member again. To keep
+// someone out, suspend the membership (it stays suspended) or stop the
+// provider from issuing tokens to them.
+//
+// It returns the membership after the call (nil when it did nothing).
+func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Principal) (*domain.Membership, error) {
+	if p.ProviderOrgID == "" || p.PlatformAdmin {
+		return nil, nil
+	}
+	az := s.auth
+	var out *domain.Membership
+	err := az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		prov, err := r.IdentityProviders().Get(ctx, p.ProviderOrgID)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		jit := prov.Spec().JIT
+		if prov.Issuer() != p.Issuer || !jit.Enabled {
+			return nil
+		}
+		o, err := r.Organizations().Get(ctx, p.ProviderOrgID)
+		if err != nil {
+			return err
+		}
+		if !o.IsActive() {
+			return nil
+		}
+		now := az.clock.Now()
+		u, err := domain.NewUser(az.ids.NewID(), p.Issuer, p.Subject, p.Email, p.Name, now)
+		if err != nil {
+			if u, err = domain.NewUser(az.ids.NewID(), p.Issuer, p.Subject, "", "", now); err != nil {
+				return err
+			}
+		}
+		if u, err = r.Users().CreateIfAbsent(ctx, u); err != nil {
+			return err
+		}
+		managed := jit.MappedRoles()
+		existing, err := existingRoles(ctx, r, o.ID(), managed)
+		if err != nil {
+			return err
+		}
+		var want []domain.RoleKey
+		for _, k := range jit.RolesFor(p.MappedValues) {
+			if slices.Contains(existing, k) {
+				want = append(want, k)
+			}
+		}
+		m, err := r.Memberships().GetForUpdate(ctx, o.ID(), u.ID())
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			if len(want) == 0 {
+				want = []domain.RoleKey{domain.RoleMember}
+			}
+			if m, err = domain.NewMembership(o.ID(), u.ID(), roleStrings(want), now); err != nil {
+				return err
+			}
+			if err := r.Memberships().Create(ctx, m); err != nil {
+				return err
+			}
+			out = m
+			return nil
+		case err != nil:
+			return err
+		}
+		out = m
+		if !m.IsActive() {
+			return nil
+		}
+		var next []domain.RoleKey
+		for _, k := range m.Roles() {
+			if !slices.Contains(managed, k) || k == domain.RoleOwner {
+				next = append(next, k)
+			}
+		}
+		next = append(next, want...)
+		slices.Sort(next)
+		next = slices.Compact(next)
+		if len(next) == 0 {
+			next = []domain.RoleKey{domain.RoleMember}
+		}
+		if slices.Equal(next, m.Roles()) {
+			return nil
+		}
+		rs := roleStrings(next)
+		if err := m.Apply(domain.MembershipChanges{Roles: &rs}, now); err != nil {
+			return err
+		}
+		return r.Memberships().Update(ctx, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// existingRoles returns the keys among keys that name a role of the
+// organization (built-in or custom), reading the custom ones FOR SHARE.
+func existingRoles(ctx context.Context, r ports.Repositories, orgID string, keys []domain.RoleKey) ([]domain.RoleKey, error) {
+	var out []domain.RoleKey
+	for _, k := range keys {
+		if domain.IsBuiltinRole(k) {
+			out = append(out, k)
+		}
+	}
+	if custom := customKeys(keys); len(custom) > 0 {
+		found, err := r.Roles().GetManyForShare(ctx, orgID, custom)
+		if err != nil {
+			return nil, err
+		}
+		for _, role := range found {
+			if role.OrgID() == orgID {
+				out = append(out, role.Key())
+			}
+		}
+	}
+	return out, nil
+}
+
+func roleStrings(keys []domain.RoleKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = string(k)
+	}
+	return out
+}
+
+// foreignIssuer reports whether issuer is the issuer of another
+// organization's own provider than orgID's: users of that issuer belong to
+// that organization, and no other organization may name them.
+func (az *authorizer) foreignIssuer(ctx context.Context, orgID, issuer string) (bool, error) {
+	ids, err := az.store.IdentityProviders().OrgIDsByIssuer(ctx, issuer)
+	if err != nil {
+		return false, err
+	}
+	return len(ids) > 0 && !slices.Contains(ids, orgID), nil
+}
+
+// errForeignIssuer is the validation error of a request that names, in
+// field, the issuer of another organization's provider.
+func errForeignIssuer(field string) error {
+	return domain.Invalid(field, "is the issuer of another organization's identity provider; its users belong to that organization")
+}
