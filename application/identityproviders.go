@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
@@ -16,8 +17,43 @@ var _ ports.IdentityProviders = (*IdentityProviderService)(nil)
 // organization's own identity provider, and just-in-time membership for the
 // users its tokens name.
 type IdentityProviderService struct {
-	auth *authorizer
-	cfg  Config
+	auth     *authorizer
+	cfg      Config
+	urls     ports.URLPolicy        // nil: https only
+	statuses ports.ProviderStatuses // nil: no status
+}
+
+// httpsOnly is the URL policy without an allow-list.
+type httpsOnly struct{}
+
+func (httpsOnly) CheckURL(raw string) error {
+	if !strings.HasPrefix(raw, "https://") {
+		return errors.New("must be an https URL")
+	}
+	return nil
+}
+
+// checkURLs applies the URL policy to the URLs of spec that will be
+// fetched: the issuer (discovery) and jwks_url. A refused URL is a
+// *domain.ValidationError naming its field.
+func (s *IdentityProviderService) checkURLs(spec domain.IdentityProviderSpec) error {
+	pol := s.urls
+	if pol == nil {
+		pol = httpsOnly{}
+	}
+	var fe []domain.FieldError
+	if err := pol.CheckURL(spec.Issuer); err != nil {
+		fe = append(fe, domain.FieldError{Field: "issuer", Detail: "must be an https URL (plain http only for a host:port the operator allows)"})
+	}
+	if spec.JWKSURL != "" {
+		if err := pol.CheckURL(spec.JWKSURL); err != nil {
+			fe = append(fe, domain.FieldError{Field: "jwks_url", Detail: "must be an https URL (plain http only for a host:port the operator allows)"})
+		}
+	}
+	if len(fe) > 0 {
+		return &domain.ValidationError{Fields: fe}
+	}
+	return nil
 }
 
 // Get returns the organization's provider (identity_provider:read).
@@ -47,6 +83,9 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 		return nil, false, err
 	}
 	if err := spec.Validate(); err != nil {
+		return nil, false, err
+	}
+	if err := s.checkURLs(spec); err != nil {
 		return nil, false, err
 	}
 	if slices.Contains(s.cfg.OperatorIssuers, spec.Issuer) {
@@ -219,8 +258,20 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		return nil, nil
 	}
 	az := s.auth
+	// A read outside the transaction first: a provider without
+	// just-in-time membership (or another issuer's) costs one query and no
+	// transaction.
+	prov, err := az.store.IdentityProviders().Get(ctx, p.ProviderOrgID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case prov.Issuer() != p.Issuer || !prov.Spec().JIT.Enabled:
+		return nil, nil
+	}
 	var out *domain.Membership
-	err := az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		prov, err := r.IdentityProviders().Get(ctx, p.ProviderOrgID)
 		if errors.Is(err, domain.ErrNotFound) {
 			return nil
