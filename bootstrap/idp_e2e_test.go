@@ -139,6 +139,13 @@ func (p *oidcProvider) revoke(t *testing.T, client, token string) {
 // minimal configuration, and returns its base URL.
 func startServe(t *testing.T, env map[string]string) string {
 	t.Helper()
+	return startServeWith(t, env, nil)
+}
+
+// startServeWith is startServe with adjust applied to the settings (nil for
+// none).
+func startServeWith(t *testing.T, env map[string]string, adjust func(*settings)) string {
+	t.Helper()
 	addr := freeAddr(t)
 	all := map[string]string{
 		"ORGSTACK_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "e2e.db"),
@@ -157,6 +164,9 @@ func startServe(t *testing.T, env map[string]string) string {
 	s, err := servingSettings(c, all)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(&s)
 	}
 	app := fx.New(appOptions(s, zap.NewNop())...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
