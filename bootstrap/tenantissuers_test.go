@@ -115,6 +115,12 @@ func TestProviderChangesReachEveryInstance(t *testing.T) {
 	alice := idp.token(t, "alice", nil)
 	want(t, b, "GET", "/api/v1/me", alice, "", 401, "wrong_issuer")
 
+	// Plain http only for a host:port on ORGSTACK_OUTBOUND_ALLOW.
+	res, problem := call(t, a, "PUT", orgPath+"/identity-provider", owner,
+		`{"issuer":"http://idp.acme.example","audiences":["orgstack-tenant"],"algorithms":["RS256"]}`)
+	if res.StatusCode != 400 || problem["code"] != "validation_failed" || !strings.Contains(mustJSON(problem), `"/issuer"`) {
+		t.Errorf("http issuer not on the allow-list: %d %v", res.StatusCode, problem)
+	}
 	body := `{"issuer":"` + idp.issuer() + `","jwks_url":"` + idp.issuer() + `/jwks","audiences":["orgstack-tenant"],"algorithms":["RS256"],"jit":{"enabled":true}}`
 	want(t, a, "PUT", orgPath+"/identity-provider", owner, body, 201, "")
 	put := time.Now()
