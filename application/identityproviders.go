@@ -33,6 +33,29 @@ func (httpsOnly) CheckURL(raw string) error {
 	return nil
 }
 
+// validate is the model's rules and the URL policy together: one
+// *domain.ValidationError naming every broken field.
+func (s *IdentityProviderService) validate(spec domain.IdentityProviderSpec) error {
+	var fe []domain.FieldError
+	var ve *domain.ValidationError
+	if err := spec.Validate(); errors.As(err, &ve) {
+		fe = append(fe, ve.Fields...)
+	} else if err != nil {
+		return err
+	}
+	if err := s.checkURLs(spec); errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			if !slices.ContainsFunc(fe, func(g domain.FieldError) bool { return g.Field == f.Field }) {
+				fe = append(fe, f)
+			}
+		}
+	}
+	if len(fe) > 0 {
+		return &domain.ValidationError{Fields: fe}
+	}
+	return nil
+}
+
 // checkURLs applies the URL policy to the URLs of spec that will be
 // fetched: the issuer (discovery) and jwks_url. A refused URL is a
 // *domain.ValidationError naming its field.
@@ -82,10 +105,7 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 	if err != nil {
 		return nil, false, err
 	}
-	if err := spec.Validate(); err != nil {
-		return nil, false, err
-	}
-	if err := s.checkURLs(spec); err != nil {
+	if err := s.validate(spec); err != nil {
 		return nil, false, err
 	}
 	if slices.Contains(s.cfg.OperatorIssuers, spec.Issuer) {
@@ -203,6 +223,16 @@ func pointerToken(k string) string {
 		}
 	}
 	return string(out)
+}
+
+// KeyStatus returns the key-set state of p reported by the verifier
+// (ports.ProviderStatuses); false without one, or when the verifier serves
+// another organization's provider under p's issuer.
+func (s *IdentityProviderService) KeyStatus(p *domain.IdentityProvider) (ports.ProviderStatus, bool) {
+	if s.statuses == nil || p == nil {
+		return ports.ProviderStatus{}, false
+	}
+	return s.statuses.ProviderStatus(p.OrgID())
 }
 
 // Delete removes the organization's provider (identity_provider:write).

@@ -18,7 +18,6 @@ import (
 // changed organization identity providers.
 const DefaultProviderPoll = 2 * time.Second
 
-
 // tenantSync is the polling state of one instance.
 type tenantSync struct {
 	store     ports.IdentityProviderRepository

@@ -284,4 +284,7 @@ type IdentityProviders interface {
 	// SyncMembership runs just-in-time membership for a principal of an
 	// organization's own provider (see the application's documentation).
 	SyncMembership(ctx context.Context, p Principal) (*domain.Membership, error)
+	// KeyStatus returns the key-set state of provider p in this instance,
+	// and false when it reports none (never used yet, or not served).
+	KeyStatus(p *domain.IdentityProvider) (ProviderStatus, bool)
 }

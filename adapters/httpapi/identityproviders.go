@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // claimPath is a claim mapping: a list of keys, each walking into the
@@ -67,6 +68,7 @@ type identityProviderJSON struct {
 	CreatedAt          time.Time           `json:"created_at"`
 	UpdatedAt          time.Time           `json:"updated_at"`
 	Version            int64               `json:"version"`
+	Status             *providerStatusJSON `json:"status,omitempty"`
 }
 
 // maxDurationSeconds bounds the seconds fields before they become a
@@ -160,7 +162,12 @@ func (s *server) getIdentityProvider(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeIdentityProvider(w, r, http.StatusOK, p)
+	out := toIdentityProviderJSON(p)
+	if st, ok := s.svc.IdentityProviders.KeyStatus(p); ok {
+		out.Status = toProviderStatusJSON(st)
+	}
+	w.Header().Set("ETag", etag(p.Version()))
+	s.writeData(w, r, http.StatusOK, out)
 }
 
 // putIdentityProvider handles PUT …/identity-provider: 201 when it creates
@@ -200,4 +207,26 @@ func (s *server) deleteIdentityProvider(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// providerStatusJSON is the key-set state of the provider in the instance
+// that answers.
+type providerStatusJSON struct {
+	Active      bool       `json:"active"`
+	KeysLoaded  bool       `json:"keys_loaded"`
+	LastRefresh *time.Time `json:"last_refresh"`
+	LastError   *string    `json:"last_error"`
+}
+
+func toProviderStatusJSON(st ports.ProviderStatus) *providerStatusJSON {
+	out := &providerStatusJSON{Active: st.Active, KeysLoaded: st.KeysLoaded}
+	if !st.LastRefresh.IsZero() {
+		t := st.LastRefresh.UTC()
+		out.LastRefresh = &t
+	}
+	if st.LastError != "" {
+		e := st.LastError
+		out.LastError = &e
+	}
+	return out
 }

@@ -167,4 +167,11 @@ func TestProviderTokenBoundAndNeverAdmin(t *testing.T) {
 	}
 	res, body = pe.do(t, http.MethodGet, "/api/v1/organizations/pt-a", tok, nil)
 	wantStatus(t, res, body, http.StatusOK)
+	// The provider's GET shows the key-set state of this instance.
+	res, body = pe.do(t, http.MethodGet, "/api/v1/organizations/"+pe.orgA+"/identity-provider", pe.owner, nil)
+	wantStatus(t, res, body, http.StatusOK)
+	st, _ := data(t, body)["status"].(map[string]any)
+	if st["active"] != true || st["keys_loaded"] != true || st["last_refresh"] == nil || st["last_error"] != nil {
+		t.Errorf("status after a token: %s", body)
+	}
 }
