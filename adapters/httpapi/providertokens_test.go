@@ -31,36 +31,55 @@ func newProviderEnv(t *testing.T) *providerEnv {
 	res, body := e.do(t, http.MethodPost, "/api/v1/organizations/"+pe.orgA+"/roles", owner,
 		obj{"key": "auditor", "name": "Auditor", "permissions": []string{"members:read"}})
 	wantStatus(t, res, body, http.StatusCreated)
-	res, body = e.do(t, http.MethodPut, "/api/v1/organizations/"+pe.orgA+"/identity-provider", owner, obj{
+	registerProvider(t, e, owner, pe.orgA, "member")
+	return pe
+}
+
+// registerProvider stores orgID's own identity provider (tenantIssuer)
+// through the API, JIT on with groups "admins" mapped to admin and
+// defaultRole, and serves it in the verifier as the poller would (its key
+// set, the test key, on a local server).
+func registerProvider(t *testing.T, e *env, ownerTok, orgID, defaultRole string) {
+	t.Helper()
+	res, body := e.do(t, http.MethodPut, "/api/v1/organizations/"+orgID+"/identity-provider", ownerTok, obj{
 		"issuer": tenantIssuer, "audiences": []string{"tenant-aud"}, "algorithms": []string{"RS256"},
 		"jit": obj{"enabled": true, "role_claim": []string{"groups"},
-			"role_mapping": obj{"admins": []string{"admin"}}, "default_role": "member"},
+			"role_mapping": obj{"admins": []string{"admin"}}, "default_role": defaultRole},
 	})
-	wantStatus(t, res, body, http.StatusCreated)
+	if res.StatusCode != http.StatusOK {
+		wantStatus(t, res, body, http.StatusCreated)
+	}
 	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(jwksJSON(e.key))
 	}))
 	t.Cleanup(keys.Close)
-	prov, err := e.Store.IdentityProviders().Get(context.Background(), pe.orgA)
+	prov, err := e.Store.IdentityProviders().Get(context.Background(), orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := jwks.TenantConfig(pe.orgA, prov.Spec())
+	cfg := jwks.TenantConfig(orgID, prov.Spec())
 	cfg.JWKSURL = keys.URL // the stored provider uses discovery; the test serves its keys
-	if err := e.Verifier.SetTenantIssuers([]jwks.TenantIssuer{{OrgID: pe.orgA, Config: cfg}}); err != nil {
+	if err := e.Verifier.SetTenantIssuers([]jwks.TenantIssuer{{OrgID: orgID, Config: cfg}}); err != nil {
 		t.Fatal(err)
 	}
-	return pe
+}
+
+// tenantToken is a token of tenantIssuer for sub with extra claims.
+func (e *env) tenantToken(sub string, extra jwt.MapClaims) string {
+	now := time.Now()
+	c := jwt.MapClaims{"iss": tenantIssuer, "aud": "tenant-aud", "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return e.sign(c, testKID, e.key)
 }
 
 // providerToken is a token of organization A's provider for sub, carrying
 // groups, an organization claim naming B and the platform-administrator
 // claim (both of which must be ignored).
 func (pe *providerEnv) providerToken(sub string, groups ...string) string {
-	now := time.Now()
-	return pe.sign(jwt.MapClaims{"iss": tenantIssuer, "aud": "tenant-aud", "sub": sub, "iat": now.Unix(),
-		"exp": now.Add(time.Hour).Unix(), "groups": groups, "org_id": pe.orgB, testAdminClaim: testAdminValue}, testKID, pe.key)
+	return pe.tenantToken(sub, jwt.MapClaims{"groups": groups, "org_id": pe.orgB, testAdminClaim: testAdminValue})
 }
 
 // roles returns sub's membership roles in A and its status ("" when none).
