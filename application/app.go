@@ -34,6 +34,9 @@ type Deps struct {
 	// ProviderStatuses reports the key-set state of organizations'
 	// providers for their GET; nil reports none.
 	ProviderStatuses ports.ProviderStatuses
+	// ProviderTokens verifies tokens for organizations' dry runs; nil
+	// answers every dry run as keys_unavailable.
+	ProviderTokens ports.ProviderTokenTester
 }
 
 // App holds one service per driving port.
@@ -54,7 +57,7 @@ type App struct {
 // New builds every use case on d.
 func New(d Deps) *App {
 	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs}
-	idps := &IdentityProviderService{auth: a, cfg: d.Config, urls: d.URLPolicy, statuses: d.ProviderStatuses}
+	idps := &IdentityProviderService{auth: a, cfg: d.Config, urls: d.URLPolicy, statuses: d.ProviderStatuses, tester: d.ProviderTokens}
 	a.jit = idps
 	var tc *TokenCheckService
 	if d.Verifier != nil {

@@ -21,6 +21,7 @@ type IdentityProviderService struct {
 	cfg      Config
 	urls     ports.URLPolicy        // nil: https only
 	statuses ports.ProviderStatuses // nil: no status
+	tester   ports.ProviderTokenTester
 }
 
 // httpsOnly is the URL policy without an allow-list.
@@ -362,18 +363,7 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		if !m.IsActive() {
 			return nil
 		}
-		var next []domain.RoleKey
-		for _, k := range m.Roles() {
-			if !slices.Contains(managed, k) || k == domain.RoleOwner {
-				next = append(next, k)
-			}
-		}
-		next = append(next, want...)
-		slices.Sort(next)
-		next = slices.Compact(next)
-		if len(next) == 0 {
-			next = []domain.RoleKey{domain.RoleMember}
-		}
+		next := syncedRoles(m.Roles(), managed, want)
 		if slices.Equal(next, m.Roles()) {
 			return nil
 		}
@@ -387,6 +377,104 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		return nil, err
 	}
 	return out, nil
+}
+
+// syncedRoles are the roles a member holding current keeps after
+// just-in-time membership: the roles the mapping does not manage (and
+// owner) kept, the managed ones replaced by want; member when nothing is
+// left. Sorted, each once.
+func syncedRoles(current, managed, want []domain.RoleKey) []domain.RoleKey {
+	var next []domain.RoleKey
+	for _, k := range current {
+		if !slices.Contains(managed, k) || k == domain.RoleOwner {
+			next = append(next, k)
+		}
+	}
+	next = append(next, want...)
+	slices.Sort(next)
+	next = slices.Compact(next)
+	if len(next) == 0 {
+		next = []domain.RoleKey{domain.RoleMember}
+	}
+	return next
+}
+
+// TestToken is the organization's dry run (see ports.IdentityProviders).
+func (s *IdentityProviderService) TestToken(ctx context.Context, p ports.Principal, org domain.OrgRef, token string, candidate *domain.IdentityProviderSpec) (ports.TokenCheckResult, error) {
+	var none ports.TokenCheckResult
+	az := s.auth
+	acc, err := az.authorize(ctx, p, org, domain.PermIdentityProviderWrite, write)
+	if err != nil {
+		return none, err
+	}
+	orgID := acc.org.ID()
+	var spec domain.IdentityProviderSpec
+	if candidate != nil {
+		if err := s.validate(*candidate); err != nil {
+			return none, err
+		}
+		if slices.Contains(s.cfg.OperatorIssuers, candidate.Issuer) {
+			return none, domain.ErrIdentityProviderConflict
+		}
+		if err := checkMappedRoles(ctx, az.store, acc, candidate.JIT); err != nil {
+			return none, err
+		}
+		spec = *candidate
+	} else {
+		prov, err := az.store.IdentityProviders().Get(ctx, orgID)
+		if err != nil {
+			return none, err
+		}
+		spec = prov.Spec()
+	}
+	if s.tester == nil {
+		return ports.TokenCheckResult{Reason: string(ports.ReasonKeysUnavailable), Detail: "no verifier is configured"}, nil
+	}
+	tp, err := s.tester.TestToken(ctx, orgID, spec, token)
+	var te *ports.TokenError
+	switch {
+	case errors.As(err, &te):
+		return ports.TokenCheckResult{Reason: string(te.Reason), Detail: te.Detail}, nil
+	case err != nil:
+		return none, err
+	}
+	res := ports.TokenCheckResult{Accepted: true, Principal: tp, Organization: acc.org, Roles: []domain.RoleKey{}}
+	a, err := az.store.LoadAccess(ctx, domain.OrgRefByID(orgID), tp.Issuer, tp.Subject)
+	if err != nil {
+		return none, err
+	}
+	m := a.Membership
+	if m != nil && (a.User == nil || m.OrgID() != orgID || m.UserID() != a.User.ID()) {
+		m = nil
+	}
+	res.Membership = m
+	jit := spec.JIT
+	switch {
+	case m != nil && !m.IsActive():
+		// A suspended member stays suspended, with no roles.
+	case jit.Enabled && acc.org.IsActive():
+		managed := jit.MappedRoles()
+		existing, err := existingRoles(ctx, az.store, orgID, managed)
+		if err != nil {
+			return none, err
+		}
+		var want []domain.RoleKey
+		for _, k := range jit.RolesFor(tp.MappedValues) {
+			if slices.Contains(existing, k) {
+				want = append(want, k)
+			}
+		}
+		var current []domain.RoleKey
+		if m != nil {
+			current = m.Roles()
+		}
+		res.Roles = syncedRoles(current, managed, want)
+	case m != nil:
+		for _, r := range rolesHeld(m, a.Roles) {
+			res.Roles = append(res.Roles, r.Key())
+		}
+	}
+	return res, nil
 }
 
 // existingRoles returns the keys among keys that name a role of the

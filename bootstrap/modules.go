@@ -191,6 +191,7 @@ var authModule = fx.Module("jwks",
 	fx.Provide(
 		fx.Annotate(func(v *jwks.Issuers) *jwks.Issuers { return v }, fx.As(new(ports.TokenVerifier)), fx.ResultTags(`name:"jwt"`)),
 		func(v *jwks.Issuers) ports.ProviderStatuses { return v },
+		func(v *jwks.Issuers) ports.ProviderTokenTester { return v },
 		asReadiness(issuersReadiness),
 	),
 )
@@ -221,10 +222,10 @@ func newVerifier(lc fx.Lifecycle, s settings, out *outbound.Client, log *zap.Log
 
 // applicationModule wires the use cases to the driven ports.
 var applicationModule = fx.Module("application",
-	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses) *application.App {
+	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses, tt ports.ProviderTokenTester) *application.App {
 		return application.New(application.Deps{
 			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App, Verifier: v,
-			URLPolicy: out, ProviderStatuses: st,
+			URLPolicy: out, ProviderStatuses: st, ProviderTokens: tt,
 		})
 	}),
 )

@@ -400,3 +400,15 @@ type ProviderStatuses interface {
 	// this instance does not serve one for it (yet).
 	ProviderStatus(orgID string) (ProviderStatus, bool)
 }
+
+// ProviderTokenTester verifies a token against one organization's provider
+// configuration, for the organization's dry run.
+type ProviderTokenTester interface {
+	// TestToken verifies raw as the tenant issuer orgID configured as spec
+	// would verify it (keys fetched through the guarded client). A token
+	// whose unverified iss is not spec.Issuer is refused with
+	// ReasonIssuerMismatch alone, before anything is fetched. Errors are
+	// *TokenError; a key set that cannot be loaded is ReasonKeysUnavailable
+	// with a detail naming only its error class.
+	TestToken(ctx context.Context, orgID string, spec domain.IdentityProviderSpec, raw string) (Principal, error)
+}

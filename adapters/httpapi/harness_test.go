@@ -165,7 +165,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
-		ProviderStatuses: verifier,
+		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	readiness := map[string]func(context.Context) error{

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
@@ -229,4 +231,59 @@ func toProviderStatusJSON(st ports.ProviderStatus) *providerStatusJSON {
 		out.LastError = &e
 	}
 	return out
+}
+
+// identityProviderTestRequest is the body of POST
+// …/identity-provider/test: a token, and optionally a candidate
+// configuration to test before the PUT.
+type identityProviderTestRequest struct {
+	Token    string                   `json:"token"`
+	Provider *identityProviderRequest `json:"provider"`
+}
+
+// testIdentityProvider handles POST …/identity-provider/test, the
+// organization's dry run. The token is never logged, stored or echoed.
+func (s *server) testIdentityProvider(w http.ResponseWriter, r *http.Request) {
+	var body identityProviderTestRequest
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Token == "" || utf8.RuneCountInString(body.Token) > maxTokenCheckChars || !domain.IsKeyText(body.Token) {
+		s.writeError(w, r, domain.Invalid("token", "required: 1 to %d characters without control characters", maxTokenCheckChars))
+		return
+	}
+	var candidate *domain.IdentityProviderSpec
+	if body.Provider != nil {
+		spec := body.Provider.spec()
+		candidate = &spec
+	}
+	res, err := s.svc.IdentityProviders.TestToken(r.Context(), principal(r.Context()), orgRef(r), body.Token, candidate)
+	if err != nil {
+		s.writeError(w, r, prefixFields(err, "provider"))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, toTokenCheckJSON(res))
+}
+
+// prefixFields puts the field paths of a validation or unknown-reference
+// error under prefix (the candidate is the body's provider member).
+func prefixFields(err error, prefix string) error {
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		out := &domain.ValidationError{}
+		for _, f := range ve.Fields {
+			out.Fields = append(out.Fields, domain.FieldError{Field: prefix + "/" + f.Field, Detail: f.Detail})
+		}
+		return out
+	}
+	var ue *domain.UnknownReferenceError
+	if errors.As(err, &ue) {
+		out := &domain.UnknownReferenceError{}
+		for _, f := range ue.Fields {
+			out.Fields = append(out.Fields, domain.FieldError{Field: prefix + "/" + f.Field, Detail: f.Detail})
+		}
+		return out
+	}
+	return err
 }
