@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +13,6 @@ import (
 	"github.com/orgstack/orgstack/adapters/jwks"
 )
 
-const tenantIssuer = "https://idp.tenant-a.test/realms/a"
 
 // providerEnv is newEnv with organization A's own identity provider: stored
 // through the API (JIT on, groups mapped) and served by the verifier as the
@@ -35,40 +34,32 @@ func newProviderEnv(t *testing.T) *providerEnv {
 	return pe
 }
 
-// registerProvider stores orgID's own identity provider (tenantIssuer)
-// through the API, JIT on with groups "admins" mapped to admin and
-// defaultRole, and serves it in the verifier as the poller would (its key
-// set, the test key, on a local server).
+// registerProvider stores orgID's own identity provider (e.tenantIss, its
+// key set at /jwks) through the API, JIT on with groups "admins" mapped to
+// admin and defaultRole, and serves it in the verifier as the poller would.
 func registerProvider(t *testing.T, e *env, ownerTok, orgID, defaultRole string) {
 	t.Helper()
 	res, body := e.do(t, http.MethodPut, "/api/v1/organizations/"+orgID+"/identity-provider", ownerTok, obj{
-		"issuer": tenantIssuer, "audiences": []string{"tenant-aud"}, "algorithms": []string{"RS256"},
+		"issuer": e.tenantIss, "jwks_url": e.tenantIss + "/jwks", "audiences": []string{"tenant-aud"}, "algorithms": []string{"RS256"},
 		"jit": obj{"enabled": true, "role_claim": []string{"groups"},
 			"role_mapping": obj{"admins": []string{"admin"}}, "default_role": defaultRole},
 	})
 	if res.StatusCode != http.StatusOK {
 		wantStatus(t, res, body, http.StatusCreated)
 	}
-	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwksJSON(e.key))
-	}))
-	t.Cleanup(keys.Close)
 	prov, err := e.Store.IdentityProviders().Get(context.Background(), orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := jwks.TenantConfig(orgID, prov.Spec())
-	cfg.JWKSURL = keys.URL // the stored provider uses discovery; the test serves its keys
-	if err := e.Verifier.SetTenantIssuers([]jwks.TenantIssuer{{OrgID: orgID, Config: cfg}}); err != nil {
+	if err := e.Verifier.SetTenantIssuers([]jwks.TenantIssuer{{OrgID: orgID, Config: jwks.TenantConfig(orgID, prov.Spec())}}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// tenantToken is a token of tenantIssuer for sub with extra claims.
+// tenantToken is a token of e.tenantIss for sub with extra claims.
 func (e *env) tenantToken(sub string, extra jwt.MapClaims) string {
 	now := time.Now()
-	c := jwt.MapClaims{"iss": tenantIssuer, "aud": "tenant-aud", "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	c := jwt.MapClaims{"iss": e.tenantIss, "aud": "tenant-aud", "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	for k, v := range extra {
 		c[k] = v
 	}
@@ -86,7 +77,7 @@ func (pe *providerEnv) providerToken(sub string, groups ...string) string {
 func (pe *providerEnv) roles(t *testing.T, sub string) ([]string, string) {
 	t.Helper()
 	ctx := context.Background()
-	u, err := pe.Store.Users().GetByIdentity(ctx, tenantIssuer, sub)
+	u, err := pe.Store.Users().GetByIdentity(ctx, pe.tenantIss, sub)
 	if err != nil {
 		return nil, ""
 	}
@@ -156,7 +147,7 @@ func TestProviderTokenJITMembership(t *testing.T) {
 
 func (pe *providerEnv) userIDOf(t *testing.T, sub string) string {
 	t.Helper()
-	u, err := pe.Store.Users().GetByIdentity(context.Background(), tenantIssuer, sub)
+	u, err := pe.Store.Users().GetByIdentity(context.Background(), pe.tenantIss, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,4 +184,56 @@ func TestProviderTokenBoundAndNeverAdmin(t *testing.T) {
 	if st["active"] != true || st["keys_loaded"] != true || st["last_refresh"] == nil || st["last_error"] != nil {
 		t.Errorf("status after a token: %s", body)
 	}
+}
+
+// TestProviderDryRun: the organization's dry run against its stored
+// provider and against a candidate: the roles JIT would give without
+// writing anything; issuer_mismatch alone for any other issuer; a candidate
+// validated as a PUT; 404 without a provider; the token never echoed.
+func TestProviderDryRun(t *testing.T) {
+	t.Parallel()
+	pe := newProviderEnv(t)
+	path := "/api/v1/organizations/" + pe.orgA + "/identity-provider/test"
+	tok := pe.providerToken("carol", "admins")
+	res, body := pe.do(t, http.MethodPost, path, pe.owner, obj{"token": tok})
+	wantStatus(t, res, body, http.StatusOK)
+	got := decodeJSONBody[obj](t, body)
+	pr, _ := got["principal"].(map[string]any)
+	org, _ := got["organization"].(map[string]any)
+	if got["accepted"] != true || pr["subject"] != "carol" || pr["platform_admin"] != false || org["id"] != pe.orgA ||
+		!slices.Equal(toStrings(got["roles"]), []string{"admin"}) {
+		t.Errorf("dry run of a provider token: %s", body)
+	}
+	if _, err := pe.Store.Users().GetByIdentity(context.Background(), pe.tenantIss, "carol"); err == nil {
+		t.Error("the dry run created a user")
+	}
+	// The token form, with tokens of other issuers: the operator's, and one
+	// nobody knows. Only issuer_mismatch, nothing about the issuer.
+	bound := pe.token("pt-owner", withOrg(pe.orgA))
+	for _, other := range []string{pe.token("someone"), pe.sign(jwt.MapClaims{"iss": "https://nobody.example", "sub": "x", "aud": "tenant-aud", "exp": time.Now().Add(time.Hour).Unix()}, testKID, pe.key)} {
+		res, body = pe.do(t, http.MethodPost, "/api/v1/identity-provider/test", bound, obj{"token": other})
+		wantStatus(t, res, body, http.StatusOK)
+		got = decodeJSONBody[obj](t, body)
+		if got["accepted"] != false || got["reason"] != "issuer_mismatch" || got["principal"] != nil ||
+			strings.Contains(string(body), testIssuer) || strings.Contains(string(body), "nobody") {
+			t.Errorf("dry run of another issuer's token: %s", body)
+		}
+	}
+	// A candidate: its mapping decides the roles.
+	candidate := obj{"issuer": pe.tenantIss, "jwks_url": pe.tenantIss + "/jwks", "audiences": []string{"tenant-aud"}, "algorithms": []string{"RS256"},
+		"jit": obj{"enabled": true, "default_role": "admin"}}
+	res, body = pe.do(t, http.MethodPost, path, pe.owner, obj{"token": pe.providerToken("carol"), "provider": candidate})
+	wantStatus(t, res, body, http.StatusOK)
+	if got = decodeJSONBody[obj](t, body); got["accepted"] != true || !slices.Equal(toStrings(got["roles"]), []string{"admin"}) {
+		t.Errorf("dry run with a candidate: %s", body)
+	}
+	// A candidate is validated like a PUT.
+	candidate["jit"] = obj{"enabled": true, "default_role": "owner"}
+	candidate["issuer"] = "http://idp.tenant-a.test"
+	delete(candidate, "jwks_url")
+	res, body = pe.do(t, http.MethodPost, path, pe.owner, obj{"token": tok, "provider": candidate})
+	wantFields(t, wantProblem(t, res, body, http.StatusBadRequest, "validation_failed"), "/provider/issuer", "/provider/jit/default_role")
+	// No stored provider, no candidate: 404.
+	res, body = pe.do(t, http.MethodPost, "/api/v1/organizations/"+pe.orgB+"/identity-provider/test", pe.owner, obj{"token": tok})
+	wantProblem(t, res, body, http.StatusNotFound, "not_found")
 }
