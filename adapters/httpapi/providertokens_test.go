@@ -13,7 +13,6 @@ import (
 	"github.com/orgstack/orgstack/adapters/jwks"
 )
 
-
 // providerEnv is newEnv with organization A's own identity provider: stored
 // through the API (JIT on, groups mapped) and served by the verifier as the
 // poller would, its key set on a local server.
