@@ -27,6 +27,16 @@ type Deps struct {
 	// Verifier is the operator's token verifier, for the dry run
 	// (TokenChecks); nil leaves TokenChecks nil.
 	Verifier ports.TokenVerifier
+	// URLPolicy decides which tenant-supplied URLs may be stored (the
+	// guarded outbound client: https, or http on the operator's
+	// allow-list); nil allows https only.
+	URLPolicy ports.URLPolicy
+	// ProviderStatuses reports the key-set state of organizations'
+	// providers for their GET; nil reports none.
+	ProviderStatuses ports.ProviderStatuses
+	// ProviderTokens verifies tokens for organizations' dry runs; nil
+	// answers every dry run as keys_unavailable.
+	ProviderTokens ports.ProviderTokenTester
 }
 
 // App holds one service per driving port.
@@ -47,6 +57,8 @@ type App struct {
 // New builds every use case on d.
 func New(d Deps) *App {
 	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs}
+	idps := &IdentityProviderService{auth: a, cfg: d.Config, urls: d.URLPolicy, statuses: d.ProviderStatuses, tester: d.ProviderTokens}
+	a.jit = idps
 	var tc *TokenCheckService
 	if d.Verifier != nil {
 		tc = NewTokenCheckService(d.Store, d.Verifier)
@@ -60,7 +72,7 @@ func New(d Deps) *App {
 		Roles:             &RoleService{auth: a},
 		Permissions:       &PermissionService{auth: a},
 		Checks:            &CheckService{auth: a},
-		IdentityProviders: &IdentityProviderService{auth: a, cfg: d.Config},
+		IdentityProviders: idps,
 	}
 }
 

@@ -14,6 +14,10 @@ type authorizer struct {
 	store ports.Store
 	clock ports.Clock
 	ids   ports.IDGenerator
+	// jit runs just-in-time membership for principals of organizations'
+	// own providers before their access is loaded; nil in tests that build
+	// an authorizer alone.
+	jit *IdentityProviderService
 }
 
 // access is what the caller is in one organization, resolved for one request.
@@ -76,11 +80,26 @@ func (az *authorizer) resolve(ctx context.Context, p ports.Principal, org domain
 
 // resolveRef is resolve for a reference already decided by scopeRef.
 func (az *authorizer) resolveRef(ctx context.Context, p ports.Principal, ref domain.OrgRef) (*access, error) {
+	if err := az.syncProviderMember(ctx, p); err != nil {
+		return nil, err
+	}
 	a, err := az.store.LoadAccess(ctx, ref, p.Issuer, p.Subject)
 	if err != nil {
 		return nil, err
 	}
 	return az.accessFrom(ctx, p, a)
+}
+
+// syncProviderMember runs just-in-time membership for a principal of an
+// organization's own identity provider, before its access is read. Tokens
+// of operator-configured issuers (no ProviderOrgID) skip it without any
+// query; provider tokens write only when something changes.
+func (az *authorizer) syncProviderMember(ctx context.Context, p ports.Principal) error {
+	if p.ProviderOrgID == "" || p.PlatformAdmin || az.jit == nil {
+		return nil
+	}
+	_, err := az.jit.SyncMembership(ctx, p)
+	return err
 }
 
 // accessFrom applies the access rules to what the store read about the
@@ -113,12 +132,26 @@ func (az *authorizer) accessFrom(ctx context.Context, p ports.Principal, a ports
 	return acc, nil
 }
 
+// boundRef is the organization a token is bound to: its provider's
+// organization, by ID, for a token of an organization's own identity
+// provider (its organization claim is ignored); otherwise its organization
+// claim; the zero reference when it is bound to none.
+func boundRef(p ports.Principal) domain.OrgRef {
+	if p.ProviderOrgID != "" {
+		return domain.OrgRefByID(p.ProviderOrgID)
+	}
+	return domain.ParseOrgRef(p.OrgClaim)
+}
+
+// bound reports whether the token is bound to an organization.
+func bound(p ports.Principal) bool { return p.ProviderOrgID != "" || p.OrgClaim != "" }
+
 // scopeRef decides which organization reference a request uses: the path's,
 // or the token's claim when the path names none. A bound token naming
 // another organization is refused; when both references have the same form
 // this is decided from the token alone, without a lookup.
 func (az *authorizer) scopeRef(ctx context.Context, p ports.Principal, org domain.OrgRef) (domain.OrgRef, error) {
-	claim := domain.ParseOrgRef(p.OrgClaim)
+	claim := boundRef(p)
 	_, orgByID := org.ID()
 	_, claimByID := claim.ID()
 	switch {
@@ -235,6 +268,9 @@ func (az *authorizer) createUser(ctx context.Context, users ports.UserRepository
 // callerUser returns the caller's record without an organization, creating
 // or refreshing it as ensureUser does.
 func (az *authorizer) callerUser(ctx context.Context, p ports.Principal) (*domain.User, error) {
+	if err := az.syncProviderMember(ctx, p); err != nil {
+		return nil, err
+	}
 	u, err := az.store.Users().GetByIdentity(ctx, p.Issuer, p.Subject)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):

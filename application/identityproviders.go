@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
@@ -16,8 +17,67 @@ var _ ports.IdentityProviders = (*IdentityProviderService)(nil)
 // organization's own identity provider, and just-in-time membership for the
 // users its tokens name.
 type IdentityProviderService struct {
-	auth *authorizer
-	cfg  Config
+	auth     *authorizer
+	cfg      Config
+	urls     ports.URLPolicy        // nil: https only
+	statuses ports.ProviderStatuses // nil: no status
+	tester   ports.ProviderTokenTester
+}
+
+// httpsOnly is the URL policy without an allow-list.
+type httpsOnly struct{}
+
+func (httpsOnly) CheckURL(raw string) error {
+	if !strings.HasPrefix(raw, "https://") {
+		return errors.New("must be an https URL")
+	}
+	return nil
+}
+
+// validate is the model's rules and the URL policy together: one
+// *domain.ValidationError naming every broken field.
+func (s *IdentityProviderService) validate(spec domain.IdentityProviderSpec) error {
+	var fe []domain.FieldError
+	var ve *domain.ValidationError
+	if err := spec.Validate(); errors.As(err, &ve) {
+		fe = append(fe, ve.Fields...)
+	} else if err != nil {
+		return err
+	}
+	if err := s.checkURLs(spec); errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			if !slices.ContainsFunc(fe, func(g domain.FieldError) bool { return g.Field == f.Field }) {
+				fe = append(fe, f)
+			}
+		}
+	}
+	if len(fe) > 0 {
+		return &domain.ValidationError{Fields: fe}
+	}
+	return nil
+}
+
+// checkURLs applies the URL policy to the URLs of spec that will be
+// fetched: the issuer (discovery) and jwks_url. A refused URL is a
+// *domain.ValidationError naming its field.
+func (s *IdentityProviderService) checkURLs(spec domain.IdentityProviderSpec) error {
+	pol := s.urls
+	if pol == nil {
+		pol = httpsOnly{}
+	}
+	var fe []domain.FieldError
+	if err := pol.CheckURL(spec.Issuer); err != nil {
+		fe = append(fe, domain.FieldError{Field: "issuer", Detail: "must be an https URL (plain http only for a host:port the operator allows)"})
+	}
+	if spec.JWKSURL != "" {
+		if err := pol.CheckURL(spec.JWKSURL); err != nil {
+			fe = append(fe, domain.FieldError{Field: "jwks_url", Detail: "must be an https URL (plain http only for a host:port the operator allows)"})
+		}
+	}
+	if len(fe) > 0 {
+		return &domain.ValidationError{Fields: fe}
+	}
+	return nil
 }
 
 // Get returns the organization's provider (identity_provider:read).
@@ -46,7 +106,7 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 	if err != nil {
 		return nil, false, err
 	}
-	if err := spec.Validate(); err != nil {
+	if err := s.validate(spec); err != nil {
 		return nil, false, err
 	}
 	if slices.Contains(s.cfg.OperatorIssuers, spec.Issuer) {
@@ -166,6 +226,16 @@ func pointerToken(k string) string {
 	return string(out)
 }
 
+// KeyStatus returns the key-set state of p reported by the verifier
+// (ports.ProviderStatuses); false without one, or when the verifier serves
+// another organization's provider under p's issuer.
+func (s *IdentityProviderService) KeyStatus(p *domain.IdentityProvider) (ports.ProviderStatus, bool) {
+	if s.statuses == nil || p == nil {
+		return ports.ProviderStatus{}, false
+	}
+	return s.statuses.ProviderStatus(p.OrgID())
+}
+
 // Delete removes the organization's provider (identity_provider:write).
 // Its users' memberships stay. ifVersion, when non-zero, must be the
 // current version.
@@ -219,8 +289,20 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		return nil, nil
 	}
 	az := s.auth
+	// A read outside the transaction first: a provider without
+	// just-in-time membership (or another issuer's) costs one query and no
+	// transaction.
+	prov, err := az.store.IdentityProviders().Get(ctx, p.ProviderOrgID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case prov.Issuer() != p.Issuer || !prov.Spec().JIT.Enabled:
+		return nil, nil
+	}
 	var out *domain.Membership
-	err := az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		prov, err := r.IdentityProviders().Get(ctx, p.ProviderOrgID)
 		if errors.Is(err, domain.ErrNotFound) {
 			return nil
@@ -281,18 +363,7 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		if !m.IsActive() {
 			return nil
 		}
-		var next []domain.RoleKey
-		for _, k := range m.Roles() {
-			if !slices.Contains(managed, k) || k == domain.RoleOwner {
-				next = append(next, k)
-			}
-		}
-		next = append(next, want...)
-		slices.Sort(next)
-		next = slices.Compact(next)
-		if len(next) == 0 {
-			next = []domain.RoleKey{domain.RoleMember}
-		}
+		next := syncedRoles(m.Roles(), managed, want)
 		if slices.Equal(next, m.Roles()) {
 			return nil
 		}
@@ -306,6 +377,104 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		return nil, err
 	}
 	return out, nil
+}
+
+// syncedRoles are the roles a member holding current keeps after
+// just-in-time membership: the roles the mapping does not manage (and
+// owner) kept, the managed ones replaced by want; member when nothing is
+// left. Sorted, each once.
+func syncedRoles(current, managed, want []domain.RoleKey) []domain.RoleKey {
+	var next []domain.RoleKey
+	for _, k := range current {
+		if !slices.Contains(managed, k) || k == domain.RoleOwner {
+			next = append(next, k)
+		}
+	}
+	next = append(next, want...)
+	slices.Sort(next)
+	next = slices.Compact(next)
+	if len(next) == 0 {
+		next = []domain.RoleKey{domain.RoleMember}
+	}
+	return next
+}
+
+// TestToken is the organization's dry run (see ports.IdentityProviders).
+func (s *IdentityProviderService) TestToken(ctx context.Context, p ports.Principal, org domain.OrgRef, token string, candidate *domain.IdentityProviderSpec) (ports.TokenCheckResult, error) {
+	var none ports.TokenCheckResult
+	az := s.auth
+	acc, err := az.authorize(ctx, p, org, domain.PermIdentityProviderWrite, write)
+	if err != nil {
+		return none, err
+	}
+	orgID := acc.org.ID()
+	var spec domain.IdentityProviderSpec
+	if candidate != nil {
+		if err := s.validate(*candidate); err != nil {
+			return none, err
+		}
+		if slices.Contains(s.cfg.OperatorIssuers, candidate.Issuer) {
+			return none, domain.ErrIdentityProviderConflict
+		}
+		if err := checkMappedRoles(ctx, az.store, acc, candidate.JIT); err != nil {
+			return none, err
+		}
+		spec = *candidate
+	} else {
+		prov, err := az.store.IdentityProviders().Get(ctx, orgID)
+		if err != nil {
+			return none, err
+		}
+		spec = prov.Spec()
+	}
+	if s.tester == nil {
+		return ports.TokenCheckResult{Reason: string(ports.ReasonKeysUnavailable), Detail: "no verifier is configured"}, nil
+	}
+	tp, err := s.tester.TestToken(ctx, orgID, spec, token)
+	var te *ports.TokenError
+	switch {
+	case errors.As(err, &te):
+		return ports.TokenCheckResult{Reason: string(te.Reason), Detail: te.Detail}, nil
+	case err != nil:
+		return none, err
+	}
+	res := ports.TokenCheckResult{Accepted: true, Principal: tp, Organization: acc.org, Roles: []domain.RoleKey{}}
+	a, err := az.store.LoadAccess(ctx, domain.OrgRefByID(orgID), tp.Issuer, tp.Subject)
+	if err != nil {
+		return none, err
+	}
+	m := a.Membership
+	if m != nil && (a.User == nil || m.OrgID() != orgID || m.UserID() != a.User.ID()) {
+		m = nil
+	}
+	res.Membership = m
+	jit := spec.JIT
+	switch {
+	case m != nil && !m.IsActive():
+		// A suspended member stays suspended, with no roles.
+	case jit.Enabled && acc.org.IsActive():
+		managed := jit.MappedRoles()
+		existing, err := existingRoles(ctx, az.store, orgID, managed)
+		if err != nil {
+			return none, err
+		}
+		var want []domain.RoleKey
+		for _, k := range jit.RolesFor(tp.MappedValues) {
+			if slices.Contains(existing, k) {
+				want = append(want, k)
+			}
+		}
+		var current []domain.RoleKey
+		if m != nil {
+			current = m.Roles()
+		}
+		res.Roles = syncedRoles(current, managed, want)
+	case m != nil:
+		for _, r := range rolesHeld(m, a.Roles) {
+			res.Roles = append(res.Roles, r.Key())
+		}
+	}
+	return res, nil
 }
 
 // existingRoles returns the keys among keys that name a role of the

@@ -24,7 +24,7 @@ func (s *OrganizationService) Create(ctx context.Context, p ports.Principal, in 
 	if s.cfg.RestrictOrgCreation && !p.PlatformAdmin {
 		return nil, domain.ErrPlatformAdminRequired
 	}
-	if p.OrgClaim != "" {
+	if bound(p) {
 		return nil, domain.ErrOrganizationMismatch
 	}
 	az := s.auth
@@ -82,8 +82,8 @@ func (s *OrganizationService) List(ctx context.Context, p ports.Principal, q por
 	if !p.PlatformAdmin {
 		f.MemberUserID = u.ID()
 	}
-	if p.OrgClaim != "" {
-		o, err := az.store.Organizations().GetByRef(ctx, domain.ParseOrgRef(p.OrgClaim))
+	if bound(p) {
+		o, err := az.store.Organizations().GetByRef(ctx, boundRef(p))
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			return paginate([]*domain.Organization(nil), f.PageRequest), nil

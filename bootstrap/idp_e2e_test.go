@@ -139,6 +139,13 @@ func (p *oidcProvider) revoke(t *testing.T, client, token string) {
 // minimal configuration, and returns its base URL.
 func startServe(t *testing.T, env map[string]string) string {
 	t.Helper()
+	return startServeWith(t, env, nil)
+}
+
+// startServeWith is startServe with adjust applied to the settings (nil for
+// none).
+func startServeWith(t *testing.T, env map[string]string, adjust func(*settings)) string {
+	t.Helper()
 	addr := freeAddr(t)
 	all := map[string]string{
 		"ORGSTACK_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "e2e.db"),
@@ -157,6 +164,9 @@ func startServe(t *testing.T, env map[string]string) string {
 	s, err := servingSettings(c, all)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(&s)
 	}
 	app := fx.New(appOptions(s, zap.NewNop())...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -473,4 +483,70 @@ func decodeJWT(t *testing.T, raw string) (header, claims map[string]any) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestE2EOrganizationProvider: a second oidc-provider instance registered
+// as an organization's own provider THROUGH THE API (OIDC discovery; plain
+// http on loopback, allowed by ORGSTACK_OUTBOUND_ALLOW), its
+// client_credentials JWT carrying groups: the dry run accepts it with the
+// mapped role; once propagated, its first use makes it a member with that
+// role; it is bound to that organization; after DELETE it is refused
+// (wrong_issuer) within seconds.
+func TestE2EOrganizationProvider(t *testing.T) {
+	op := startOIDCProvider(t, map[string]string{"IDP_ALG": "ES256", "IDP_AUD_SHAPE": "array"})
+	tenant := startOIDCProvider(t, map[string]string{"IDP_ALG": "RS256", "IDP_GROUPS": "orgstack-admins,staff"})
+	hostPort := strings.TrimPrefix(tenant.issuer, "http://")
+	base := startServe(t, map[string]string{"ORGSTACK_OIDC_ISSUER": op.issuer, "ORGSTACK_AUDIENCE": e2eAudience,
+		"ORGSTACK_OUTBOUND_ALLOW": hostPort})
+
+	owner := op.token(t, "app")
+	acme := want(t, base, "POST", "/api/v1/organizations", owner, `{"slug":"acme","name":"Acme"}`, 201, "")
+	globex := want(t, base, "POST", "/api/v1/organizations", owner, `{"slug":"globex","name":"Globex"}`, 201, "")
+	acmePath := "/api/v1/organizations/" + acme["id"].(string)
+	put := `{"issuer":"` + tenant.issuer + `","audiences":["` + e2eAudience + `"],"algorithms":["RS256"],` +
+		`"jit":{"enabled":true,"role_claim":["groups"],"role_mapping":{"orgstack-admins":["admin"]},"default_role":"member"}}`
+	want(t, base, "PUT", acmePath+"/identity-provider", owner, put, 201, "")
+	stored := time.Now()
+
+	tok := tenant.token(t, "app")
+	// The dry run, before and without any membership: accepted, mapped role.
+	res, dry := call(t, base, "POST", acmePath+"/identity-provider/test", owner, mustJSON(map[string]string{"token": tok}))
+	if res.StatusCode != 200 || dry["accepted"] != true || mustJSON(dry["roles"]) != `["admin"]` {
+		t.Fatalf("dry run: %d %v", res.StatusCode, dry)
+	}
+	res, dry = call(t, base, "POST", acmePath+"/identity-provider/test", owner, mustJSON(map[string]string{"token": owner}))
+	if res.StatusCode != 200 || dry["reason"] != "issuer_mismatch" || strings.Contains(mustJSON(dry), op.issuer) {
+		t.Errorf("dry run of the operator's token: %d %v", res.StatusCode, dry)
+	}
+
+	waitFor(t, 10*time.Second, func() bool {
+		res, _ := call(t, base, "GET", "/api/v1/me", tok, "")
+		return res.StatusCode == 200
+	})
+	t.Logf("provider registered through the API honoured after %v", time.Since(stored).Round(10*time.Millisecond))
+	want(t, base, "GET", "/api/v1/members", tok, "", 200, "") // token form: acme; JIT member now
+	_, page := call(t, base, "GET", acmePath+"/members", owner, "")
+	found := false
+	for _, m := range page["data"].([]any) {
+		mm := m.(map[string]any)
+		if mustJSON(mm["roles"]) == `["admin"]` && strings.Contains(mustJSON(mm), tenant.issuer) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no member of the provider with the mapped role: %v", page)
+	}
+	_, body := call(t, base, "GET", "/api/v1/organizations/"+globex["id"].(string), tok, "")
+	if body["code"] != "organization_mismatch" {
+		t.Errorf("provider token on another organization: %v", body)
+	}
+
+	want(t, base, "DELETE", acmePath+"/identity-provider", owner, "", 204, "")
+	deleted := time.Now()
+	waitFor(t, 10*time.Second, func() bool {
+		res, _ := call(t, base, "GET", "/api/v1/me", tok, "")
+		return res.StatusCode == 401
+	})
+	t.Logf("DELETE honoured after %v", time.Since(deleted).Round(10*time.Millisecond))
+	want(t, base, "GET", "/api/v1/me", tok, "", 401, "wrong_issuer")
 }

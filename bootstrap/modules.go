@@ -53,6 +53,9 @@ type settings struct {
 	PublicURL string
 	// Outbound configures the guarded client for tenant-supplied URLs.
 	Outbound outbound.Config
+	// ProviderPoll is how often organizations' identity providers are read
+	// again from the database; 0 is DefaultProviderPoll.
+	ProviderPoll time.Duration
 }
 
 // issuers are the operator-configured issuers: those of ORGSTACK_CONFIG, or
@@ -184,8 +187,11 @@ func ensureSchema(ctx context.Context, store ports.Store, auto bool, log *zap.Lo
 // the module's readiness check.
 var authModule = fx.Module("jwks",
 	fx.Provide(fx.Private, newVerifier),
+	fx.Invoke(startTenantSync),
 	fx.Provide(
 		fx.Annotate(func(v *jwks.Issuers) *jwks.Issuers { return v }, fx.As(new(ports.TokenVerifier)), fx.ResultTags(`name:"jwt"`)),
+		func(v *jwks.Issuers) ports.ProviderStatuses { return v },
+		func(v *jwks.Issuers) ports.ProviderTokenTester { return v },
 		asReadiness(issuersReadiness),
 	),
 )
@@ -201,9 +207,11 @@ func issuersReadiness(v *jwks.Issuers) readinessCheck {
 	}}
 }
 
-func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Issuers, error) {
+func newVerifier(lc fx.Lifecycle, s settings, out *outbound.Client, log *zap.Logger) (*jwks.Issuers, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	v, err := jwks.NewIssuers(ctx, s.issuers(), jwks.IssuersOptions{Logger: log.Named("jwks")})
+	// Organizations' issuers fetch their discovery documents and key sets
+	// through the guarded client only.
+	v, err := jwks.NewIssuers(ctx, s.issuers(), jwks.IssuersOptions{Logger: log.Named("jwks"), TenantHTTPClient: out.HTTPClient()})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("token verifier: %w", err)
@@ -214,9 +222,10 @@ func newVerifier(lc fx.Lifecycle, s settings, log *zap.Logger) (*jwks.Issuers, e
 
 // applicationModule wires the use cases to the driven ports.
 var applicationModule = fx.Module("application",
-	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings) *application.App {
+	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses, tt ports.ProviderTokenTester) *application.App {
 		return application.New(application.Deps{
 			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App, Verifier: v,
+			URLPolicy: out, ProviderStatuses: st, ProviderTokens: tt,
 		})
 	}),
 )

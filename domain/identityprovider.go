@@ -136,10 +136,11 @@ func cloneSpec(s IdentityProviderSpec) IdentityProviderSpec {
 	return s
 }
 
-// validateTenantURL checks a URL an organization supplies: absolute https,
-// a host, no user information and no fragment, key text of at most
-// MaxProviderURL bytes. Which addresses it may reach is the outbound
-// client's rule, not the model's.
+// validateTenantURL checks a URL an organization supplies: absolute http or
+// https, a host, no user information and no fragment, key text of at most
+// MaxProviderURL bytes. Whether plain http is allowed (only for host:port
+// pairs the operator allows) and which addresses it may reach are the
+// outbound policy's rules (ports.URLPolicy), not the model's.
 func validateTenantURL(v string, query bool) error {
 	if !IsKeyText(v) || len(v) < 1 || len(v) > MaxProviderURL {
 		return Invalid("", "must be 1 to %d bytes of text without control characters", MaxProviderURL)
@@ -148,7 +149,7 @@ func validateTenantURL(v string, query bool) error {
 	switch {
 	case err != nil || !u.IsAbs():
 		return Invalid("", "must be an absolute URL")
-	case u.Scheme != "https":
+	case u.Scheme != "https" && u.Scheme != "http":
 		return Invalid("", "must be an https URL")
 	case u.Host == "" || u.Hostname() == "":
 		return Invalid("", "must name a host")

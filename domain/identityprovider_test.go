@@ -51,6 +51,18 @@ func TestNewIdentityProviderValid(t *testing.T) {
 	}
 }
 
+// TestIdentityProviderHTTPURLsAreSyntax: plain http passes the model's
+// rules; whether it is allowed is the outbound policy's decision (the
+// operator's allow-list), taken by the application.
+func TestIdentityProviderHTTPURLsAreSyntax(t *testing.T) {
+	t.Parallel()
+	s := validSpec()
+	s.Issuer, s.Discovery, s.JWKSURL = "http://127.0.0.1:8080/idp", false, "http://127.0.0.1:8080/idp/keys"
+	if err := s.Validate(); err != nil {
+		t.Fatalf("http URLs: %v", err)
+	}
+}
+
 func TestIdentityProviderRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -58,12 +70,12 @@ func TestIdentityProviderRules(t *testing.T) {
 		change func(*domain.IdentityProviderSpec)
 		want   []string
 	}{
-		{"http issuer", func(s *domain.IdentityProviderSpec) { s.Issuer = "http://idp.example.com" }, []string{"issuer"}},
+		{"ftp issuer", func(s *domain.IdentityProviderSpec) { s.Issuer = "ftp://idp.example.com" }, []string{"issuer"}},
 		{"relative issuer", func(s *domain.IdentityProviderSpec) { s.Issuer = "/realms/acme" }, []string{"issuer"}},
 		{"issuer with user info", func(s *domain.IdentityProviderSpec) { s.Issuer = "https://u:p@idp.example.com" }, []string{"issuer"}},
 		{"issuer with fragment", func(s *domain.IdentityProviderSpec) { s.Issuer = "https://idp.example.com#x" }, []string{"issuer"}},
 		{"issuer with control character", func(s *domain.IdentityProviderSpec) { s.Issuer = "https://idp.example.com/\n" }, []string{"issuer"}},
-		{"http jwks", func(s *domain.IdentityProviderSpec) { s.Discovery = false; s.JWKSURL = "http://idp.example.com/keys" }, []string{"jwks_url"}},
+		{"ws jwks", func(s *domain.IdentityProviderSpec) { s.Discovery = false; s.JWKSURL = "wss://idp.example.com/keys" }, []string{"jwks_url"}},
 		{"jwks and discovery", func(s *domain.IdentityProviderSpec) { s.JWKSURL = "https://idp.example.com/keys" }, []string{"jwks_url"}},
 		{"neither jwks nor discovery", func(s *domain.IdentityProviderSpec) { s.Discovery = false }, []string{"jwks_url"}},
 		{"no audience", func(s *domain.IdentityProviderSpec) { s.Audiences = nil }, []string{"audiences"}},
@@ -127,7 +139,7 @@ func TestIdentityProviderReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := validSpec()
-	bad.Issuer = "http://x"
+	bad.Issuer = "ftp://x"
 	if err := p.Replace(bad, time.Now()); err == nil || p.Version() != 1 || p.Issuer() != validSpec().Issuer {
 		t.Fatalf("invalid Replace: err %v, version %d, issuer %s", err, p.Version(), p.Issuer())
 	}

@@ -367,3 +367,48 @@ type Migrator interface {
 	// schema is current when pending is empty.
 	MigrationStatus(ctx context.Context) (applied, pending []string, err error)
 }
+
+// URLPolicy decides whether a URL a tenant supplies may be fetched: its
+// scheme and the operator's allow-list (https, or plain http for a host:port
+// the operator allows). It resolves nothing: the addresses a URL reaches are
+// checked again when it is fetched.
+type URLPolicy interface {
+	// CheckURL returns nil when raw may be fetched, and otherwise an error
+	// whose text says why, fit to show the tenant.
+	CheckURL(raw string) error
+}
+
+// ProviderStatus is the state of an organization's identity provider's key
+// set in this instance.
+type ProviderStatus struct {
+	// Active is true while its key set is kept (from the first token until
+	// it is idle).
+	Active bool
+	// KeysLoaded is true once a key set with a usable key has loaded.
+	KeysLoaded bool
+	// LastRefresh is when a key set last loaded; zero if never.
+	LastRefresh time.Time
+	// LastError classifies the latest failed fetch ("" when none failed):
+	// unreachable, timeout, http_status, invalid_response, no_usable_key or
+	// issuer_mismatch; never an error's text.
+	LastError string
+}
+
+// ProviderStatuses reports the key-set state of organizations' providers.
+type ProviderStatuses interface {
+	// ProviderStatus returns the status of orgID's provider, and false when
+	// this instance does not serve one for it (yet).
+	ProviderStatus(orgID string) (ProviderStatus, bool)
+}
+
+// ProviderTokenTester verifies a token against one organization's provider
+// configuration, for the organization's dry run.
+type ProviderTokenTester interface {
+	// TestToken verifies raw as the tenant issuer orgID configured as spec
+	// would verify it (keys fetched through the guarded client). A token
+	// whose unverified iss is not spec.Issuer is refused with
+	// ReasonIssuerMismatch alone, before anything is fetched. Errors are
+	// *TokenError; a key set that cannot be loaded is ReasonKeysUnavailable
+	// with a detail naming only its error class.
+	TestToken(ctx context.Context, orgID string, spec domain.IdentityProviderSpec, raw string) (Principal, error)
+}

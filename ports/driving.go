@@ -284,4 +284,17 @@ type IdentityProviders interface {
 	// SyncMembership runs just-in-time membership for a principal of an
 	// organization's own provider (see the application's documentation).
 	SyncMembership(ctx context.Context, p Principal) (*domain.Membership, error)
+	// KeyStatus returns the key-set state of provider p in this instance,
+	// and false when it reports none (never used yet, or not served).
+	KeyStatus(p *domain.IdentityProvider) (ProviderStatus, bool)
+	// TestToken is the organization's dry run (identity_provider:write):
+	// whether token would be accepted by the organization's provider, or by
+	// candidate when it is not nil (validated as a PUT validates it), and
+	// the principal, organization and roles it would produce (just-in-time
+	// membership's, without writing anything), or the reason it would be
+	// refused. A token of any other issuer gets only ReasonIssuerMismatch.
+	// The token is never logged, stored or returned. Errors:
+	// domain.ErrNotFound without candidate when the organization has no
+	// provider; those of Put for an invalid candidate.
+	TestToken(ctx context.Context, p Principal, org domain.OrgRef, token string, candidate *domain.IdentityProviderSpec) (TokenCheckResult, error)
 }

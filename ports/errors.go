@@ -33,6 +33,10 @@ const (
 	ReasonWrongType             TokenReason = "wrong_type"             // the typ header is not the one the issuer requires (e.g. at+jwt)
 	ReasonTooOld                TokenReason = "too_old"                // iat is older than the issuer's maximum token age, or missing when one is set
 	ReasonMissingClaim          TokenReason = "missing_claim"          // a claim value the issuer requires (e.g. hd, tid) is absent or different
+	// ReasonIssuerMismatch is the answer of an organization's dry run for a
+	// token of any issuer other than its provider's: it never says which
+	// issuer the token has or whose it is.
+	ReasonIssuerMismatch TokenReason = "issuer_mismatch"
 )
 
 // TokenReasons lists every reason, in the order above.
@@ -40,7 +44,7 @@ var TokenReasons = []TokenReason{
 	ReasonExpired, ReasonNotYetValid, ReasonWrongAudience, ReasonWrongIssuer,
 	ReasonUnknownKey, ReasonBadSignature, ReasonMalformed, ReasonKeysUnavailable,
 	ReasonAmbiguousOrganization, ReasonWrongType, ReasonTooOld, ReasonMissingClaim,
-	ReasonInactive, ReasonIntrospectionUnavailable,
+	ReasonInactive, ReasonIntrospectionUnavailable, ReasonIssuerMismatch,
 }
 
 // TokenError is the error a TokenVerifier returns for a token it does not

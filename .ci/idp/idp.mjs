@@ -10,6 +10,8 @@
 //   IDP_ORG_SHAPE  flat (default: "org_id": "acme") or nested
 //                  ("https://orgstack.test/claims": {"org": "acme"})
 //   IDP_ORG        the organization claim's value (default acme)
+//   IDP_GROUPS     comma-separated values of a "groups" claim in every access
+//                  token (default: no groups claim), for role mappings
 //
 // Clients (client_credentials, client_secret_basic; secret = id + "-secret"):
 //   app         JWT access tokens, no organization claim
@@ -30,6 +32,7 @@ const ALG = process.env.IDP_ALG ?? 'RS256';
 const AUD_SHAPE = process.env.IDP_AUD_SHAPE ?? 'string';
 const ORG_SHAPE = process.env.IDP_ORG_SHAPE ?? 'flat';
 const ORG = process.env.IDP_ORG ?? 'acme';
+const GROUPS = process.env.IDP_GROUPS ? process.env.IDP_GROUPS.split(',') : null;
 
 const { privateKey } = ALG === 'ES256'
   ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -80,6 +83,7 @@ const provider = new Provider(ISSUER, {
   },
   extraTokenClaims: (ctx, token) => {
     const claims = { email: `${token.clientId}@clients.orgstack.test` };
+    if (GROUPS) claims.groups = GROUPS;
     if (withOrg.has(token.clientId)) {
       if (ORG_SHAPE === 'nested') claims['https://orgstack.test/claims'] = { org: ORG };
       else claims.org_id = ORG;

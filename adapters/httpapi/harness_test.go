@@ -82,6 +82,10 @@ type env struct {
 	Server   *httptest.Server
 	Logs     *observer.ObservedLogs
 	key      *rsa.PrivateKey
+	// tenantIss is the issuer URL of an organization's own provider for
+	// tests: an https server on loopback serving the test key set at /jwks,
+	// trusted by the verifier's tenant client (see registerProvider).
+	tenantIss string
 }
 
 // envOption adjusts how newEnv builds the environment.
@@ -149,12 +153,18 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	idp := httptest.NewServer(idpHandler)
 	t.Cleanup(idp.Close)
 
+	tenantIdP := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(keySet)
+	}))
+	t.Cleanup(tenantIdP.Close)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	verifier, err := jwks.NewIssuers(ctx, []jwks.Config{{
 		JWKSURL: idp.URL, Issuer: testIssuer, Audience: testAudience,
 		AdminClaim: testAdminClaim, AdminValue: testAdminValue,
-	}}, jwks.IssuersOptions{})
+	}}, jwks.IssuersOptions{TenantHTTPClient: tenantIdP.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +175,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	app := application.New(application.Deps{
 		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
+		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	readiness := map[string]func(context.Context) error{
@@ -187,7 +198,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{Store: store, App: app, Verifier: verifier, Handler: h, Server: srv, Logs: logs, key: key}
+	return &env{Store: store, App: app, Verifier: verifier, Handler: h, Server: srv, Logs: logs, key: key, tenantIss: tenantIdP.URL}
 }
 
 // tokenOpt adds or changes claims of a test token.

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orgstack/orgstack/domain"
+	"github.com/orgstack/orgstack/ports"
 )
 
 // claimPath is a claim mapping: a list of keys, each walking into the
@@ -67,6 +70,7 @@ type identityProviderJSON struct {
 	CreatedAt          time.Time           `json:"created_at"`
 	UpdatedAt          time.Time           `json:"updated_at"`
 	Version            int64               `json:"version"`
+	Status             *providerStatusJSON `json:"status,omitempty"`
 }
 
 // maxDurationSeconds bounds the seconds fields before they become a
@@ -160,7 +164,12 @@ func (s *server) getIdentityProvider(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeIdentityProvider(w, r, http.StatusOK, p)
+	out := toIdentityProviderJSON(p)
+	if st, ok := s.svc.IdentityProviders.KeyStatus(p); ok {
+		out.Status = toProviderStatusJSON(st)
+	}
+	w.Header().Set("ETag", etag(p.Version()))
+	s.writeData(w, r, http.StatusOK, out)
 }
 
 // putIdentityProvider handles PUT …/identity-provider: 201 when it creates
@@ -200,4 +209,81 @@ func (s *server) deleteIdentityProvider(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// providerStatusJSON is the key-set state of the provider in the instance
+// that answers.
+type providerStatusJSON struct {
+	Active      bool       `json:"active"`
+	KeysLoaded  bool       `json:"keys_loaded"`
+	LastRefresh *time.Time `json:"last_refresh"`
+	LastError   *string    `json:"last_error"`
+}
+
+func toProviderStatusJSON(st ports.ProviderStatus) *providerStatusJSON {
+	out := &providerStatusJSON{Active: st.Active, KeysLoaded: st.KeysLoaded}
+	if !st.LastRefresh.IsZero() {
+		t := st.LastRefresh.UTC()
+		out.LastRefresh = &t
+	}
+	if st.LastError != "" {
+		e := st.LastError
+		out.LastError = &e
+	}
+	return out
+}
+
+// identityProviderTestRequest is the body of POST
+// …/identity-provider/test: a token, and optionally a candidate
+// configuration to test before the PUT.
+type identityProviderTestRequest struct {
+	Token    string                   `json:"token"`
+	Provider *identityProviderRequest `json:"provider"`
+}
+
+// testIdentityProvider handles POST …/identity-provider/test, the
+// organization's dry run. The token is never logged, stored or echoed.
+func (s *server) testIdentityProvider(w http.ResponseWriter, r *http.Request) {
+	var body identityProviderTestRequest
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Token == "" || utf8.RuneCountInString(body.Token) > maxTokenCheckChars || !domain.IsKeyText(body.Token) {
+		s.writeError(w, r, domain.Invalid("token", "required: 1 to %d characters without control characters", maxTokenCheckChars))
+		return
+	}
+	var candidate *domain.IdentityProviderSpec
+	if body.Provider != nil {
+		spec := body.Provider.spec()
+		candidate = &spec
+	}
+	res, err := s.svc.IdentityProviders.TestToken(r.Context(), principal(r.Context()), orgRef(r), body.Token, candidate)
+	if err != nil {
+		s.writeError(w, r, prefixFields(err, "provider"))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, toTokenCheckJSON(res))
+}
+
+// prefixFields puts the field paths of a validation or unknown-reference
+// error under prefix (the candidate is the body's provider member).
+func prefixFields(err error, prefix string) error {
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		out := &domain.ValidationError{}
+		for _, f := range ve.Fields {
+			out.Fields = append(out.Fields, domain.FieldError{Field: prefix + "/" + f.Field, Detail: f.Detail})
+		}
+		return out
+	}
+	var ue *domain.UnknownReferenceError
+	if errors.As(err, &ue) {
+		out := &domain.UnknownReferenceError{}
+		for _, f := range ue.Fields {
+			out.Fields = append(out.Fields, domain.FieldError{Field: prefix + "/" + f.Field, Detail: f.Detail})
+		}
+		return out
+	}
+	return err
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // isolationRoute is one route of organization B, relative to a tenant
@@ -194,6 +196,55 @@ func TestIsolationNoTenantOverride(t *testing.T) {
 	p := wantProblem(t, res, body, http.StatusBadRequest, "organization_context_required")
 	if d, _ := p["detail"].(string); !strings.Contains(d, "/organizations/{orgId}/") {
 		t.Errorf("detail %q does not say which route form to use", d)
+	}
+	wantUnchanged(t, before, b.snapshot(t, e))
+}
+
+// TestIsolationProviderTokens: organization A's own identity provider
+// (just-in-time membership, every user an admin of A) issues a token whose
+// organization claim names B, with B's owner's subject and the platform
+// administrator claim. On every route of B, by ID and by slug, it answers
+// 403 organization_mismatch; in the token form it acts on A, where B's
+// resources are 404. B is unchanged.
+func TestIsolationProviderTokens(t *testing.T) {
+	t.Parallel()
+	e, a, b, fill := isolationOrgs(t)
+	registerProvider(t, e, e.token(a.OwnerSub), a.ID, "admin")
+	before := b.snapshot(t, e)
+	tok := e.tenantToken(b.OwnerSub, jwt.MapClaims{"org_id": b.ID, "groups": []string{"admins"}, testAdminClaim: testAdminValue})
+	res, body := e.do(t, http.MethodGet, "/api/v1/members", tok, nil)
+	wantStatus(t, res, body, http.StatusOK) // a member of A now
+	routes := append([]isolationRoute{
+		{"GET", "", ""},
+		{"PATCH", "", `{"name":"Pwned","slug":"pwned"}`},
+		{"DELETE", "", ""},
+	}, isolationRoutes...)
+	for _, ref := range []string{b.ID, b.Slug} {
+		for _, r := range routes {
+			path := "/api/v1/organizations/" + ref + fill(r.path)
+			t.Run("explicit "+r.method+" "+path, func(t *testing.T) {
+				var body any
+				if r.body != "" {
+					body = fill(r.body)
+				}
+				res, resBody := e.do(t, r.method, path, tok, body)
+				wantProblem(t, res, resBody, http.StatusForbidden, "organization_mismatch")
+			})
+		}
+	}
+	for _, r := range isolationRoutes {
+		if !strings.Contains(r.path, "{") {
+			continue // collection routes act on A itself
+		}
+		path := "/api/v1" + fill(r.path)
+		t.Run("token form "+r.method+" "+path, func(t *testing.T) {
+			var body any
+			if r.body != "" {
+				body = fill(r.body)
+			}
+			res, resBody := e.do(t, r.method, path, tok, body)
+			wantProblem(t, res, resBody, http.StatusNotFound, "not_found")
+		})
 	}
 	wantUnchanged(t, before, b.snapshot(t, e))
 }

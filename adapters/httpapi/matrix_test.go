@@ -208,6 +208,7 @@ var matrix = []matrixRow{
 	{"POST", "/check", true, `{"user_id":"{target}","permission":"{perm}"}`, [6]int{401, 404, 403, 200, 200, 200}},
 	{"GET", "/identity-provider", true, "", [6]int{401, 404, 403, 200, 200, 200}},
 	{"PUT", "/identity-provider", true, `{"issuer":"https://idp-{n}.example.test","audiences":["orgstack"],"algorithms":["ES256"]}`, [6]int{401, 404, 403, 403, 200, 200}},
+	{"POST", "/identity-provider/test", true, `{"token":"not-a-jwt"}`, [6]int{401, 404, 403, 403, 200, 200}},
 	{"DELETE", "/identity-provider", true, "", [6]int{401, 404, 403, 403, 204, 204}},
 }
 

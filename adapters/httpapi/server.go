@@ -158,6 +158,7 @@ func (s *server) routes() {
 		sr.Handle("/identity-provider", authed(s.getIdentityProvider)).Methods(getAndHead...)
 		sr.Handle("/identity-provider", authed(s.putIdentityProvider)).Methods(http.MethodPut)
 		sr.Handle("/identity-provider", authed(s.deleteIdentityProvider)).Methods(http.MethodDelete)
+		sr.Handle("/identity-provider/test", authed(s.testIdentityProvider)).Methods(http.MethodPost)
 	}
 	// The explicit form first: it is the form integrations use most, and the
 	// check route is the hottest of all.

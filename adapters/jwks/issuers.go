@@ -431,3 +431,14 @@ func classify(err error) ErrorClass {
 	}
 	return ErrorInvalidResponse
 }
+
+var _ ports.ProviderStatuses = (*Issuers)(nil)
+
+// ProviderStatus implements ports.ProviderStatuses with TenantStatus.
+func (m *Issuers) ProviderStatus(orgID string) (ports.ProviderStatus, bool) {
+	s, ok := m.TenantStatus(orgID)
+	if !ok {
+		return ports.ProviderStatus{}, false
+	}
+	return ports.ProviderStatus{Active: s.Active, KeysLoaded: s.KeysLoaded, LastRefresh: s.LastRefresh, LastError: string(s.LastError)}, true
+}

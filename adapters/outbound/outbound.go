@@ -505,3 +505,19 @@ func Refused(ip netip.Addr) string {
 	}
 	return ""
 }
+
+// CheckURL implements ports.URLPolicy: raw must be an absolute https URL,
+// or a plain http one whose host:port is on the allow-list. It resolves
+// nothing; the address rules apply when the URL is fetched.
+func (c *Client) CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return &PolicyError{Reason: ReasonScheme, Target: raw, Detail: "must be an absolute URL"}
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && c.allowed(hostPort(u)):
+		return nil
+	}
+	return &PolicyError{Reason: ReasonScheme, Target: u.Redacted(), Detail: "must be an https URL"}
+}

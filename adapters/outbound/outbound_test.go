@@ -356,3 +356,30 @@ func TestOperatorHTTPClient(t *testing.T) {
 		t.Errorf("got %v, want body_too_large", err)
 	}
 }
+
+// TestCheckURL: the URL policy the application consults before storing a
+// tenant's URL: https, or http only for an allowed host:port; no lookup.
+func TestCheckURL(t *testing.T) {
+	c, err := New(Config{Allow: []string{"127.0.0.1:8443", "IdP.local:80"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw, ok := range map[string]bool{
+		"https://idp.example.com/realms/acme":    true,
+		"https://127.0.0.1/anything":             true, // the address rule applies at fetch time
+		"http://127.0.0.1:8443/idp":              true,
+		"http://idp.local/keys":                  true,
+		"http://127.0.0.1:8444/idp":              false,
+		"http://idp.example.com/realms/acme":     false,
+		"ftp://idp.example.com/":                 false,
+		"/relative":                              false,
+		"http://[::1]:8443/idp":                  false,
+		"https://user:pw@idp.example.com/realms": true, // the model refuses user information
+	} {
+		err := c.CheckURL(raw)
+		var pe *PolicyError
+		if ok != (err == nil) || !ok && (!errors.As(err, &pe) || pe.Reason != ReasonScheme) {
+			t.Errorf("CheckURL(%q) = %v, want allowed=%v", raw, err, ok)
+		}
+	}
+}
