@@ -48,6 +48,43 @@ func (c ClaimPath) String() string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
+// Lookup returns the value at c in a token's claims, and whether it is
+// present. The empty path names nothing.
+func (c ClaimPath) Lookup(claims map[string]any) (any, bool) {
+	if len(c) == 0 {
+		return nil, false
+	}
+	var cur any = claims
+	for _, k := range c {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// ClaimHasValue reports whether a claim carries want: a string equal to it,
+// true when want is "true", or an array of strings containing it.
+func ClaimHasValue(claim any, want string) bool {
+	switch c := claim.(type) {
+	case string:
+		return c == want
+	case bool:
+		return c && want == "true"
+	case []any:
+		for _, e := range c {
+			if s, ok := e.(string); ok && s == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // validKeyText reports whether v is 1 to max characters of key text.
 func validKeyText(v string, max int) bool {
 	n := utf8.RuneCountInString(v)

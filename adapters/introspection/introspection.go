@@ -461,7 +461,7 @@ func (v *Verifier) principal(c map[string]any, utf8OK bool, now time.Time) (p po
 	}
 	p.Email, p.Name = optional(v.cfg.EmailClaim), optional(v.cfg.NameClaim)
 	if len(v.cfg.AdminClaim) > 0 {
-		p.PlatformAdmin = hasValue(lookup(c, v.cfg.AdminClaim), v.cfg.AdminValue)
+		p.PlatformAdmin = domain.ClaimHasValue(lookup(c, v.cfg.AdminClaim), v.cfg.AdminValue)
 	}
 	return p, exp, nil
 }
@@ -487,35 +487,7 @@ func lookup(c map[string]any, path []string) any {
 }
 
 func lookupOK(c map[string]any, path []string) (any, bool) {
-	var cur any = c
-	for _, k := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// hasValue reports whether claim carries want: a string equal to it, true
-// when want is "true", or an array of strings containing it.
-func hasValue(claim any, want string) bool {
-	switch c := claim.(type) {
-	case string:
-		return c == want
-	case bool:
-		return c && want == "true"
-	case []any:
-		for _, e := range c {
-			if s, ok := e.(string); ok && s == want {
-				return true
-			}
-		}
-	}
-	return false
+	return domain.ClaimPath(path).Lookup(c)
 }
 
 func malformed(detail string, err error) *ports.TokenError {

@@ -3,6 +3,8 @@ package jwks
 import (
 	"strconv"
 	"strings"
+
+	"github.com/orgstack/orgstack/domain"
 )
 
 // ClaimPath locates a claim: a list of keys walking nested JSON objects
@@ -11,22 +13,10 @@ import (
 // containing dots.
 type ClaimPath []string
 
-// Lookup returns the value at p in claims, and whether it is present.
+// Lookup returns the value at p in claims, and whether it is present
+// (domain.ClaimPath.Lookup).
 func (p ClaimPath) Lookup(claims map[string]any) (any, bool) {
-	if len(p) == 0 {
-		return nil, false
-	}
-	var cur any = claims
-	for _, k := range p {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
+	return domain.ClaimPath(p).Lookup(claims)
 }
 
 // String shows p as a list of quoted keys, such as ["realm_access" "roles"],

@@ -621,7 +621,7 @@ func (v *Verifier) principal(raw string, c jwt.MapClaims) ports.Principal {
 	}
 	if len(v.cfg.AdminPath) > 0 {
 		val, _ := v.cfg.AdminPath.Lookup(c)
-		p.PlatformAdmin = hasValue(val, v.cfg.AdminValue)
+		p.PlatformAdmin = domain.ClaimHasValue(val, v.cfg.AdminValue)
 	}
 	return p
 }
@@ -643,22 +643,4 @@ func stringValues(val any) []string {
 		}
 	}
 	return out
-}
-
-// hasValue reports whether claim carries want: a string equal to it, true
-// when want is "true", or an array of strings containing it.
-func hasValue(claim any, want string) bool {
-	switch c := claim.(type) {
-	case string:
-		return c == want
-	case bool:
-		return c && want == "true"
-	case []any:
-		for _, e := range c {
-			if s, ok := e.(string); ok && s == want {
-				return true
-			}
-		}
-	}
-	return false
 }
