@@ -51,6 +51,24 @@ func startOIDCProvider(t *testing.T, env map[string]string) *oidcProvider {
 	if dir == "" {
 		t.Skip("ORGSTACK_TEST_OIDC_PROVIDER_DIR is not set (.ci/run installs .ci/idp and sets it)")
 	}
+	// The free port may be taken by another test before node binds it: a
+	// provider that exits before it is ready is started again on another.
+	var lastErr string
+	for attempt := 0; attempt < 3; attempt++ {
+		p, errText := tryStartOIDCProvider(t, dir, env)
+		if p != nil {
+			return p
+		}
+		lastErr = errText
+	}
+	t.Fatalf("oidc-provider did not start: %s", lastErr)
+	return nil
+}
+
+// tryStartOIDCProvider starts one provider process and waits until it is
+// ready (nil and the reason when it exits or stays silent for 20 s).
+func tryStartOIDCProvider(t *testing.T, dir string, env map[string]string) (*oidcProvider, string) {
+	t.Helper()
 	addr := freeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command("node", "idp.mjs")
@@ -63,14 +81,15 @@ func startOIDCProvider(t *testing.T, env map[string]string) *oidcProvider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard // oidc-provider's start-up warnings
+	var stderr strings.Builder
+	cmd.Stderr = &stderr // start-up warnings; shown only when it fails
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start oidc-provider: %v", err)
 	}
 	p := &oidcProvider{cmd: cmd}
-	t.Cleanup(p.stop)
 	ready := make(chan string, 1)
+	exited := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -79,14 +98,26 @@ func startOIDCProvider(t *testing.T, env map[string]string) *oidcProvider {
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
+		close(exited) // stdout closes when the process exits
 	}()
 	select {
 	case p.issuer = <-ready:
+		t.Cleanup(p.stop)
 		t.Logf("oidc-provider %s ready in %v", p.issuer, time.Since(start).Round(time.Millisecond))
+		return p, ""
+	case <-exited:
+		_ = cmd.Wait()
+		return nil, "exited before it was ready: " + lastLine(stderr.String())
 	case <-time.After(20 * time.Second):
-		t.Fatal("oidc-provider did not start within 20 s")
+		p.stop()
+		return nil, "not ready within 20 s: " + lastLine(stderr.String())
 	}
-	return p
+}
+
+// lastLine is the last non-empty line of s, for failure messages.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // stop kills the provider (idempotent).
