@@ -119,7 +119,9 @@ func TestMetricsLabelsBounded(t *testing.T) {
 		"decision": func(v string) bool { return v == "allowed" || v == "denied" || v == "refused" },
 		"issuer":   func(v string) bool { return v == testIssuer || v == ports.TenantIssuerLabel || v == "other" },
 		"result":   func(v string) bool { return v == "ok" || v == "error" },
-		"policy":   func(v string) bool { return map[string]bool{"principal": true, "organization": true, "ip": true, "auth_failures": true, "other": true}[v] },
+		"policy": func(v string) bool {
+			return map[string]bool{"principal": true, "organization": true, "ip": true, "auth_failures": true, "other": true}[v]
+		},
 	}
 	seen := map[string]float64{}
 	for _, f := range families {
