@@ -493,14 +493,26 @@ func TestNewCORS(t *testing.T) {
 // hot check route and on /livez (no database): the cost of the
 // instrumentation per request.
 func BenchmarkTelemetry(b *testing.B) {
-	for _, variant := range []string{"off", "metrics"} {
+	for _, variant := range []string{"off", "metrics", "metrics+tracing"} {
 		var opts []envOption
-		if variant == "metrics" {
+		if variant != "off" {
 			opts = append(opts, withMetrics(telemetry.NewMetrics(telemetry.Options{Issuers: []string{testIssuer}})))
+		}
+		if variant == "metrics+tracing" {
+			// As in the perf runs: parentbased_traceidratio 0.01, spans
+			// batched to an exporter that drops them.
+			tr, err := telemetry.NewTracingWith(context.Background(),
+				telemetry.TraceSettings{Sampler: sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))}, "bench",
+				sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+			opts = append(opts, withWrap(tr.Middleware))
 		}
 		e := newEnv(b, opts...)
 		tok := e.token("bench-owner")
-		orgID := e.createOrg(b, tok, "bench-"+variant)
+		orgID := e.createOrg(b, tok, "bench-"+strings.ReplaceAll(variant, "+", "-"))
 		body := `{"subject":"bench-owner","permission":"members:read"}`
 		for _, route := range []struct{ name, method, path, body string }{
 			{"livez", http.MethodGet, "/livez", ""},
