@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orgstack/orgstack/ports"
 )
@@ -63,21 +64,38 @@ var (
 // standard_conforming_strings=on; Open fails when the server's sessions do
 // not use it even so.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return OpenWith(ctx, rawURL, Options{})
+}
+
+// Options adjust OpenWith.
+type Options struct {
+	// TracerProvider, when set, records a client span for every PostgreSQL
+	// statement run inside a sampled trace (see tracing.go); SQLite is not
+	// traced.
+	TracerProvider trace.TracerProvider
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
 	open, ok := openers[strings.ToLower(scheme)]
 	if !ok {
 		return nil, errors.New("sqlstore: unsupported database URL: want postgres://, postgresql:// or sqlite:")
 	}
-	return open(ctx, rawURL, rest)
+	return open(ctx, rawURL, rest, o)
 }
 
 // openers maps each URL scheme the adapter serves to the dialect that opens
 // it; Schemes publishes the keys, so that bootstrap chooses a store by
 // scheme in one place.
-var openers = map[string]func(ctx context.Context, rawURL, rest string) (*Store, error){
-	"postgres":   func(ctx context.Context, rawURL, _ string) (*Store, error) { return openPostgres(ctx, rawURL) },
-	"postgresql": func(ctx context.Context, rawURL, _ string) (*Store, error) { return openPostgres(ctx, rawURL) },
-	"sqlite":     func(ctx context.Context, _, rest string) (*Store, error) { return openSQLite(ctx, rest) },
+var openers = map[string]func(ctx context.Context, rawURL, rest string, o Options) (*Store, error){
+	"postgres": func(ctx context.Context, rawURL, _ string, o Options) (*Store, error) {
+		return openPostgres(ctx, rawURL, o)
+	},
+	"postgresql": func(ctx context.Context, rawURL, _ string, o Options) (*Store, error) {
+		return openPostgres(ctx, rawURL, o)
+	},
+	"sqlite": func(ctx context.Context, _, rest string, _ Options) (*Store, error) { return openSQLite(ctx, rest) },
 }
 
 // Schemes returns the database URL schemes Open accepts, sorted.
@@ -109,7 +127,7 @@ const (
 	DefaultStatementTimeout = "10s"
 )
 
-func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
+func openPostgres(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("sqlstore: invalid PostgreSQL URL")
@@ -132,10 +150,14 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 		q.Set("statement_timeout", DefaultStatementTimeout)
 	}
 	u.RawQuery = q.Encode()
-	sqldb, err := sql.Open("pgx", u.String())
+	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
 	}
+	if o.TracerProvider != nil {
+		cfg.Tracer = newQueryTracer(o.TracerProvider)
+	}
+	sqldb := stdlib.OpenDB(*cfg)
 	// A bounded pool whose connections stay open: a new connection costs a
 	// PostgreSQL backend start and re-plans the cached hot statements, so
 	// churn under load (database/sql keeps only 2 idle connections by
@@ -237,6 +259,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // DB returns the underlying bun database, for tests and tooling.
 func (s *Store) DB() *bun.DB { return s.db }
+
+// Stats reports the connection pool (for the pool metrics).
+func (s *Store) Stats() sql.DBStats { return s.sqldb.Stats() }
 
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.db.Close() }
