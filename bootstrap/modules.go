@@ -186,9 +186,16 @@ func ensureSchema(ctx context.Context, store ports.Store, auto bool, log *zap.Lo
 		return fmt.Errorf("the database schema is behind: %d pending migration(s) (%s); run `orgstack migrate up` or set ORGSTACK_AUTO_MIGRATE=true",
 			len(pending), strings.Join(pending, ", "))
 	}
+	// Several instances may get here at once on an empty database: MigrateUp
+	// serializes them (sqlstore: a PostgreSQL advisory lock), and those that
+	// waited find nothing left to apply.
 	applied, err := m.MigrateUp(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) == 0 {
+		log.Info("migrations already applied by another instance")
+		return nil
 	}
 	log.Info("applied migrations", zap.Strings("migrations", applied))
 	return nil

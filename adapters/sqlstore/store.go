@@ -40,6 +40,11 @@ type Store struct {
 	sqldb   *sql.DB
 	dialect Dialect
 	hot     hotQueries
+	// prepared is how PostgreSQL runs the statements the store would have
+	// prepared (the hot paths and the raw list queries): pgCached, unless
+	// the URL names a default_query_exec_mode, which then holds for every
+	// statement (see Open).
+	prepared pgx.QueryExecMode
 }
 
 var (
@@ -62,7 +67,13 @@ var (
 // take the write lock when they begin. PostgreSQL connections default to
 // pgx's exec query mode (bun interpolates arguments itself) and always set
 // standard_conforming_strings=on; Open fails when the server's sessions do
-// not use it even so.
+// not use it even so. The hot-path statements are prepared once per
+// connection and cached (pgx's cache_statement mode), which needs a session
+// of its own: behind PgBouncer in transaction mode (before 1.21, or without
+// max_prepared_statements) set default_query_exec_mode in the URL
+// (cache_describe, one round trip and no named statements, or exec or
+// simple_protocol), and every statement, the hot paths included, runs in
+// that mode.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return OpenWith(ctx, rawURL, Options{})
 }
@@ -133,7 +144,8 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*Store, error)
 		return nil, errors.New("sqlstore: invalid PostgreSQL URL")
 	}
 	q := u.Query()
-	if q.Get("default_query_exec_mode") == "" {
+	explicitMode := q.Get("default_query_exec_mode") != ""
+	if !explicitMode {
 		q.Set("default_query_exec_mode", "exec")
 	}
 	// A startup parameter, so every connection of the pool has it before its
@@ -152,7 +164,11 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*Store, error)
 	u.RawQuery = q.Encode()
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
+		return nil, errors.New("sqlstore: invalid PostgreSQL URL parameters (default_query_exec_mode?)")
+	}
+	prepared := pgCached
+	if explicitMode {
+		prepared = cfg.DefaultQueryExecMode
 	}
 	if o.TracerProvider != nil {
 		cfg.Tracer = newQueryTracer(o.TracerProvider)
@@ -170,6 +186,7 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
+	s.prepared, s.hot.mode = prepared, prepared
 	if err := checkStandardStrings(ctx, sqldb); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -251,7 +268,7 @@ func newStore(ctx context.Context, sqldb *sql.DB, db *bun.DB, d Dialect) (*Store
 		_ = sqldb.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
 	}
-	return &Store{db: db, sqldb: sqldb, dialect: d, hot: newHotQueries(d)}, nil
+	return &Store{db: db, sqldb: sqldb, dialect: d, hot: newHotQueries(d), prepared: pgCached}, nil
 }
 
 // Dialect returns the database the store talks to.
@@ -281,7 +298,7 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, r port
 }
 
 func (s *Store) repos(db bun.IDB) repositories {
-	return repositories{conn{db: db, pg: s.dialect == Postgres}}
+	return repositories{conn{db: db, pg: s.dialect == Postgres, mode: s.prepared}}
 }
 
 // Organizations returns the organization repository outside any transaction.
@@ -308,8 +325,9 @@ func (s *Store) IdentityProviders() ports.IdentityProviderRepository {
 // conn is what every repository holds: a bun.IDB (the pool or a
 // transaction) and the dialect.
 type conn struct {
-	db bun.IDB
-	pg bool
+	db   bun.IDB
+	pg   bool
+	mode pgx.QueryExecMode // for the raw statements on PostgreSQL: Store.prepared
 }
 
 // forUpdate appends a row-lock clause on PostgreSQL; SQLite needs none
@@ -342,7 +360,7 @@ func (c conn) inTx(ctx context.Context, fn func(ctx context.Context, c conn) err
 		return fn(ctx, c)
 	}
 	return unavailable(c.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, conn{db: tx, pg: c.pg})
+		return fn(ctx, conn{db: tx, pg: c.pg, mode: c.mode})
 	}))
 }
 
@@ -359,5 +377,6 @@ func (r repositories) IdentityProviders() ports.IdentityProviderRepository {
 }
 
 // pgCached makes pgx prepare and cache the statement on the connection; it
-// is passed as the first query argument through database/sql.
+// is passed as the first query argument through database/sql. It is the
+// default of Store.prepared.
 var pgCached = pgx.QueryExecModeCacheStatement
