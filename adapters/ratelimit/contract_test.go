@@ -1,0 +1,118 @@
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orgstack/orgstack/adapters/ratelimit/redistest"
+	"github.com/orgstack/orgstack/ports"
+)
+
+// runContract is the one contract every ports.RateLimiter here passes, in
+// real time (Redis keeps its own clock). newLimiter returns a fresh limiter
+// of l whose keys no other test shares.
+func runContract(t *testing.T, newLimiter func(t *testing.T, l Limit) ports.RateLimiter) {
+	ctx := context.Background()
+	near := func(t *testing.T, what string, got, want, slack time.Duration) {
+		t.Helper()
+		if got < want-slack || got > want+slack {
+			t.Errorf("%s = %v, want %v ± %v", what, got, want, slack)
+		}
+	}
+
+	t.Run("quota, remaining, reset and retry", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t, Limit{Quota: 3, Window: time.Hour})
+		for i, want := range []int{2, 1, 0} {
+			d, err := l.Allow(ctx, "alice")
+			if err != nil || !d.Allowed || d.Remaining != want || d.Quota != 3 || d.Window != time.Hour {
+				t.Fatalf("request %d: got %+v, %v; want allowed, %d remaining, quota 3 per 1h", i+1, d, err, want)
+			}
+			near(t, "Reset", d.Reset, time.Duration(i+1)*20*time.Minute, 5*time.Second)
+		}
+		d, err := l.Allow(ctx, "alice")
+		if err != nil || d.Allowed || d.Remaining != 0 {
+			t.Fatalf("4th request: got %+v, %v; want refused", d, err)
+		}
+		near(t, "RetryAfter", d.RetryAfter, 20*time.Minute, 5*time.Second)
+		if d, err := l.Allow(ctx, "bob"); err != nil || !d.Allowed || d.Remaining != 2 {
+			t.Fatalf("another key: got %+v, %v; want its own quota", d, err)
+		}
+	})
+
+	t.Run("burst below the quota", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t, Limit{Quota: 60, Window: time.Hour, Burst: 5})
+		for i := range 5 {
+			if d, err := l.Allow(ctx, "k"); err != nil || !d.Allowed {
+				t.Fatalf("request %d of the burst: %+v, %v", i+1, d, err)
+			}
+		}
+		d, err := l.Allow(ctx, "k")
+		if err != nil || d.Allowed {
+			t.Fatalf("past the burst: %+v, %v; want refused", d, err)
+		}
+		near(t, "RetryAfter", d.RetryAfter, time.Minute, 5*time.Second)
+	})
+
+	t.Run("refills at the rate", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t, Limit{Quota: 20, Window: time.Second})
+		for range 20 {
+			_, _ = l.Allow(ctx, "k")
+		}
+		if d, _ := l.Allow(ctx, "k"); d.Allowed {
+			t.Fatalf("past the quota: %+v; want refused", d)
+		}
+		time.Sleep(150 * time.Millisecond) // 3 requests' worth at 20/s
+		if d, err := l.Allow(ctx, "k"); err != nil || !d.Allowed {
+			t.Fatalf("after a refill: %+v, %v; want allowed", d, err)
+		}
+	})
+
+	t.Run("exact under concurrency", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t, Limit{Quota: 100, Window: time.Hour})
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 40 {
+					d, err := l.Allow(ctx, "shared")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if d.Allowed {
+						allowed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if got := allowed.Load(); got != 100 {
+			t.Fatalf("%d of 320 allowed, want exactly the quota of 100", got)
+		}
+	})
+}
+
+func TestMemoryContract(t *testing.T) {
+	runContract(t, func(t *testing.T, l Limit) ports.RateLimiter { return NewMemory(l, 1000) })
+}
+
+func TestSharedContract(t *testing.T) {
+	url := redistest.URL(t)
+	runContract(t, func(t *testing.T, l Limit) ports.RateLimiter {
+		s, err := NewShared(SharedOptions{URL: url, KeyPrefix: redistest.Prefix(t, url)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s.Policy("contract", l)
+	})
+}
