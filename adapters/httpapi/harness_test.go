@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,8 @@ type envOption func(*envConfig)
 
 type envConfig struct {
 	store     func(testing.TB) *sqlstore.Store
-	limiter   ports.RateLimiter
+	limits    *RateLimits
+	proxies   []netip.Prefix
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
@@ -116,9 +118,19 @@ func withRestrictedCreation() envOption {
 	return func(c *envConfig) { c.appConfig.RestrictOrgCreation = true }
 }
 
-// withReadiness adds a readiness check to /readyz.
+// withLimiter limits each caller with l.
 func withLimiter(l ports.RateLimiter) envOption {
-	return func(c *envConfig) { c.limiter = l }
+	return withLimits(Limiters{Principal: l})
+}
+
+// withLimits applies l (organization limits included).
+func withLimits(l Limiters) envOption {
+	return func(c *envConfig) { c.limits = NewRateLimits(l, nil) }
+}
+
+// withTrustedProxies sets Options.TrustedProxies.
+func withTrustedProxies(p ...netip.Prefix) envOption {
+	return func(c *envConfig) { c.proxies = p }
 }
 
 // withStore runs the environment on the store open returns instead of
@@ -127,6 +139,7 @@ func withStore(open func(testing.TB) *sqlstore.Store) envOption {
 	return func(c *envConfig) { c.store = open }
 }
 
+// withReadiness adds a readiness check to /readyz.
 func withReadiness(name string, fn func(context.Context) error) envOption {
 	return func(c *envConfig) { c.readiness[name] = fn }
 }
@@ -173,8 +186,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if cfg.appConfig.OperatorIssuers == nil {
 		cfg.appConfig.OperatorIssuers = []string{testIssuer} // as bootstrap passes it
 	}
+	var orgLimiter ports.OrganizationLimiter
+	if cfg.limits != nil {
+		orgLimiter = cfg.limits
+	}
 	app := application.New(application.Deps{
-		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
+		OrgLimiter: orgLimiter,
+		Store:      store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -194,7 +212,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
 		IdentityProviders: app.IdentityProviders,
-	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
+	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, RateLimits: cfg.limits, TrustedProxies: cfg.proxies,
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

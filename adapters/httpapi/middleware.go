@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -22,10 +23,23 @@ const (
 )
 
 // requestInfo is what the outer middleware learns about a request and the
-// inner layers fill in: its ID and the route template that matched.
+// inner layers fill in: its ID, the client's address (from the connection,
+// or from Forwarded / X-Forwarded-For behind a trusted proxy), the route
+// template that matched, and what the rate limits decided.
 type requestInfo struct {
-	id    string
-	route string
+	id       string
+	clientIP netip.Addr
+	route    string
+	rate     rateState
+}
+
+// clientAddr returns the client address of the request being served (the
+// zero Addr when unknown).
+func clientAddr(ctx context.Context) netip.Addr {
+	if ri := infoOf(ctx); ri != nil {
+		return ri.clientIP
+	}
+	return netip.Addr{}
 }
 
 func infoOf(ctx context.Context) *requestInfo {
@@ -75,9 +89,12 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// statusRecorder remembers the status and the number of body bytes written.
+// statusRecorder remembers the status and the number of body bytes
+// written, and adds the RateLimit fields of what the limits decided (some
+// are decided deep inside the application) just before the header goes out.
 type statusRecorder struct {
 	http.ResponseWriter
+	ri     *requestInfo
 	status int
 	bytes  int
 }
@@ -85,13 +102,14 @@ type statusRecorder struct {
 func (w *statusRecorder) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.ri.rate.writeHeaders(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
@@ -102,7 +120,8 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // outer wraps the whole router: it assigns the request ID (echoing a
-// well-formed incoming X-Request-ID), sets it on every response, recovers
+// well-formed incoming X-Request-ID) and resolves the client address, sets
+// the ID on every response, recovers
 // panics as 500 problems and writes one access-log line per request. It never
 // logs headers, so the Authorization header never reaches the log.
 func (s *server) outer(next http.Handler) http.Handler {
@@ -112,13 +131,13 @@ func (s *server) outer(next http.Handler) http.Handler {
 		if len(r.Header.Values("X-Request-ID")) != 1 || !validRequestID(id) {
 			id = newRequestID()
 		}
-		ri := &requestInfo{id: id}
+		ri := &requestInfo{id: id, clientIP: clientIP(r, s.trustedProxies)}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, ri))
 		w.Header().Set("X-Request-ID", id)
 		// No response may be sniffed into another type (RFC 9457 problem
 		// bodies and JSON included).
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusRecorder{ResponseWriter: w, ri: ri}
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -146,7 +165,8 @@ func (s *server) outer(next http.Handler) http.Handler {
 				zap.Int("status", rec.status),
 				zap.Int("bytes", rec.bytes),
 				zap.Duration("duration", time.Since(start)),
-				zap.String("request_id", id))
+				zap.String("request_id", id),
+				zap.Stringer("client_ip", ri.clientIP))
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -13,7 +13,7 @@ import (
 // RateLimit-Policy and RateLimit fields.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withLimiter(ratelimit.NewMemory(3, time.Minute, 1000)))
+	e := newEnv(t, withLimiter(ratelimit.NewMemory(ratelimit.Limit{Quota: 3, Window: time.Minute}, 1000)))
 	alice, bob := e.token("rl-alice"), e.token("rl-bob")
 
 	for i, wantRemaining := range []string{`"principal";r=2;`, `"principal";r=1;`, `"principal";r=0;`} {
