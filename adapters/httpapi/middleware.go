@@ -166,7 +166,7 @@ func (s *server) outer(next http.Handler) http.Handler {
 				zap.Int("bytes", rec.bytes),
 				zap.Duration("duration", time.Since(start)),
 				zap.String("request_id", id),
-				zap.Stringer("client_ip", ri.clientIP))
+				zap.String("client_ip", ri.clientIP.String()))
 		}()
 		next.ServeHTTP(rec, r)
 	})
