@@ -87,9 +87,23 @@ func NewShared(o SharedOptions) (*Shared, error) {
 	log := o.Logger
 	if log == nil {
 		log = zap.NewNop()
+	} else {
+		quietRedisLog.Do(func() { redis.SetLogger(redisLogger{log.Named("redis")}) })
 	}
 	c := redis.NewClient(opt)
 	return &Shared{client: c, lim: redis_rate.NewLimiter(c), o: o, log: log, now: time.Now}, nil
+}
+
+// quietRedisLog routes go-redis's own log lines (one per failed dial,
+// printed to stderr by default; the setting is global to go-redis) to the
+// first Shared's logger at debug level: the outage itself is logged once,
+// by Shared.
+var quietRedisLog sync.Once
+
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...))
 }
 
 // Close closes the connections to Redis.
