@@ -116,3 +116,40 @@ func TestSharedContract(t *testing.T) {
 		return s.Policy("contract", l)
 	})
 }
+
+// BenchmarkAllow measures one decision of each limiter (the shared one
+// against ORGSTACK_TEST_REDIS_URL, a round trip to Redis per decision):
+//
+//	ORGSTACK_TEST_REDIS_URL=redis://127.0.0.1:6379/0 go test -run '^$' -bench Allow ./adapters/ratelimit/
+func BenchmarkAllow(b *testing.B) {
+	ctx := context.Background()
+	l := Limit{Quota: 1 << 30, Window: time.Hour}
+	b.Run("memory", func(b *testing.B) {
+		m := NewMemory(l, 1000)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = m.Allow(ctx, "k")
+			}
+		})
+	})
+	b.Run("redis", func(b *testing.B) {
+		url := redistest.URL(b)
+		s, err := NewShared(SharedOptions{URL: url, KeyPrefix: redistest.Prefix(b, url)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		p := s.Policy("bench", l)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := p.Allow(ctx, "k"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		if s.FallingBack() {
+			b.Fatal("fell back during the benchmark")
+		}
+	})
+}
