@@ -25,6 +25,7 @@ type rateLimitSettings struct {
 	IP, IPBurst                            int
 	AuthFailures, AuthFailuresBurst        int // per minute
 	RedisURL, RedisURLFile, RedisKeyPrefix string
+	RedisTimeout                           time.Duration
 	FailClosed                             bool
 	TrustedProxies                         []netip.Prefix
 }
@@ -41,6 +42,7 @@ func rateLimitSettingsOf(c Config) rateLimitSettings {
 		IP: c.RateLimitIP, IPBurst: c.RateLimitIPBurst,
 		AuthFailures: c.RateLimitAuthFailures, AuthFailuresBurst: c.RateLimitAuthFailuresBurst,
 		RedisURL: c.RedisURL, RedisURLFile: c.RedisURLFile, RedisKeyPrefix: c.RedisKeyPrefix,
+		RedisTimeout:   c.RedisTimeout,
 		FailClosed:     c.RateLimitFailClosed,
 		TrustedProxies: proxies,
 	}
@@ -71,6 +73,9 @@ func (c Config) validateRateLimits() error {
 			// The URL may hold a password: never print it.
 			errs = append(errs, errors.New("ORGSTACK_REDIS_URL is not a redis:// or rediss:// URL"))
 		}
+	}
+	if c.RedisTimeout < time.Millisecond || c.RedisTimeout > 10*time.Second {
+		errs = append(errs, errors.New("ORGSTACK_REDIS_TIMEOUT must be between 1ms and 10s"))
 	}
 	if c.RateLimitFailClosed && c.RedisURL == "" && c.RedisURLFile == "" {
 		errs = append(errs, errors.New("ORGSTACK_RATE_LIMIT_FAIL_CLOSED needs ORGSTACK_REDIS_URL (or _FILE)"))
@@ -142,7 +147,7 @@ func newRateLimits(p rateLimitParams) (rateLimitResult, error) {
 	}
 	if redisURL != "" {
 		shared, err := ratelimit.NewShared(ratelimit.SharedOptions{
-			URL: redisURL, KeyPrefix: s.RedisKeyPrefix, FailClosed: s.FailClosed, Logger: log, Events: p.Events,
+			URL: redisURL, KeyPrefix: s.RedisKeyPrefix, Timeout: s.RedisTimeout, FailClosed: s.FailClosed, Logger: log, Events: p.Events,
 		})
 		if err != nil {
 			return rateLimitResult{}, errors.New("ORGSTACK_REDIS_URL(_FILE) is not a redis:// or rediss:// URL")

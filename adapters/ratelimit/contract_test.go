@@ -60,16 +60,17 @@ func runContract(t *testing.T, newLimiter func(t *testing.T, l Limit) ports.Rate
 
 	t.Run("refills at the rate", func(t *testing.T) {
 		t.Parallel()
-		l := newLimiter(t, Limit{Quota: 20, Window: time.Second})
-		for range 20 {
-			_, _ = l.Allow(ctx, "k")
-		}
-		if d, _ := l.Allow(ctx, "k"); d.Allowed {
-			t.Fatalf("past the quota: %+v; want refused", d)
-		}
-		time.Sleep(150 * time.Millisecond) // 3 requests' worth at 20/s
+		l := newLimiter(t, Limit{Quota: 3600, Window: time.Hour, Burst: 1}) // one a second
 		if d, err := l.Allow(ctx, "k"); err != nil || !d.Allowed {
-			t.Fatalf("after a refill: %+v, %v; want allowed", d, err)
+			t.Fatalf("first: %+v, %v", d, err)
+		}
+		d, err := l.Allow(ctx, "k")
+		if err != nil || d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > time.Second {
+			t.Fatalf("past the burst: %+v, %v; want refused for at most 1 s", d, err)
+		}
+		time.Sleep(d.RetryAfter + 50*time.Millisecond)
+		if d, err := l.Allow(ctx, "k"); err != nil || !d.Allowed {
+			t.Fatalf("after RetryAfter: %+v, %v; want allowed", d, err)
 		}
 	})
 

@@ -23,7 +23,7 @@ type SharedOptions struct {
 	// KeyPrefix starts every key this limiter writes (redis_rate puts its
 	// own "rate:" before it).
 	KeyPrefix string
-	// Timeout bounds each Redis call, connecting included; default 100 ms.
+	// Timeout bounds each Redis call, connecting included; default 250 ms.
 	Timeout time.Duration
 	// RetryEvery is how often Redis is tried again while it is failing;
 	// meanwhile every call is answered by the fallback. Default 1 s.
@@ -69,7 +69,7 @@ func NewShared(o SharedOptions) (*Shared, error) {
 		return nil, fmt.Errorf("redis URL: %w", err)
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 100 * time.Millisecond
+		o.Timeout = 250 * time.Millisecond
 	}
 	if o.RetryEvery <= 0 {
 		o.RetryEvery = time.Second

@@ -66,7 +66,7 @@ func TestSharedFallsBackAndRecovers(t *testing.T) {
 		t.Fatal("not falling back with redis down")
 	}
 	// 200 calls over about a second: at most two or three ask Redis, each
-	// bounded by the 100 ms call timeout.
+	// bounded by the 250 ms call timeout.
 	if slowest > time.Second {
 		t.Errorf("a call took %v with redis down", slowest)
 	}
