@@ -386,6 +386,9 @@ func TestServeRedisOutage(t *testing.T) {
 	prefix := "outage:"
 	c := newRLCluster(t, map[string]string{
 		"ORGSTACK_REDIS_URL": srv.URL(), "ORGSTACK_REDIS_KEY_PREFIX": prefix,
+		// A stopped server refuses at once; the generous bound keeps a busy
+		// machine from counting a slow answer as one more outage.
+		"ORGSTACK_REDIS_TIMEOUT": "2s",
 		"ORGSTACK_RATE_LIMIT": "1000000", "ORGSTACK_RATE_LIMIT_WINDOW": "1h",
 	})
 	core, logs := observer.New(zapcore.InfoLevel)
