@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,6 +59,10 @@ type RateLimits struct {
 	// a flood of bad tokens costs no verification.
 	mu      sync.Mutex
 	blocked map[string]authBlock
+	// nBlocked is len(blocked), read without the lock: requests skip the
+	// lock while no address is blocked (nearly always).
+	nBlocked atomic.Int64
+	swept    time.Time // when expired blocks were last forgotten
 }
 
 type authBlock struct {
@@ -194,7 +199,7 @@ func (rl *RateLimits) AdmitOrganization(ctx context.Context, orgID string) error
 // client address whose failed-authentication quota is spent is refused,
 // then the per-address limit is taken.
 func (rl *RateLimits) beforeAuth(ctx context.Context, st *rateState, ipKey string) error {
-	if rl.l.AuthFailures != nil {
+	if rl.l.AuthFailures != nil && rl.nBlocked.Load() > 0 {
 		if b, ok := rl.blockedUntil(ipKey); ok {
 			rl.decided(policyAuthFailures, false)
 			st.note(policyAuthFailures, b.d)
@@ -232,6 +237,17 @@ func (rl *RateLimits) authFailed(ctx context.Context, st *rateState, ipKey strin
 func (rl *RateLimits) blockedUntil(ipKey string) (authBlock, bool) {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
+	if now := time.Now(); now.Sub(rl.swept) > time.Second {
+		// Forget expired blocks, so that requests take the lock-free path
+		// again once no address is blocked.
+		rl.swept = now
+		for k, b := range rl.blocked {
+			if !b.until.After(now) {
+				delete(rl.blocked, k)
+			}
+		}
+		rl.nBlocked.Store(int64(len(rl.blocked)))
+	}
 	b, ok := rl.blocked[ipKey]
 	if !ok {
 		return authBlock{}, false
@@ -239,6 +255,7 @@ func (rl *RateLimits) blockedUntil(ipKey string) (authBlock, bool) {
 	left := time.Until(b.until)
 	if left <= 0 {
 		delete(rl.blocked, ipKey)
+		rl.nBlocked.Store(int64(len(rl.blocked)))
 		return authBlock{}, false
 	}
 	b.d.RetryAfter, b.d.Remaining = left, 0
@@ -255,11 +272,13 @@ func (rl *RateLimits) block(ipKey string, d ports.RateDecision) {
 				delete(rl.blocked, k)
 			}
 		}
+		rl.nBlocked.Store(int64(len(rl.blocked)))
 		if len(rl.blocked) >= maxBlocked {
 			return // full of live blocks: the limiter itself still counts
 		}
 	}
 	rl.blocked[ipKey] = authBlock{until: now.Add(max(d.RetryAfter, time.Second)), d: d}
+	rl.nBlocked.Store(int64(len(rl.blocked)))
 }
 
 // ipKey is the key of a client address: the address itself for IPv4, its
