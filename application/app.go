@@ -37,6 +37,9 @@ type Deps struct {
 	// ProviderTokens verifies tokens for organizations' dry runs; nil
 	// answers every dry run as keys_unavailable.
 	ProviderTokens ports.ProviderTokenTester
+	// OrgLimiter, when set, limits requests per organization once the
+	// organization is resolved; nil limits nothing.
+	OrgLimiter ports.OrganizationLimiter
 }
 
 // App holds one service per driving port.
@@ -56,7 +59,7 @@ type App struct {
 
 // New builds every use case on d.
 func New(d Deps) *App {
-	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs}
+	a := &authorizer{store: d.Store, clock: d.Clock, ids: d.IDs, limiter: d.OrgLimiter}
 	idps := &IdentityProviderService{auth: a, cfg: d.Config, urls: d.URLPolicy, statuses: d.ProviderStatuses, tester: d.ProviderTokens}
 	a.jit = idps
 	var tc *TokenCheckService

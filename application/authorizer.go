@@ -18,6 +18,9 @@ type authorizer struct {
 	// own providers before their access is loaded; nil in tests that build
 	// an authorizer alone.
 	jit *IdentityProviderService
+	// limiter, when set, takes one request from the organization's quota
+	// once the caller's access to it is established (see accessFrom).
+	limiter ports.OrganizationLimiter
 }
 
 // access is what the caller is in one organization, resolved for one request.
@@ -105,7 +108,8 @@ func (az *authorizer) syncProviderMember(ctx context.Context, p ports.Principal)
 // accessFrom applies the access rules to what the store read about the
 // caller: the caller's record is created or refreshed, and ErrNotFound is
 // returned for a missing organization or a caller who is not an active
-// member of it (platform administrators excepted).
+// member of it (platform administrators excepted). Then the organization's
+// rate limit, when configured, is taken (*ports.RateLimitedError).
 func (az *authorizer) accessFrom(ctx context.Context, p ports.Principal, a ports.Access) (*access, error) {
 	user, err := az.ensureUser(ctx, p, a.User)
 	if err != nil {
@@ -121,6 +125,15 @@ func (az *authorizer) accessFrom(ctx context.Context, p ports.Principal, a ports
 	}
 	if !p.PlatformAdmin && (m == nil || !m.IsActive()) {
 		return nil, domain.ErrNotFound
+	}
+	// The organization's quota is taken here, once per tenant request: by
+	// its resolved ID (an ID and a slug share one quota), with no extra
+	// round trip, and only for callers who may see it (an outsider cannot
+	// spend a tenant's quota).
+	if az.limiter != nil {
+		if err := az.limiter.AdmitOrganization(ctx, a.Org.ID()); err != nil {
+			return nil, err
+		}
 	}
 	acc := &access{principal: p, org: a.Org, user: user, membership: m}
 	switch {

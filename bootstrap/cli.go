@@ -189,8 +189,7 @@ func serveSettings(c Config) settings {
 		MaxConns:        c.DatabaseMaxConn,
 		ShutdownTimeout: c.ShutdownTimeout,
 		ShutdownDelay:   c.ShutdownDelay,
-		RateLimit:       c.RateLimit,
-		RateWindow:      c.RateLimitWindow,
+		Limits:          rateLimitSettingsOf(c),
 		Auth: jwks.Config{
 			JWKSURL:         c.JWKSURL,
 			Issuer:          c.OIDCIssuer,

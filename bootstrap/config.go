@@ -53,8 +53,8 @@ type Config struct {
 	PlatformAdminClaim  string        `env:"PLATFORM_ADMIN_CLAIM" cmds:"serve config" show:"off" desc:"claim marking platform administrators (string, boolean or array)"`
 	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE" cmds:"serve config" show:"none" desc:"value of that claim that means platform administrator"`
 	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false" cmds:"serve dev" desc:"only platform administrators may create organizations"`
-	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller may make per window, in this process (429 beyond)"`
-	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota"`
+	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller (issuer + subject) may make per window (429 beyond)"`
+	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota, and of the organization and client-address quotas"`
 	PublicURL           string        `env:"PUBLIC_URL" cmds:"serve dev" show:"off" desc:"external base URL (https, or http on loopback); the resource identifier of /.well-known/oauth-protected-resource, and resource_metadata in WWW-Authenticate"`
 	OutboundAllow       []string      `env:"OUTBOUND_ALLOW" cmds:"serve dev" show:"none" desc:"host:port pairs that tenant-supplied URLs may reach despite the address and https rules (tests, special cases)"`
 
@@ -66,6 +66,23 @@ type Config struct {
 	IntrospectionSubjectClaim     string        `env:"INTROSPECTION_SUBJECT_CLAIM" envDefault:"sub" cmds:"serve" desc:"claim of the introspection answer that names the user (client_id for providers that give machine tokens no sub)"`
 	IntrospectionCacheTTL         time.Duration `env:"INTROSPECTION_CACHE_TTL" envDefault:"5m" cmds:"serve" desc:"how long an active answer is reused (at most 5m, and never past the token's exp)"`
 	IntrospectionRate             int           `env:"INTROSPECTION_RATE" envDefault:"50" cmds:"serve" desc:"introspection calls per second (and burst) per instance; beyond it 503"`
+
+	// Rate limits beyond the per-caller quota (bootstrap/ratelimit.go).
+	RateLimitBurst             int           `env:"RATE_LIMIT_BURST" envDefault:"0" cmds:"serve dev" show:"0 (the quota)" desc:"requests a caller may make at once"`
+	RateLimitWrites            int           `env:"RATE_LIMIT_WRITES" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"writes (POST, PUT, PATCH, DELETE; not POST …/check) each caller may make per window, on top of its quota"`
+	RateLimitOrg               int           `env:"RATE_LIMIT_ORG" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests all callers of one organization may make together per window"`
+	RateLimitOrgBurst          int           `env:"RATE_LIMIT_ORG_BURST" envDefault:"0" cmds:"serve dev" show:"0 (the quota)" desc:"requests an organization may make at once"`
+	RateLimitOrgWrites         int           `env:"RATE_LIMIT_ORG_WRITES" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"writes all callers of one organization may make together per window, on top of its quota"`
+	RateLimitIP                int           `env:"RATE_LIMIT_IP" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests to authenticated routes per client address (IPv6: per /64) per window"`
+	RateLimitIPBurst           int           `env:"RATE_LIMIT_IP_BURST" envDefault:"0" cmds:"serve dev" show:"0 (the quota)" desc:"requests a client address may make at once"`
+	RateLimitAuthFailures      int           `env:"RATE_LIMIT_AUTH_FAILURES" envDefault:"600" cmds:"serve dev" desc:"failed authentications (401) per client address per minute; beyond it 429 without verifying; 0 turns it off"`
+	RateLimitAuthFailuresBurst int           `env:"RATE_LIMIT_AUTH_FAILURES_BURST" envDefault:"0" cmds:"serve dev" show:"0 (the quota)" desc:"failed authentications a client address may have at once"`
+	RateLimitFailClosed        bool          `env:"RATE_LIMIT_FAIL_CLOSED" envDefault:"false" cmds:"serve" desc:"while Redis cannot be reached, answer limited requests 503 instead of limiting in process"`
+	RedisURL                   string        `env:"REDIS_URL" cmds:"serve" show:"off" desc:"Redis for limits shared by every instance (redis://[user:password@]host:port/db or rediss://)"`
+	RedisURLFile               string        `env:"REDIS_URL_FILE" cmds:"serve" show:"none" desc:"file holding that URL (it may hold a password)"`
+	RedisKeyPrefix             string        `env:"REDIS_KEY_PREFIX" envDefault:"orgstack:rl:" cmds:"serve" desc:"prefix of the limiter's Redis keys"`
+	RedisTimeout               time.Duration `env:"REDIS_TIMEOUT" envDefault:"250ms" cmds:"serve" desc:"bound on each Redis call of the limiter, connecting included; beyond it the in-process fallback answers"`
+	TrustedProxies             []string      `env:"TRUSTED_PROXIES" cmds:"serve dev" show:"none" desc:"CIDRs of proxies whose Forwarded / X-Forwarded-For name the client address"`
 
 	DevDatabaseURL string `env:"DEV_DATABASE_URL" envDefault:"sqlite:orgstack-dev.db" cmds:"dev token" desc:"database of orgstack dev"`
 	DevKeyFile     string `env:"DEV_KEY_FILE" cmds:"dev token" show:"beside the dev database" desc:"signing key of the development issuer"`
@@ -278,6 +295,9 @@ func (c Config) validateCommon() error {
 	}
 	if c.RateLimit < 0 || (c.RateLimit > 0 && c.RateLimitWindow < time.Second) {
 		errs = append(errs, errors.New("ORGSTACK_RATE_LIMIT must not be negative and ORGSTACK_RATE_LIMIT_WINDOW must be at least 1s"))
+	}
+	if err := c.validateRateLimits(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
 		errs = append(errs, errors.New("ORGSTACK_SHUTDOWN_DELAY must be at least 0s and shorter than ORGSTACK_SHUTDOWN_TIMEOUT"))

@@ -25,7 +25,6 @@ import (
 	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
 	"github.com/orgstack/orgstack/adapters/outbound"
-	"github.com/orgstack/orgstack/adapters/ratelimit"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/adapters/telemetry"
 	"github.com/orgstack/orgstack/application"
@@ -41,11 +40,10 @@ type settings struct {
 	AutoMigrate     bool
 	MaxConns        int
 	ShutdownTimeout time.Duration
-	ShutdownDelay   time.Duration // /readyz answers 503 this long before connections drain
-	RateLimit       int           // requests per RateWindow per caller; 0 = off
-	RateWindow      time.Duration
-	Auth            jwks.Config   // the one issuer of the environment (serve) or the development issuer (dev)
-	Issuers         []jwks.Config // the issuers of ORGSTACK_CONFIG; when empty, Auth alone
+	ShutdownDelay   time.Duration     // /readyz answers 503 this long before connections drain
+	Limits          rateLimitSettings // bootstrap/ratelimit.go
+	Auth            jwks.Config       // the one issuer of the environment (serve) or the development issuer (dev)
+	Issuers         []jwks.Config     // the issuers of ORGSTACK_CONFIG; when empty, Auth alone
 	// Introspection configures the verifier of opaque tokens; off when its
 	// Endpoint is "". Its client secret may come from the file instead.
 	Introspection           introspection.Config
@@ -246,10 +244,10 @@ func newVerifier(lc fx.Lifecycle, s settings, out *outbound.Client, log *zap.Log
 
 // applicationModule wires the use cases to the driven ports.
 var applicationModule = fx.Module("application",
-	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses, tt ports.ProviderTokenTester) *application.App {
+	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses, tt ports.ProviderTokenTester, ol ports.OrganizationLimiter) *application.App {
 		return application.New(application.Deps{
 			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App, Verifier: v,
-			URLPolicy: out, ProviderStatuses: st, ProviderTokens: tt,
+			URLPolicy: out, ProviderStatuses: st, ProviderTokens: tt, OrgLimiter: ol,
 		})
 	}),
 )
@@ -263,17 +261,6 @@ var outboundModule = fx.Module("outbound",
 	fx.Invoke(func(*outbound.Client) {}),
 )
 
-// rateLimitModule limits each caller in process when a quota is
-// configured; the HTTP module runs without a limiter otherwise.
-var rateLimitModule = fx.Module("ratelimit",
-	fx.Provide(func(s settings) ports.RateLimiter {
-		if s.RateLimit <= 0 {
-			return nil
-		}
-		return ratelimit.NewMemory(s.RateLimit, s.RateWindow, 100_000)
-	}),
-)
-
 // draining is set when shutdown begins; /readyz then answers 503 so that
 // load balancers stop sending traffic before the listener closes.
 type draining struct{ atomic.Bool }
@@ -283,9 +270,9 @@ type handlerParams struct {
 	App       *application.App
 	Verifier  ports.TokenVerifier
 	Log       *zap.Logger
-	Limiter   ports.RateLimiter
-	Readiness []readinessCheck  `group:"readiness"`
-	Dev       *devissuer.Signer `optional:"true"`
+	Limits    *httpapi.RateLimits `optional:"true"`
+	Readiness []readinessCheck    `group:"readiness"`
+	Dev       *devissuer.Signer   `optional:"true"`
 	Settings  settings
 	Metrics   *telemetry.Metrics
 	Tracing   *telemetry.Tracing
@@ -353,7 +340,8 @@ func newHandler(p handlerParams) (http.Handler, error) {
 	opts := httpapi.Options{
 		Verifier:             p.Verifier,
 		Logger:               p.Log.Named("http"),
-		Limiter:              p.Limiter,
+		RateLimits:           p.Limits,
+		TrustedProxies:       p.Settings.Limits.TrustedProxies,
 		Readiness:            checks,
 		PublicURL:            p.Settings.PublicURL,
 		AuthorizationServers: p.Settings.issuerNames(),

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -25,30 +23,36 @@ const maxAuthorizationHeader = 8<<10 + len("Bearer ")
 // identity provider's keys never loaded answers 503 unavailable. The rest of
 // the request runs under the request deadline, which bounds every wait on a
 // dependency (database connections included).
+//
+// With rate limits (RateLimits), a client address whose failed
+// authentications are spent and then the per-address limit are decided
+// before the token is looked at, each 401 counts as a failed
+// authentication, and the caller's own limit is taken once the token is
+// verified (429 rate_limited beyond any of them).
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		values := r.Header.Values("Authorization")
-		if len(values) == 0 {
-			s.authFailed(ports.ReasonMissing)
-			s.writeError(w, r, newAPIError("unauthenticated", "authentication is required: send Authorization: Bearer <token>"))
-			return
-		}
-		raw, ok := bearerToken(values)
-		if !ok {
-			s.authFailed(string(ports.ReasonMalformed))
-			s.writeError(w, r, &ports.TokenError{Reason: ports.ReasonMalformed,
-				Detail: "the Authorization header must hold exactly one Bearer token"})
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
-		p, err := s.verifier.Verify(ctx, raw)
+		rl, st, ip := s.limits, &rateState{}, ""
+		if ri := infoOf(ctx); ri != nil {
+			st = &ri.rate
+			st.write = isWrite(r.Method, ri.route)
+		}
+		if rl != nil {
+			ip = ipKey(clientAddr(ctx))
+			if err := rl.beforeAuth(ctx, st, ip); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		p, err := s.verify(r)
 		if err != nil {
-			s.log.Debug("token rejected", zap.String("request_id", requestID(ctx)), zap.Error(err))
-			var te *ports.TokenError
-			if errors.As(err, &te) {
-				s.authFailed(string(te.Reason))
+			s.authFailed(err)
+			if rl != nil && errIsAuthFailure(err) {
+				if lerr := rl.authFailed(ctx, st, ip); lerr != nil {
+					err = lerr
+				}
 			}
 			s.writeError(w, r, err)
 			return
@@ -56,46 +60,51 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		if ri := infoOf(ctx); ri != nil {
 			ri.subject = p.Subject
 		}
-		if s.limiter != nil && !s.allow(w, r, p) {
-			return
+		if rl != nil {
+			if err := rl.take(ctx, st, policyPrincipal, p.Issuer+"\x00"+p.Subject,
+				rl.l.Principal, policyPrincipal, rl.l.PrincipalWrites, policyPrincipalWrites); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey, p)))
 	})
 }
 
-// authFailed counts a refused authentication by its reason.
-func (s *server) authFailed(reason string) {
-	if s.authEv != nil {
-		s.authEv.AuthFailure(reason)
+// authFailed counts a refused authentication by its reason (no token:
+// ports.ReasonMissing).
+func (s *server) authFailed(err error) {
+	if s.authEv == nil {
+		return
+	}
+	var te *ports.TokenError
+	var ae *apiError
+	switch {
+	case errors.As(err, &te):
+		s.authEv.AuthFailure(string(te.Reason))
+	case errors.As(err, &ae) && ae.code == "unauthenticated":
+		s.authEv.AuthFailure(ports.ReasonMissing)
 	}
 }
 
-// ratePolicy names the one rate-limit policy in the RateLimit fields.
-const ratePolicy = `"principal"`
-
-// allow takes one request from the caller's quota (keyed by issuer and
-// subject) and writes the RateLimit-Policy and RateLimit fields
-// (draft-ietf-httpapi-ratelimit-headers). When the quota is spent it
-// answers 429 rate_limited with Retry-After and reports false. A limiter
-// that cannot decide lets the request through.
-func (s *server) allow(w http.ResponseWriter, r *http.Request, p ports.Principal) bool {
-	d, err := s.limiter.Allow(r.Context(), p.Issuer+"\x00"+p.Subject)
+// verify checks the request's bearer token.
+func (s *server) verify(r *http.Request) (ports.Principal, error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return ports.Principal{}, newAPIError("unauthenticated", "authentication is required: send Authorization: Bearer <token>")
+	}
+	raw, ok := bearerToken(values)
+	if !ok {
+		return ports.Principal{}, &ports.TokenError{Reason: ports.ReasonMalformed,
+			Detail: "the Authorization header must hold exactly one Bearer token"}
+	}
+	p, err := s.verifier.Verify(r.Context(), raw)
 	if err != nil {
-		s.log.Warn("rate limiter failed; request let through", zap.String("request_id", requestID(r.Context())), zap.Error(err))
-		return true
+		s.log.Debug("token rejected", zap.String("request_id", requestID(r.Context())), zap.Error(err))
+		return ports.Principal{}, err
 	}
-	h := w.Header()
-	h.Set("RateLimit-Policy", ratePolicy+";q="+strconv.Itoa(d.Quota)+";w="+strconv.Itoa(ceilSeconds(d.Window)))
-	h.Set("RateLimit", ratePolicy+";r="+strconv.Itoa(d.Remaining)+";t="+strconv.Itoa(ceilSeconds(d.Reset)))
-	if d.Allowed {
-		return true
-	}
-	h.Set("Retry-After", strconv.Itoa(max(ceilSeconds(d.RetryAfter), 1)))
-	s.writeError(w, r, newAPIError("rate_limited", "the request quota of this caller is spent; retry after the time in Retry-After"))
-	return false
+	return p, nil
 }
-
-func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // bearerToken extracts the token from exactly one "Bearer <token>" header
 // value; the scheme is case-insensitive.

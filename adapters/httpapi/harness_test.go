@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,8 @@ type envOption func(*envConfig)
 
 type envConfig struct {
 	store     func(testing.TB) *sqlstore.Store
-	limiter   ports.RateLimiter
+	limits    *RateLimits
+	proxies   []netip.Prefix
 	appConfig application.Config
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
@@ -128,9 +130,19 @@ func withRestrictedCreation() envOption {
 	return func(c *envConfig) { c.appConfig.RestrictOrgCreation = true }
 }
 
-// withReadiness adds a readiness check to /readyz.
+// withLimiter limits each caller with l.
 func withLimiter(l ports.RateLimiter) envOption {
-	return func(c *envConfig) { c.limiter = l }
+	return withLimits(Limiters{Principal: l})
+}
+
+// withLimits applies l (organization limits included).
+func withLimits(l Limiters) envOption {
+	return func(c *envConfig) { c.limits = NewRateLimits(l, nil) }
+}
+
+// withTrustedProxies sets Options.TrustedProxies.
+func withTrustedProxies(p ...netip.Prefix) envOption {
+	return func(c *envConfig) { c.proxies = p }
 }
 
 // withStore runs the environment on the store open returns instead of
@@ -139,6 +151,7 @@ func withStore(open func(testing.TB) *sqlstore.Store) envOption {
 	return func(c *envConfig) { c.store = open }
 }
 
+// withReadiness adds a readiness check to /readyz.
 func withReadiness(name string, fn func(context.Context) error) envOption {
 	return func(c *envConfig) { c.readiness[name] = fn }
 }
@@ -185,8 +198,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if cfg.appConfig.OperatorIssuers == nil {
 		cfg.appConfig.OperatorIssuers = []string{testIssuer} // as bootstrap passes it
 	}
+	var orgLimiter ports.OrganizationLimiter
+	if cfg.limits != nil {
+		orgLimiter = cfg.limits
+	}
 	app := application.New(application.Deps{
-		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
+		OrgLimiter: orgLimiter,
+		Store:      store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -202,7 +220,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for name, fn := range cfg.readiness {
 		readiness[name] = fn
 	}
-	o := Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
+	o := Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, RateLimits: cfg.limits, TrustedProxies: cfg.proxies,
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}}
 	for _, f := range cfg.options {
 		f(&o)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -31,15 +32,28 @@ const (
 )
 
 // requestInfo is what the outer middleware learns about a request and the
-// inner layers fill in: its ID, its trace ID, the route template that
-// matched, the authenticated subject and (through note) the organization
-// the application resolved.
+// inner layers fill in: its ID, its trace ID, the client's address (from
+// the connection, or from Forwarded / X-Forwarded-For behind a trusted
+// proxy), the route template that matched, the authenticated subject,
+// (through note) the organization the application resolved, and what the
+// rate limits decided.
 type requestInfo struct {
-	id      string
-	traceID string
-	route   string
-	subject string
-	note    ports.RequestNote
+	id       string
+	traceID  string
+	clientIP netip.Addr
+	route    string
+	subject  string
+	note     ports.RequestNote
+	rate     rateState
+}
+
+// clientAddr returns the client address of the request being served (the
+// zero Addr when unknown).
+func clientAddr(ctx context.Context) netip.Addr {
+	if ri := infoOf(ctx); ri != nil {
+		return ri.clientIP
+	}
+	return netip.Addr{}
 }
 
 func infoOf(ctx context.Context) *requestInfo {
@@ -89,9 +103,12 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// statusRecorder remembers the status and the number of body bytes written.
+// statusRecorder remembers the status and the number of body bytes
+// written, and adds the RateLimit fields of what the limits decided (some
+// are decided deep inside the application) just before the header goes out.
 type statusRecorder struct {
 	http.ResponseWriter
+	ri     *requestInfo
 	status int
 	bytes  int
 }
@@ -99,13 +116,14 @@ type statusRecorder struct {
 func (w *statusRecorder) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.ri.rate.writeHeaders(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
@@ -116,11 +134,11 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // outer wraps the whole router: it assigns the request ID (echoing a
-// well-formed incoming X-Request-ID), sets it on every response, learns the
-// trace ID, answers CORS, recovers panics as 500 problems, reports the
-// request to the metrics and writes one access-log line per request. It
-// never logs headers other than the user agent, so the Authorization header
-// never reaches the log.
+// well-formed incoming X-Request-ID), resolves the client address, sets
+// the ID on every response, learns the trace ID, answers CORS, recovers
+// panics as 500 problems, reports the request to the metrics and writes one
+// access-log line per request. It never logs headers other than the user
+// agent, so the Authorization header never reaches the log.
 func (s *server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -131,14 +149,14 @@ func (s *server) outer(next http.Handler) http.Handler {
 		if len(r.Header.Values("X-Request-ID")) != 1 || !validRequestID(id) {
 			id = newRequestID()
 		}
-		ri := &requestInfo{id: id, traceID: traceID(r)}
+		ri := &requestInfo{id: id, traceID: traceID(r), clientIP: clientIP(r, s.trustedProxies)}
 		ctx := ports.WithRequestNote(context.WithValue(r.Context(), requestInfoKey, ri), &ri.note)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-ID", id)
 		// No response may be sniffed into another type (RFC 9457 problem
 		// bodies and JSON included).
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusRecorder{ResponseWriter: w, ri: ri}
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -175,7 +193,7 @@ func (s *server) outer(next http.Handler) http.Handler {
 				zap.Int("bytes", rec.bytes),
 				zap.Duration("duration", elapsed),
 				zap.String("request_id", id),
-				zap.String("client_ip", remoteHost(r.RemoteAddr)))
+				zap.String("client_ip", ri.clientIP.String()))
 			if ri.traceID != "" {
 				fields = append(fields, zap.String("trace_id", ri.traceID))
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -192,9 +193,17 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		de *domain.Error
 		te *ports.TokenError
 		ue *ports.UnavailableError
+		le *ports.RateLimitedError
 	)
 	var p problem
 	switch {
+	case errors.As(err, &le):
+		// The RateLimit fields and Retry-After come from what the limits
+		// decided for this request (statusRecorder); Retry-After is set here
+		// too for a refusal decided elsewhere.
+		c := codeIndex["rate_limited"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: rateLimitedDetail(le.Policy)}
+		w.Header().Set("Retry-After", strconv.Itoa(max(ceilSeconds(le.Decision.RetryAfter), 1)))
 	case errors.As(err, &ue):
 		// A dependency cannot be reached, or did not answer in time: the
 		// request may be fine, so 503 and Retry-After. Logged once per
@@ -292,4 +301,20 @@ func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p problem)
 	w.Header().Del("Location")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// rateLimitedDetail says, in words, which quota a 429 is about.
+func rateLimitedDetail(policy string) string {
+	what := map[string]string{
+		policyPrincipal:          "the request quota of this caller",
+		policyPrincipalWrites:    "the write quota of this caller",
+		policyOrganization:       "the request quota of this organization",
+		policyOrganizationWrites: "the write quota of this organization",
+		policyIP:                 "the request quota of this client address",
+		policyAuthFailures:       "the failed-authentication quota of this client address",
+	}[policy]
+	if what == "" {
+		what = "a request quota"
+	}
+	return what + " is spent; retry after the time in Retry-After"
 }

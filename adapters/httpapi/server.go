@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -51,9 +52,13 @@ type Options struct {
 	Logger *zap.Logger
 	// Readiness are the checks /readyz runs, by name.
 	Readiness map[string]func(context.Context) error
-	// Limiter, when set, limits each authenticated caller's requests
-	// (429 rate_limited beyond the quota).
-	Limiter ports.RateLimiter
+	// RateLimits, when set, limits requests to authenticated routes
+	// (429 rate_limited beyond a quota); the same value must be the
+	// application's ports.OrganizationLimiter for per-organization limits.
+	RateLimits *RateLimits
+	// TrustedProxies are the peers whose Forwarded / X-Forwarded-For
+	// headers name the client; from any other peer they are ignored.
+	TrustedProxies []netip.Prefix
 	// RequestTimeout bounds each authenticated request, and so every wait
 	// on a dependency it makes (a database that hangs answers 503
 	// unavailable after it); default DefaultRequestTimeout.
@@ -87,8 +92,10 @@ type server struct {
 	verifier  ports.TokenVerifier
 	log       *zap.Logger
 	readiness map[string]func(context.Context) error
-	limiter   ports.RateLimiter
+	limits    *RateLimits
 	router    *mux.Router
+	// trustedProxies may name the client in forwarding headers.
+	trustedProxies []netip.Prefix
 	// requestTimeout bounds each authenticated request.
 	requestTimeout time.Duration
 	// outages counts requests refused because a dependency is unavailable.
@@ -106,7 +113,8 @@ type server struct {
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
 // /api/v1/openapi.json and every authenticated /api/v1 route.
 func NewHandler(s Services, o Options) http.Handler {
-	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limiter: o.Limiter,
+	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limits: o.RateLimits,
+		trustedProxies: append([]netip.Prefix{}, o.TrustedProxies...),
 		requestTimeout: o.RequestTimeout, publicURL: strings.TrimSuffix(o.PublicURL, "/"),
 		authServers: append([]string{}, o.AuthorizationServers...),
 		requests:    o.Requests, authEv: o.Auth, checkEv: o.Checks, cors: o.CORS}

@@ -1,7 +1,9 @@
-// Package ratelimit implements ports.RateLimiter in process: one token
-// bucket (golang.org/x/time/rate) per key, held in a bounded map. Each
-// replica limits on its own; a shared limiter (Redis, say) is another
-// adapter of the same port.
+// Package ratelimit implements ports.RateLimiter twice: Memory, in process
+// (one token bucket, golang.org/x/time/rate, per key in a bounded map; each
+// instance limits on its own), and Shared, a GCRA limiter in Redis
+// (github.com/go-redis/redis_rate) through which every instance enforces one
+// combined limit, falling back to Memory while Redis cannot be reached. Both
+// pass one contract suite (contract_test.go).
 package ratelimit
 
 import (
@@ -18,10 +20,26 @@ import (
 
 var _ ports.RateLimiter = (*Memory)(nil)
 
-// Memory is an in-process limiter: Quota requests per Window per key, with
-// bursts up to the whole quota.
+// Limit is a quota of requests per window with a burst: requests flow in
+// at Quota/Window, and up to Burst may come at once (0: the whole quota).
+type Limit struct {
+	Quota  int
+	Window time.Duration
+	Burst  int
+}
+
+// burst is the burst in force.
+func (l Limit) burst() int {
+	if l.Burst <= 0 {
+		return l.Quota
+	}
+	return l.Burst
+}
+
+// Memory is an in-process limiter: one token bucket per key.
 type Memory struct {
 	quota  int
+	burst  int
 	window time.Duration
 	limit  rate.Limit
 	now    func() time.Time
@@ -36,13 +54,13 @@ type bucket struct {
 	lastSeen time.Time
 }
 
-// NewMemory returns a limiter of quota requests per window for each key,
-// remembering at most maxKeys keys (idle ones are forgotten first; a
-// forgotten key starts again with a full quota).
-func NewMemory(quota int, window time.Duration, maxKeys int) *Memory {
+// NewMemory returns a limiter of l for each key, remembering at most
+// maxKeys keys (idle ones are forgotten first; a forgotten key starts again
+// with a full burst).
+func NewMemory(l Limit, maxKeys int) *Memory {
 	return &Memory{
-		quota: quota, window: window, maxKeys: maxKeys,
-		limit:   rate.Limit(float64(quota) / window.Seconds()),
+		quota: l.Quota, burst: l.burst(), window: l.Window, maxKeys: maxKeys,
+		limit:   rate.Limit(float64(l.Quota) / l.Window.Seconds()),
 		now:     time.Now,
 		buckets: make(map[string]*bucket),
 	}
@@ -57,7 +75,7 @@ func (m *Memory) Allow(_ context.Context, key string) (ports.RateDecision, error
 		if len(m.buckets) >= m.maxKeys {
 			m.evict(now)
 		}
-		b = &bucket{lim: rate.NewLimiter(m.limit, m.quota)}
+		b = &bucket{lim: rate.NewLimiter(m.limit, m.burst)}
 		m.buckets[key] = b
 	}
 	b.lastSeen = now
@@ -73,7 +91,7 @@ func (m *Memory) Allow(_ context.Context, key string) (ports.RateDecision, error
 	}
 	tokens := b.lim.TokensAt(now)
 	d.Remaining = max(int(math.Floor(tokens)), 0)
-	d.Reset = time.Duration((float64(m.quota) - tokens) / float64(m.limit) * float64(time.Second))
+	d.Reset = time.Duration((float64(m.burst) - tokens) / float64(m.limit) * float64(time.Second))
 	return d, nil
 }
 
@@ -81,7 +99,7 @@ func (m *Memory) Allow(_ context.Context, key string) (ports.RateDecision, error
 // first (forgetting them changes nothing), then the least recently seen.
 // It runs with m.mu held.
 func (m *Memory) evict(now time.Time) {
-	full := time.Duration(float64(m.quota) / float64(m.limit) * float64(time.Second))
+	full := time.Duration(float64(m.burst) / float64(m.limit) * float64(time.Second))
 	for k, b := range m.buckets {
 		if now.Sub(b.lastSeen) >= full {
 			delete(m.buckets, k)

@@ -8,7 +8,7 @@ import (
 
 func TestMemory(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	m := NewMemory(3, time.Minute, 100)
+	m := NewMemory(Limit{Quota: 3, Window: time.Minute}, 100)
 	m.now = func() time.Time { return now }
 	ctx := context.Background()
 
@@ -38,7 +38,7 @@ func TestMemory(t *testing.T) {
 
 func TestMemoryForgetsIdleKeysFirst(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	m := NewMemory(1, time.Minute, 4)
+	m := NewMemory(Limit{Quota: 1, Window: time.Minute}, 4)
 	m.now = func() time.Time { return now }
 	ctx := context.Background()
 	_, _ = m.Allow(ctx, "busy")

@@ -44,7 +44,7 @@ var knownMethods = map[string]string{
 }
 
 // rateLimitPolicies are the policies of ports.RateLimitEvents.
-var rateLimitPolicies = []string{"principal", "organization", "ip", "auth_failures"}
+var rateLimitPolicies = []string{"principal", "principal_writes", "organization", "organization_writes", "ip", "auth_failures"}
 
 // Options configure Metrics.
 type Options struct {
