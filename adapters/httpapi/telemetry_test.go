@@ -120,7 +120,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 		"issuer":   func(v string) bool { return v == testIssuer || v == ports.TenantIssuerLabel || v == "other" },
 		"result":   func(v string) bool { return v == "ok" || v == "error" },
 		"policy": func(v string) bool {
-			return map[string]bool{"principal": true, "organization": true, "ip": true, "auth_failures": true, "other": true}[v]
+			return map[string]bool{"principal": true, "principal_writes": true, "organization": true, "organization_writes": true, "ip": true, "auth_failures": true, "other": true}[v]
 		},
 	}
 	seen := map[string]float64{}
