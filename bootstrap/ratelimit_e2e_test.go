@@ -186,7 +186,7 @@ func TestTwoInstancesShareLimits(t *testing.T) {
 		"ORGSTACK_REDIS_TIMEOUT": "3s",
 	})
 	ev := &rlEvents{}
-	events := fx.Supply(fx.Annotate(ev, fx.As(new(ports.RateLimitEvents))))
+	events := fx.Replace(fx.Annotate(ev, fx.As(new(ports.RateLimitEvents))))
 	a, b := c.start(t, nil, events), c.start(t, nil, events)
 	t.Cleanup(func() {
 		if got := ev.got(); len(got) > 0 {
@@ -393,7 +393,7 @@ func TestServeRedisOutage(t *testing.T) {
 	})
 	core, logs := observer.New(zapcore.InfoLevel)
 	ev := &rlEvents{}
-	base := c.start(t, zap.New(core), fx.Supply(fx.Annotate(ev, fx.As(new(ports.RateLimitEvents)))))
+	base := c.start(t, zap.New(core), fx.Replace(fx.Annotate(ev, fx.As(new(ports.RateLimitEvents)))))
 	failClosed := c.startWith(t, map[string]string{"ORGSTACK_RATE_LIMIT_FAIL_CLOSED": "true"}, nil)
 	tok := c.token(t, "outage-alice", "")
 
