@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -194,6 +195,37 @@ func TestCompose(t *testing.T) {
 		wantNone(t, "compose.yaml with env "+strings.Join(env, ","), CheckCompose(p, root))
 		if p.Services["orgstack-1"].Build == nil || len(p.Services) != 8 {
 			t.Errorf("services %v", p.ServiceNames())
+		}
+	}
+}
+
+// TestComposeEnvExample: deployments/compose.env.example lists exactly the
+// variables compose.yaml interpolates, so that it documents every knob.
+func TestComposeEnvExample(t *testing.T) {
+	yml, err := os.ReadFile(deployments("compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(string(yml), -1) {
+		used[m[1]] = true
+	}
+	example, err := os.ReadFile(deployments("compose.env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(example), "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			listed[k] = true
+			if !used[k] {
+				t.Errorf("compose.env.example lists %s, which compose.yaml does not use", k)
+			}
+		}
+	}
+	for k := range used {
+		if !listed[k] {
+			t.Errorf("compose.yaml uses ${%s}, which compose.env.example does not list", k)
 		}
 	}
 }
