@@ -166,6 +166,11 @@ func checkComposeInstance(p *types.Project, name string, s types.ServiceConfig, 
 			}
 		}
 	}
+	for k, v := range env {
+		if strings.HasSuffix(k, "_FILE") && !composeSecretFile(p, s, v) {
+			bad("%s=%s is no compose secret of the service (/run/secrets/<name>) whose file exists", k, v)
+		}
+	}
 	for _, k := range []string{"ORGSTACK_DATABASE_URL", "ORGSTACK_REDIS_URL"} {
 		if host := urlHost(env[k]); host != "" {
 			if _, ok := p.Services[host]; !ok {
@@ -326,4 +331,28 @@ func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)
 	fb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// composeSecretFile reports whether file is where compose mounts one of the
+// service's secrets, and that secret's file exists.
+func composeSecretFile(p *types.Project, s types.ServiceConfig, file string) bool {
+	for _, ref := range s.Secrets {
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/run/secrets/" + target
+		}
+		if target != file {
+			continue
+		}
+		def, ok := p.Secrets[ref.Source]
+		if !ok || def.File == "" {
+			return false
+		}
+		_, err := os.Stat(def.File)
+		return err == nil
+	}
+	return false
 }

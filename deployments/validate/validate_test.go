@@ -274,6 +274,11 @@ func TestComposeCatchesMistakes(t *testing.T) {
 			s.Volumes = nil
 			p.Services["postgres"] = s
 		}, "named volume"},
+		{"_FILE without a secret", func(p *types.Project) {
+			s := p.Services["orgstack-1"]
+			s.Secrets = nil
+			p.Services["orgstack-1"] = s
+		}, "ORGSTACK_INTROSPECTION_CLIENT_SECRET_FILE=/run/secrets/introspection_client_secret is no compose secret"},
 		{"unknown host", func(p *types.Project) {
 			p.Services["orgstack-1"].Environment["ORGSTACK_REDIS_URL"] = str("redis://cache:6379")
 		}, "host cache"},
