@@ -494,7 +494,7 @@ func checkNetworkPolicies(o *Objects, serverPods map[string]string, jobPods []ma
 				bad("NetworkPolicy: pods %v may not reach %s %d", pods, want.proto, want.num)
 			}
 		}
-		if server != nil && maps(serverPods, pods) {
+		if server != nil && sameLabels(serverPods, pods) {
 			for _, cp := range server.Ports {
 				if !slices.Contains(in, port{string(cp.Protocol), int(cp.ContainerPort)}) {
 					bad("NetworkPolicy: nothing may reach the server's port %s (%d)", cp.Name, cp.ContainerPort)
@@ -505,7 +505,7 @@ func checkNetworkPolicies(o *Objects, serverPods map[string]string, jobPods []ma
 	return problems
 }
 
-func maps(a, b map[string]string) bool { return labels.Equals(a, b) }
+func sameLabels(a, b map[string]string) bool { return labels.Equals(a, b) }
 
 func selects(sel *metav1.LabelSelector, podLabels map[string]string) bool {
 	if sel == nil {
