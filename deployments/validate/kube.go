@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	psa "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -103,6 +105,8 @@ func add[T any](list *[]*T) *T {
 //     that exist, with the keys named), *_FILE paths inside a mounted
 //     Secret that has the key, secrets only in Secrets; the server's whole
 //     configuration one `orgstack serve` accepts;
+//   - every pod passes the "restricted" Pod Security Standard, evaluated by
+//     the library the API server's admission uses (k8s.io/pod-security-admission);
 //   - a Job that runs `migrate up` with the same security context;
 //   - a Service, a HorizontalPodAutoscaler (autoscaling/v2) and a
 //     PodDisruptionBudget that all reach the Deployment's pods and not the
@@ -281,6 +285,7 @@ func checkPodSecurity(where string, spec *corev1.PodSpec) []string {
 	bad := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s: %s", where, fmt.Sprintf(format, args...)))
 	}
+	problems = append(problems, checkRestricted(where, spec)...)
 	psc := spec.SecurityContext
 	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		bad("seccompProfile RuntimeDefault not set on the pod")
@@ -567,4 +572,20 @@ func findSecret(o *Objects, name string) *corev1.Secret {
 		}
 	}
 	return nil
+}
+
+// checkRestricted evaluates a pod spec against the latest "restricted" Pod
+// Security Standard with the checks the API server's admission runs.
+func checkRestricted(where string, spec *corev1.PodSpec) []string {
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: pod security evaluator: %v", where, err)}
+	}
+	lv := psa.LevelVersion{Level: psa.LevelRestricted, Version: psa.LatestVersion()}
+	res := policy.AggregateCheckResults(ev.EvaluatePod(lv, &metav1.ObjectMeta{}, spec))
+	var problems []string
+	for i, reason := range res.ForbiddenReasons {
+		problems = append(problems, fmt.Sprintf("%s: Pod Security Standard restricted: %s (%s)", where, reason, res.ForbiddenDetails[i]))
+	}
+	return problems
 }

@@ -398,6 +398,7 @@ func TestKubernetesCatchesMistakes(t *testing.T) {
 		}, "allows every port"},
 		{"PDB on the Job", func(o *Objects) { delete(o.PDBs[0].Spec.Selector.MatchLabels, "app.kubernetes.io/component") }, "also selects the migration Job"},
 		{"HPA target", func(o *Objects) { o.HPAs[0].Spec.ScaleTargetRef.Name = "orgstak" }, "not Deployment orgstack"},
+		{"host network (restricted)", func(o *Objects) { o.Deployments[0].Spec.Template.Spec.HostNetwork = true }, "restricted: host namespaces"},
 		{"latest", func(o *Objects) { server(o).Image = "registry.example.com/orgstack/orgstack:latest" }, `tag "latest"`},
 		{"bad configuration", func(o *Objects) { o.ConfigMaps[0].Data["ORGSTACK_JWT_ALGORITHMS"] = "HS256" }, "HS256"},
 	}
