@@ -114,6 +114,7 @@ func (az *authorizer) accessFrom(ctx context.Context, p ports.Principal, a ports
 	if a.Org == nil {
 		return nil, domain.ErrNotFound
 	}
+	ports.NoteOrganization(ctx, a.Org.ID()) // for the access log
 	m := a.Membership
 	if m != nil && (m.OrgID() != a.Org.ID() || m.UserID() != user.ID()) {
 		m = nil // defensive: never trust a membership of someone or somewhere else

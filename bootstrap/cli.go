@@ -23,6 +23,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
 	"github.com/orgstack/orgstack/adapters/outbound"
+	"github.com/orgstack/orgstack/adapters/telemetry"
 	"github.com/orgstack/orgstack/application"
 	"github.com/orgstack/orgstack/ports"
 )
@@ -125,6 +126,9 @@ func serveCommand(env map[string]string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if s.Trace, err = telemetry.TraceSettingsFromEnv(env); err != nil {
+				return err
+			}
 			log, flush, err := newLogger(c)
 			if err != nil {
 				return err
@@ -204,6 +208,8 @@ func serveSettings(c Config) settings {
 		App:                     application.Config{RestrictOrgCreation: c.RestrictOrgCreation},
 		PublicURL:               strings.TrimSuffix(c.PublicURL, "/"),
 		Outbound:                outbound.Config{Allow: c.OutboundAllow},
+		MetricsAddr:             c.MetricsAddr,
+		CORSOrigins:             c.CORSOrigins,
 	}
 }
 
@@ -352,6 +358,9 @@ func devCommand(env map[string]string, prog string) *cobra.Command {
 			}
 			defer flush()
 			s := devSettings(c, issuer)
+			if s.Trace, err = telemetry.TraceSettingsFromEnv(env); err != nil {
+				return err
+			}
 			printDevBanner(cmd.OutOrStdout(), prog, s, c.devKeyFile(), token)
 			return run(s, log, fx.Supply(issuer))
 		},

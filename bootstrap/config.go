@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/orgstack/orgstack/adapters/httpapi"
 	"github.com/orgstack/orgstack/adapters/outbound"
 )
 
@@ -29,12 +31,15 @@ type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080" cmds:"serve dev" desc:"listen address"`
 	DebugAddr       string        `env:"DEBUG_ADDR" cmds:"serve dev" show:"off" desc:"serve Go's profiler (/debug/pprof/) on this separate address; bind it to loopback"`
 	DatabaseURL     string        `env:"DATABASE_URL" cmds:"serve migrate" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
+	DatabaseURLFile string        `env:"DATABASE_URL_FILE" cmds:"serve migrate" show:"none" desc:"file holding ORGSTACK_DATABASE_URL (it may carry a password); set one of the two"`
 	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false" cmds:"serve" desc:"let serve apply pending migrations at start"`
 	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve dev" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" cmds:"serve dev" desc:"time to drain connections on SIGINT/SIGTERM"`
 	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s" cmds:"serve dev" desc:"on SIGTERM, answer /readyz with 503 this long before draining"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" cmds:"serve dev" desc:"debug, info, warn or error"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json" cmds:"serve dev" desc:"json or console (dev defaults to console)"`
+	MetricsAddr     string        `env:"METRICS_ADDR" cmds:"serve dev" show:"off" desc:"serve Prometheus metrics (/metrics) on this separate address; bind it to a private address"`
+	CORSOrigins     []string      `env:"CORS_ORIGINS" cmds:"serve dev" show:"off" desc:"browser origins allowed to call the API: exact origins (https://app.example.com), comma-separated, or * alone; credentials mode is never allowed"`
 	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true" cmds:"serve dev" desc:"write log lines in batches, flushed every second (dev defaults to false)"`
 
 	ConfigFile          string        `env:"CONFIG" cmds:"serve config" show:"off" desc:"YAML (or JSON) file of trusted issuers; replaces the one-issuer variables below"`
@@ -75,7 +80,47 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if err != nil {
 		return Config{}, configError(err, environ)
 	}
+	if err := c.readSecretFiles(); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// readSecretFiles fills each secret setting that has a _FILE variant from
+// its file (trailing newlines removed). Setting both the variable and its
+// file is an error. The introspection client secret's file is read at
+// start by its module (see newIntrospector) and checked by
+// validateIntrospection.
+func (c *Config) readSecretFiles() error {
+	secrets := []struct {
+		name  string
+		value *string
+		file  string
+	}{
+		{"ORGSTACK_DATABASE_URL", &c.DatabaseURL, c.DatabaseURLFile},
+	}
+	var errs []error
+	for _, sc := range secrets {
+		if sc.file == "" {
+			continue
+		}
+		if *sc.value != "" {
+			errs = append(errs, fmt.Errorf("set only one of %s and %s_FILE", sc.name, sc.name))
+			continue
+		}
+		b, err := os.ReadFile(sc.file)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_FILE: %w", sc.name, err))
+			continue
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s_FILE: %s is empty", sc.name, sc.file))
+			continue
+		}
+		*sc.value = v
+	}
+	return errors.Join(errs...)
 }
 
 // configError rewrites the library's errors ("parse error on field
@@ -242,6 +287,12 @@ func (c Config) validateCommon() error {
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		errs = append(errs, errors.New("ORGSTACK_JWT_LEEWAY must be between 0s and 5m"))
+	}
+	if _, err := httpapi.NewCORS(c.CORSOrigins); err != nil {
+		errs = append(errs, fmt.Errorf("ORGSTACK_CORS_ORIGINS: %w", err))
+	}
+	if c.MetricsAddr != "" && (c.MetricsAddr == c.HTTPAddr || c.MetricsAddr == c.DebugAddr) {
+		errs = append(errs, errors.New("ORGSTACK_METRICS_ADDR must differ from ORGSTACK_HTTP_ADDR and ORGSTACK_DEBUG_ADDR"))
 	}
 	if err := validatePublicURL(c.PublicURL); err != nil {
 		errs = append(errs, err)

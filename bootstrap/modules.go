@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
@@ -26,6 +27,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/outbound"
 	"github.com/orgstack/orgstack/adapters/ratelimit"
 	"github.com/orgstack/orgstack/adapters/system"
+	"github.com/orgstack/orgstack/adapters/telemetry"
 	"github.com/orgstack/orgstack/application"
 	"github.com/orgstack/orgstack/ports"
 )
@@ -56,6 +58,14 @@ type settings struct {
 	// ProviderPoll is how often organizations' identity providers are read
 	// again from the database; 0 is DefaultProviderPoll.
 	ProviderPoll time.Duration
+	// MetricsAddr serves /metrics ("" = off); Trace is what the OTEL_*
+	// variables decide; CORSOrigins are ORGSTACK_CORS_ORIGINS.
+	MetricsAddr string
+	Trace       telemetry.TraceSettings
+	CORSOrigins []string
+	// tracerProvider is the tracing provider newStore hands the store (nil
+	// when tracing is off).
+	tracerProvider trace.TracerProvider
 }
 
 // issuers are the operator-configured issuers: those of ORGSTACK_CONFIG, or
@@ -139,9 +149,12 @@ var storeModule = fx.Module("store",
 	),
 )
 
-func newStore(lc fx.Lifecycle, s settings, log *zap.Logger) (ports.Store, error) {
+func newStore(lc fx.Lifecycle, s settings, log *zap.Logger, tr *telemetry.Tracing) (ports.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if tr != nil {
+		s.tracerProvider = tr.Provider()
+	}
 	store, err := openStore(ctx, s.DatabaseURL, s)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -173,9 +186,16 @@ func ensureSchema(ctx context.Context, store ports.Store, auto bool, log *zap.Lo
 		return fmt.Errorf("the database schema is behind: %d pending migration(s) (%s); run `orgstack migrate up` or set ORGSTACK_AUTO_MIGRATE=true",
 			len(pending), strings.Join(pending, ", "))
 	}
+	// Several instances may get here at once on an empty database: MigrateUp
+	// serializes them (sqlstore: a PostgreSQL advisory lock), and those that
+	// waited find nothing left to apply.
 	applied, err := m.MigrateUp(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) == 0 {
+		log.Info("migrations already applied by another instance")
+		return nil
 	}
 	log.Info("applied migrations", zap.Strings("migrations", applied))
 	return nil
@@ -207,11 +227,15 @@ func issuersReadiness(v *jwks.Issuers) readinessCheck {
 	}}
 }
 
-func newVerifier(lc fx.Lifecycle, s settings, out *outbound.Client, log *zap.Logger) (*jwks.Issuers, error) {
+func newVerifier(lc fx.Lifecycle, s settings, out *outbound.Client, log *zap.Logger, m *telemetry.Metrics) (*jwks.Issuers, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	// Organizations' issuers fetch their discovery documents and key sets
 	// through the guarded client only.
-	v, err := jwks.NewIssuers(ctx, s.issuers(), jwks.IssuersOptions{Logger: log.Named("jwks"), TenantHTTPClient: out.HTTPClient()})
+	opts := jwks.IssuersOptions{Logger: log.Named("jwks"), TenantHTTPClient: out.HTTPClient()}
+	if m != nil {
+		opts.Events = m
+	}
+	v, err := jwks.NewIssuers(ctx, s.issuers(), opts)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("token verifier: %w", err)
@@ -263,6 +287,8 @@ type handlerParams struct {
 	Readiness []readinessCheck  `group:"readiness"`
 	Dev       *devissuer.Signer `optional:"true"`
 	Settings  settings
+	Metrics   *telemetry.Metrics
+	Tracing   *telemetry.Tracing
 }
 
 // httpModule serves the API (and, in development, the issuer's JWKS). Its
@@ -320,6 +346,22 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		}
 		checks[c.Name] = c.Check
 	}
+	cors, err := httpapi.NewCORS(p.Settings.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("ORGSTACK_CORS_ORIGINS: %w", err)
+	}
+	opts := httpapi.Options{
+		Verifier:             p.Verifier,
+		Logger:               p.Log.Named("http"),
+		Limiter:              p.Limiter,
+		Readiness:            checks,
+		PublicURL:            p.Settings.PublicURL,
+		AuthorizationServers: p.Settings.issuerNames(),
+		CORS:                 cors,
+	}
+	if p.Metrics != nil {
+		opts.Requests, opts.Auth, opts.Checks = p.Metrics, p.Metrics, p.Metrics
+	}
 	api := httpapi.NewHandler(httpapi.Services{
 		Organizations:     p.App.Organizations,
 		Me:                p.App.Me,
@@ -330,21 +372,20 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		Checks:            p.App.Checks,
 		TokenChecks:       p.App.TokenChecks,
 		IdentityProviders: p.App.IdentityProviders,
-	}, httpapi.Options{
-		Verifier:             p.Verifier,
-		Logger:               p.Log.Named("http"),
-		Limiter:              p.Limiter,
-		Readiness:            checks,
-		PublicURL:            p.Settings.PublicURL,
-		AuthorizationServers: p.Settings.issuerNames(),
-	})
+	}, opts)
+	traced := func(h http.Handler) http.Handler {
+		if p.Tracing == nil {
+			return h
+		}
+		return p.Tracing.Middleware(h)
+	}
 	if p.Dev == nil {
-		return api, nil
+		return traced(api), nil
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/jwks.json", p.Dev.JWKSHandler())
 	mux.Handle("/", api)
-	return mux, nil
+	return traced(mux), nil
 }
 
 func newHTTPServer(lc fx.Lifecycle, s settings, h http.Handler, d *draining, log *zap.Logger) *http.Server {
@@ -394,6 +435,7 @@ func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
 		loggerModule(log),
 		fx.Supply(s),
 		fx.StopTimeout(s.ShutdownTimeout),
+		telemetryModule,
 		storeModule,
 		authModule,
 		introspectionModule,

@@ -34,7 +34,7 @@ var storeAdapters = []storeAdapter{
 
 // openSQLStore opens the bun store for PostgreSQL or SQLite.
 func openSQLStore(ctx context.Context, rawURL string, s settings) (closableStore, error) {
-	store, err := sqlstore.Open(ctx, rawURL)
+	store, err := sqlstore.OpenWith(ctx, rawURL, sqlstore.Options{TracerProvider: s.tracerProvider})
 	if err != nil {
 		return nil, err
 	}

@@ -358,7 +358,10 @@ type Store interface {
 // the migrations, oldest first.
 type Migrator interface {
 	// MigrateUp applies every pending migration and returns the names of
-	// those it applied (none when the schema is current).
+	// those it applied (none when the schema is current). Instances that
+	// share a database may call it at once: an implementation serializes
+	// them (each of MigrateUp, MigrateDown and MigrationStatus waits for the
+	// others), so migrations run exactly once.
 	MigrateUp(ctx context.Context) (applied []string, err error)
 	// MigrateDown rolls back the last applied group of migrations and
 	// returns their names (none when nothing is applied).

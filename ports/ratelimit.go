@@ -26,3 +26,11 @@ type RateLimiter interface {
 	// could not decide; callers let the request through and log it.
 	Allow(ctx context.Context, key string) (RateDecision, error)
 }
+
+// RateLimitEvents receives what the limiters decide, for metrics. Implementations must be cheap and safe for concurrent use.
+type RateLimitEvents interface {
+	// Decision reports one decision of a policy ("principal", "organization", "ip", "auth_failures").
+	Decision(policy string, allowed bool)
+	// Fallback reports that the shared limiter became unreachable (true) or is back (false).
+	Fallback(active bool)
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,11 +29,13 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values("Authorization")
 		if len(values) == 0 {
+			s.authFailed(ports.ReasonMissing)
 			s.writeError(w, r, newAPIError("unauthenticated", "authentication is required: send Authorization: Bearer <token>"))
 			return
 		}
 		raw, ok := bearerToken(values)
 		if !ok {
+			s.authFailed(string(ports.ReasonMalformed))
 			s.writeError(w, r, &ports.TokenError{Reason: ports.ReasonMalformed,
 				Detail: "the Authorization header must hold exactly one Bearer token"})
 			return
@@ -43,14 +46,28 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		p, err := s.verifier.Verify(ctx, raw)
 		if err != nil {
 			s.log.Debug("token rejected", zap.String("request_id", requestID(ctx)), zap.Error(err))
+			var te *ports.TokenError
+			if errors.As(err, &te) {
+				s.authFailed(string(te.Reason))
+			}
 			s.writeError(w, r, err)
 			return
+		}
+		if ri := infoOf(ctx); ri != nil {
+			ri.subject = p.Subject
 		}
 		if s.limiter != nil && !s.allow(w, r, p) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey, p)))
 	})
+}
+
+// authFailed counts a refused authentication by its reason.
+func (s *server) authFailed(reason string) {
+	if s.authEv != nil {
+		s.authEv.AuthFailure(reason)
+	}
 }
 
 // ratePolicy names the one rate-limit policy in the RateLimit fields.

@@ -64,6 +64,9 @@ func (s *server) check(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+		if s.checkEv != nil {
+			s.checkEv.CheckDecision(res.Allowed)
+		}
 		s.writeData(w, r, http.StatusOK, toCheckResultJSON(res))
 		return
 	}
@@ -83,6 +86,9 @@ func (s *server) check(w http.ResponseWriter, r *http.Request) {
 	out := batchResultJSON{Results: make([]checkResultJSON, len(res))}
 	for i, c := range res {
 		out.Results[i] = toCheckResultJSON(c)
+		if s.checkEv != nil {
+			s.checkEv.CheckDecision(c.Allowed)
+		}
 	}
 	s.writeData(w, r, http.StatusOK, out)
 }

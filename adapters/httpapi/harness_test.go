@@ -98,6 +98,18 @@ type envConfig struct {
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
 	publicURL string
+	options   []func(*Options)
+	wrap      func(http.Handler) http.Handler
+}
+
+// withOptions adjusts the handler's Options (telemetry sinks, CORS).
+func withOptions(f func(*Options)) envOption {
+	return func(c *envConfig) { c.options = append(c.options, f) }
+}
+
+// withWrap wraps the handler as bootstrap does (the tracing middleware).
+func withWrap(f func(http.Handler) http.Handler) envOption {
+	return func(c *envConfig) { c.wrap = f }
 }
 
 // withPublicURL sets Options.PublicURL (ORGSTACK_PUBLIC_URL).
@@ -190,12 +202,19 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for name, fn := range cfg.readiness {
 		readiness[name] = fn
 	}
+	o := Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
+		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}}
+	for _, f := range cfg.options {
+		f(&o)
+	}
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
 		IdentityProviders: app.IdentityProviders,
-	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
-		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
+	}, o)
+	if cfg.wrap != nil {
+		h = cfg.wrap(h)
+	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{Store: store, App: app, Verifier: verifier, Handler: h, Server: srv, Logs: logs, key: key, tenantIss: tenantIdP.URL}

@@ -5,11 +5,20 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/orgstack/orgstack/ports"
 )
 
 // ctxKey is the type of this package's context keys; being unexported, no
@@ -22,10 +31,15 @@ const (
 )
 
 // requestInfo is what the outer middleware learns about a request and the
-// inner layers fill in: its ID and the route template that matched.
+// inner layers fill in: its ID, its trace ID, the route template that
+// matched, the authenticated subject and (through note) the organization
+// the application resolved.
 type requestInfo struct {
-	id    string
-	route string
+	id      string
+	traceID string
+	route   string
+	subject string
+	note    ports.RequestNote
 }
 
 func infoOf(ctx context.Context) *requestInfo {
@@ -102,18 +116,24 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // outer wraps the whole router: it assigns the request ID (echoing a
-// well-formed incoming X-Request-ID), sets it on every response, recovers
-// panics as 500 problems and writes one access-log line per request. It never
-// logs headers, so the Authorization header never reaches the log.
+// well-formed incoming X-Request-ID), sets it on every response, learns the
+// trace ID, answers CORS, recovers panics as 500 problems, reports the
+// request to the metrics and writes one access-log line per request. It
+// never logs headers other than the user agent, so the Authorization header
+// never reaches the log.
 func (s *server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if s.requests != nil {
+			s.requests.RequestStarted()
+		}
 		id := r.Header.Get("X-Request-ID")
 		if len(r.Header.Values("X-Request-ID")) != 1 || !validRequestID(id) {
 			id = newRequestID()
 		}
-		ri := &requestInfo{id: id}
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, ri))
+		ri := &requestInfo{id: id, traceID: traceID(r)}
+		ctx := ports.WithRequestNote(context.WithValue(r.Context(), requestInfoKey, ri), &ri.note)
+		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-ID", id)
 		// No response may be sniffed into another type (RFC 9457 problem
 		// bodies and JSON included).
@@ -123,6 +143,9 @@ func (s *server) outer(next http.Handler) http.Handler {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel panic value, compared as net/http does
+					if s.requests != nil {
+						s.requests.RequestDone(ri.route, r.Method, http.StatusInternalServerError, time.Since(start))
+					}
 					panic(v)
 				}
 				s.log.Error("panic while serving request",
@@ -136,31 +159,120 @@ func (s *server) outer(next http.Handler) http.Handler {
 					s.writeProblem(rec, r, problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "internal error"})
 				}
 			}
+			elapsed := time.Since(start)
+			if s.requests != nil {
+				s.requests.RequestDone(ri.route, r.Method, rec.status, elapsed)
+			}
 			route := ri.route
 			if route == "" {
 				route = "unmatched"
 			}
-			s.log.Info("request",
+			fields := make([]zap.Field, 0, 12)
+			fields = append(fields,
 				zap.String("method", r.Method),
 				zap.String("route", route),
 				zap.Int("status", rec.status),
 				zap.Int("bytes", rec.bytes),
-				zap.Duration("duration", time.Since(start)),
-				zap.String("request_id", id))
+				zap.Duration("duration", elapsed),
+				zap.String("request_id", id),
+				zap.String("client_ip", remoteHost(r.RemoteAddr)))
+			if ri.traceID != "" {
+				fields = append(fields, zap.String("trace_id", ri.traceID))
+			}
+			if ua := r.Header.Get("User-Agent"); ua != "" {
+				fields = append(fields, zap.String("user_agent", cleanUserAgent(ua)))
+			}
+			if org := ri.note.OrgID(); org != "" {
+				fields = append(fields, zap.String("organization", org))
+			}
+			if ri.subject != "" {
+				fields = append(fields, zap.String("subject", ri.subject))
+			}
+			s.log.Info("request", fields...)
 		}()
+		if s.cors != nil && s.cors.handle(rec, r) {
+			return // a preflight, answered
+		}
 		next.ServeHTTP(rec, r)
 	})
 }
 
-// matched records the matched route template for the access log; it runs
-// inside the router, where mux knows the route.
+// traceID returns the ID of the trace the request belongs to: the server
+// span's when tracing is on (adapters/telemetry starts it before this
+// handler), otherwise the caller's from a valid W3C traceparent header; ""
+// when there is neither. With tracing off OrgStack records no span, but
+// reporting the caller's trace ID lets them find their own trace.
+func traceID(r *http.Request) string {
+	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	if r.Header.Get("Traceparent") == "" {
+		return ""
+	}
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(r.Header))
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// remoteHost is the host of the connection's remote address (the client,
+// or the nearest proxy).
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// maxUserAgent bounds the user agent written to the access log.
+const maxUserAgent = 256
+
+// cleanUserAgent returns ua cut to maxUserAgent bytes (at a character
+// boundary), with control characters and invalid UTF-8 replaced by '?', so
+// that a client cannot forge log lines or flood the log.
+func cleanUserAgent(ua string) string {
+	clean := len(ua) <= maxUserAgent
+	for i := 0; clean && i < len(ua); i++ {
+		if c := ua[i]; c < 0x20 || c >= 0x7f {
+			clean = false
+		}
+	}
+	if clean {
+		return ua
+	}
+	var b strings.Builder
+	for _, c := range ua {
+		if c == utf8.RuneError || unicode.IsControl(c) || !unicode.IsPrint(c) && c != ' ' {
+			c = '?'
+		}
+		if b.Len()+utf8.RuneLen(c) > maxUserAgent {
+			break
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// matched records the matched route template for the access log and the
+// metrics, and names the server span (when tracing is on) "METHOD
+// template", with the template as http.route; it runs inside the router,
+// where mux knows the route.
 func matched(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ri := infoOf(r.Context()); ri != nil {
 			if cr := mux.CurrentRoute(r); cr != nil {
 				ri.route, _ = cr.GetPathTemplate()
+				if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+					span.SetName(r.Method + " " + ri.route)
+					span.SetAttributes(httpRouteKey.String(ri.route))
+				}
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// httpRouteKey is the OpenTelemetry semantic-convention attribute of the
+// route template.
+const httpRouteKey = attribute.Key("http.route")

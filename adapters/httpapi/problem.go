@@ -145,6 +145,7 @@ type problem struct {
 	Code      string         `json:"code"`
 	Reason    string         `json:"reason,omitempty"`
 	RequestID string         `json:"request_id"`
+	TraceID   string         `json:"trace_id,omitempty"`
 	Errors    []fieldProblem `json:"errors,omitempty"`
 	Checks    []checkStatus  `json:"checks,omitempty"`
 }
@@ -271,6 +272,9 @@ func quoteAuthParam(v string) string {
 func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 	p.Type = ProblemTypeBase + p.Code
 	p.RequestID = requestID(r.Context())
+	if ri := infoOf(r.Context()); ri != nil {
+		p.TraceID = ri.traceID
+	}
 	switch p.Code {
 	case "unauthenticated":
 		w.Header().Set("WWW-Authenticate", `Bearer realm="orgstack"`+s.resourceMetadataParam())

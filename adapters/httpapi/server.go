@@ -65,6 +65,13 @@ type Options struct {
 	// AuthorizationServers are the operator-configured issuers, listed by
 	// /.well-known/oauth-protected-resource.
 	AuthorizationServers []string
+	// Requests, Auth and Checks receive what the API observes, for metrics
+	// (adapters/telemetry); nil reports nothing.
+	Requests ports.RequestEvents
+	Auth     ports.AuthEvents
+	Checks   ports.CheckEvents
+	// CORS, when set, answers browsers of these origins (see CORS).
+	CORS *CORS
 }
 
 // DefaultRequestTimeout is the request deadline when Options.RequestTimeout
@@ -89,6 +96,11 @@ type server struct {
 	// publicURL and authServers feed the protected-resource metadata.
 	publicURL   string
 	authServers []string
+	// telemetry sinks; nil when off
+	requests ports.RequestEvents
+	authEv   ports.AuthEvents
+	checkEv  ports.CheckEvents
+	cors     *CORS
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
@@ -96,7 +108,8 @@ type server struct {
 func NewHandler(s Services, o Options) http.Handler {
 	srv := &server{svc: s, verifier: o.Verifier, log: o.Logger, readiness: o.Readiness, limiter: o.Limiter,
 		requestTimeout: o.RequestTimeout, publicURL: strings.TrimSuffix(o.PublicURL, "/"),
-		authServers: append([]string{}, o.AuthorizationServers...)}
+		authServers: append([]string{}, o.AuthorizationServers...),
+		requests:    o.Requests, authEv: o.Auth, checkEv: o.Checks, cors: o.CORS}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}

@@ -54,6 +54,9 @@ type IssuersOptions struct {
 	TenantIdle time.Duration
 	// Logger; default a no-op logger.
 	Logger *zap.Logger
+	// Events, when set, receives the outcome of every key-set fetch of
+	// every issuer (organizations' own under ports.TenantIssuerLabel).
+	Events ports.KeyRefreshEvents
 }
 
 // TenantIssuer is an organization's own issuer: every token it issues is
@@ -107,6 +110,9 @@ func NewIssuers(ctx context.Context, operators []Config, opts IssuersOptions) (*
 		}
 		if cfg.Logger == nil {
 			cfg.Logger = opts.Logger
+		}
+		if cfg.Events == nil {
+			cfg.Events = opts.Events
 		}
 		v, err := New(ctx, cfg)
 		if err != nil {
@@ -164,6 +170,9 @@ func (m *Issuers) SetTenantIssuers(list []TenantIssuer) error {
 		}
 		if cfg.Logger == nil {
 			cfg.Logger = m.opts.Logger.With(zap.String("organization", t.OrgID))
+		}
+		if cfg.Events == nil {
+			cfg.Events = m.opts.Events
 		}
 		cfg, err := withDefaults(cfg)
 		if err != nil {

@@ -137,6 +137,10 @@ type Config struct {
 	// Logger receives key-set load failures and recoveries; default a no-op
 	// logger.
 	Logger *zap.Logger
+	// Events, when set, receives the outcome of every key-set fetch, under
+	// Issuer, or ports.TenantIssuerLabel when ProviderOrgID is set (an
+	// organization's issuer is tenant data, never a metric label).
+	Events ports.KeyRefreshEvents `json:"-"`
 }
 
 // Verifier verifies bearer tokens. It is safe for concurrent use.

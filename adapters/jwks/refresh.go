@@ -7,6 +7,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"go.uber.org/zap"
+
+	"github.com/orgstack/orgstack/ports"
 )
 
 // Refresh timing. jwkset's own unknown-kid refresh is not used: it fetches
@@ -167,6 +169,13 @@ var errNoUsableKey = errors.New("the key set holds no usable key")
 
 // record stores the outcome of a fetch and logs when the state changes.
 func (v *Verifier) record(err error) {
+	if v.cfg.Events != nil {
+		label := v.cfg.Issuer
+		if v.cfg.ProviderOrgID != "" {
+			label = ports.TenantIssuerLabel
+		}
+		v.cfg.Events.KeyRefresh(label, err == nil)
+	}
 	if err == nil {
 		v.lastSuccess.Store(time.Now().UnixNano())
 		wasLoaded := v.loaded.Swap(true)

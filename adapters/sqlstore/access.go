@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
@@ -96,6 +98,7 @@ const (
 
 type hotQueries struct {
 	pg                             bool
+	mode                           pgx.QueryExecMode // Store.prepared
 	accessByID, accessBySlug       string
 	checkByUserID, checkByIdentity string
 	combined                       [4]string
@@ -123,7 +126,8 @@ func newHotQueries(d Dialect) hotQueries {
 	byIdentity := "LEFT JOIN users AS u ON u.issuer = ? AND u.subject = ?\n" +
 		"LEFT JOIN memberships AS m ON m.org_id = o.id AND m.user_id = u.id"
 	return hotQueries{
-		pg: pg,
+		pg:   pg,
+		mode: pgCached,
 		combined: [4]string{
 			bind(accessAndCheckSQL("o.id = ?", byUserID)),
 			bind(accessAndCheckSQL("o.slug = ?", byUserID)),
@@ -142,7 +146,7 @@ func newHotQueries(d Dialect) hotQueries {
 
 func (h hotQueries) query(ctx context.Context, db *sql.DB, q string, args ...any) (*sql.Rows, error) {
 	if h.pg {
-		args = append([]any{pgCached}, args...)
+		args = append([]any{h.mode}, args...)
 	}
 	return db.QueryContext(ctx, q, args...)
 }

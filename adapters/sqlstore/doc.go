@@ -7,21 +7,31 @@
 //
 // # What it stores
 //
-//   - organizations (id, unique slug, name, status, metadata as JSON text,
-//     created_at, updated_at, version);
+//   - organizations (id, slug, name, status, metadata as JSON text,
+//     created_at, updated_at, version) and organization_slugs (slug primary
+//     key, org_id unique): the registry, written with the organization in
+//     one transaction, keeps slugs unique across organizations;
 //   - users (id, unique (issuer, subject), email, name, times) — global, not
 //     tenant-owned;
 //   - memberships (org_id, user_id, status, joined_at, updated_at) and
 //     membership_roles (org_id, user_id, role_key), both cascading from the
 //     organization; a membership's roles come back sorted;
-//   - roles (id, org_id, unique (org_id, key), name, description, times) and
+//   - roles (primary key (org_id, id), unique (org_id, key), name,
+//     description, times) and
 //     role_grants (org_id, role_key, position, grant_value); grants come back
 //     in the order they were given (position);
-//   - permissions (id, org_id, unique (org_id, key), description, times).
+//   - permissions (primary key (org_id, id), unique (org_id, key),
+//     description, times);
+//   - identity providers (identity_providers per organization; the global
+//     identity_provider_audiences, identity_provider_changes and
+//     identity_provider_counter).
 //
 // Every tenant-owned table carries org_id, every query on it filters on
 // org_id, and deleting an organization cascades (foreign keys) to
-// everything it owns. Built-in roles and system permissions are not stored.
+// everything it owns. Every primary key, unique constraint and foreign key
+// of a tenant table includes org_id (organizations: id), so the schema can
+// be distributed by organization; the few global tables are listed, with
+// their reasons, in catalog_test.go (ARCHITECTURE.md, "Scaling out"). Built-in roles and system permissions are not stored.
 // Models are private structs with bun tags, mapped to and from domain types
 // with the domain's Unmarshal…FromDatabase constructors.
 //
@@ -73,14 +83,17 @@
 //   - The hot paths, LoadAccess and CheckFacts, are one hand-written
 //     statement each, run through database/sql with real placeholders; on
 //     PostgreSQL with pgx.QueryExecModeCacheStatement as the first argument,
-//     so each connection prepares them once and reuses the plan.
+//     so each connection prepares them once and reuses the plan, unless the
+//     URL sets default_query_exec_mode (behind PgBouncer in transaction
+//     mode), which then holds for every statement.
 //
 // # Migrations
 //
 // Migrations are SQL files embedded from migrations/postgres and
 // migrations/sqlite and run by bun/migrate (MigrateUp applies every pending
-// one as a group under a lock table; MigrateDown rolls back the last group;
-// MigrationStatus lists applied and pending ones). To add a migration, add
+// one as a group; MigrateDown rolls back the last group; MigrationStatus
+// lists applied and pending ones), each under a PostgreSQL advisory lock
+// (MigrationLockKey; a process mutex on SQLite), never bun's lock table. To add a migration, add
 // the same-numbered pair of files to both directories:
 //
 //	migrations/postgres/20260301000000_add_widgets.tx.up.sql

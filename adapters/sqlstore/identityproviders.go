@@ -108,8 +108,8 @@ ON CONFLICT (org_id) DO UPDATE SET change_version = excluded.change_version, del
 }
 
 func (r identityProviders) writeAudiences(ctx context.Context, c conn, p *domain.IdentityProvider) error {
-	if _, err := c.db.ExecContext(ctx, "DELETE FROM identity_provider_audiences WHERE org_id = ?", p.OrgID()); err != nil {
-		return translate(err, "replace identity provider audiences", nil)
+	if err := deleteAudiences(ctx, c, p.OrgID()); err != nil {
+		return err
 	}
 	for _, a := range p.Audiences() {
 		_, err := c.db.ExecContext(ctx, "INSERT INTO identity_provider_audiences (issuer, audience, org_id) VALUES (?, ?, ?)", p.Issuer(), a, p.OrgID())
@@ -228,6 +228,9 @@ func (r identityProviders) Delete(ctx context.Context, orgID string) error {
 		if err := affectedOne(res, err, "delete identity provider"); err != nil {
 			return err
 		}
+		if err := deleteAudiences(ctx, c, orgID); err != nil {
+			return err
+		}
 		_, err = nextChange(ctx, c, orgID, true)
 		return err
 	})
@@ -243,8 +246,20 @@ func recordOrgDeletion(ctx context.Context, c conn, orgID string) error {
 	if n == 0 {
 		return nil
 	}
+	if err := deleteAudiences(ctx, c, orgID); err != nil {
+		return err
+	}
 	_, err := nextChange(ctx, c, orgID, true)
 	return err
+}
+
+// deleteAudiences removes the audiences of orgID's provider. The audiences
+// table is global ((issuer, audience) is unique across organizations), so no
+// foreign key to the provider removes them: a global table cannot reference
+// a sharded one.
+func deleteAudiences(ctx context.Context, c conn, orgID string) error {
+	_, err := c.db.ExecContext(ctx, "DELETE FROM identity_provider_audiences WHERE org_id = ?", orgID)
+	return translate(err, "delete identity provider audiences", nil)
 }
 
 // OrgIDsByIssuer returns the organizations whose provider has that issuer.

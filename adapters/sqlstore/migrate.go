@@ -3,11 +3,14 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/uptrace/bun/migrate"
 )
@@ -49,7 +52,8 @@ func migrationName(m migrate.Migration) string {
 }
 
 // MigrateUp applies every pending migration, as one group, under the
-// migration lock, and returns the names of those it applied.
+// migration lock (see underMigrationLock), and returns the names of those it
+// applied: none when another instance applied them meanwhile.
 func (s *Store) MigrateUp(ctx context.Context) (applied []string, err error) {
 	err = s.underMigrationLock(ctx, "migrate up", func(m *migrate.Migrator) error {
 		if err := s.checkReservedResources(ctx, m); err != nil {
@@ -173,45 +177,137 @@ ORDER BY slug, what`, len(res)+1, res+":", len(res)+1, res+":").Scan(ctx, &rows)
 	return nil
 }
 
-// underMigrationLock runs fn with the migrator while holding bun's migration
-// lock, so that replicas starting together do not migrate twice.
+// MigrationLockKey is the key of the PostgreSQL advisory lock that every
+// migration command holds (pg_advisory_lock(MigrationLockKey), session
+// level): "orgstack" in ASCII, read as a big-endian int64. Operators may
+// look for it in pg_locks (classid 1869768563 with objid 1952539499 is the
+// same key split in two halves); other software sharing the database must
+// not use it.
+const MigrationLockKey int64 = 0x6f7267737461636b
+
+// migrationLockPoll is how often a waiting instance asks for the advisory
+// lock again. pg_try_advisory_lock in a loop, rather than a blocking
+// pg_advisory_lock, keeps the wait outside statement_timeout (10 s by
+// default, shorter than a long migration) and ends it with ctx.
+const migrationLockPoll = 100 * time.Millisecond
+
+// sqliteMigrations serializes migration commands of one process on SQLite:
+// an SQLite database belongs to one process (see underMigrationLock).
+var sqliteMigrations sync.Mutex
+
+// underMigrationLock runs fn with the migrator while no other migration
+// command runs. Everything that touches the migration tables runs under it,
+// the status check included, because bun's Init (CREATE TABLE IF NOT EXISTS)
+// itself races on an empty PostgreSQL database.
+//
+// PostgreSQL: a session-level advisory lock (MigrationLockKey) taken on a
+// connection held for the whole call and released on it. Several instances
+// starting at once on an empty database therefore migrate one after
+// another: the first applies everything, the others then find nothing
+// pending. If the process dies, its session ends and PostgreSQL releases
+// the lock; nothing is left behind. bun's own lock (a row in
+// bun_migration_locks, taken with Migrator.Lock) is not used: a row
+// survives a crash and would block every later start until someone deleted
+// it by hand, and Lock does not wait, it fails. Rows that versions before
+// this one left there are deleted under the advisory lock: while it is held
+// no migration of this version runs, so such a row is a leftover.
+// PgBouncer in transaction mode cannot hold a session lock: run migrations
+// against PostgreSQL directly (see README, "Scaling").
+//
+// SQLite: a database file is used by one process (`orgstack serve` or
+// `orgstack migrate`, not both at once), so a process-wide mutex is enough.
 func (s *Store) underMigrationLock(ctx context.Context, what string, fn func(*migrate.Migrator) error) (err error) {
+	if s.dialect == Postgres {
+		unlock, err := s.advisoryLock(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: %s: %w", what, err)
+		}
+		defer func() {
+			if uerr := unlock(); uerr != nil && err == nil {
+				err = fmt.Errorf("sqlstore: %s: %w", what, uerr)
+			}
+		}()
+	} else {
+		sqliteMigrations.Lock()
+		defer sqliteMigrations.Unlock()
+	}
 	m, err := s.migrator(ctx)
 	if err != nil {
 		return err
 	}
-	if err := m.Lock(ctx); err != nil {
-		return fmt.Errorf("sqlstore: %w", err)
-	}
-	defer func() {
-		if uerr := m.Unlock(ctx); uerr != nil && err == nil {
-			err = fmt.Errorf("sqlstore: unlock migrations: %w", uerr)
+	if s.dialect == Postgres {
+		if _, err := s.db.NewDelete().Table("bun_migration_locks").Where("TRUE").Exec(ctx); err != nil {
+			return fmt.Errorf("sqlstore: %s: clear stale bun migration lock: %w", what, unavailable(err))
 		}
-	}()
+	}
 	if err := fn(m); err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", what, err)
 	}
 	return nil
 }
 
-// MigrationStatus returns the names of the applied and the pending
-// migrations, oldest first. A schema is current when pending is empty.
-func (s *Store) MigrationStatus(ctx context.Context) (applied, pending []string, err error) {
-	m, err := s.migrator(ctx)
+// advisoryLock takes the migration advisory lock on a connection of its own
+// and returns the function that releases it and gives the connection back.
+func (s *Store) advisoryLock(ctx context.Context) (unlock func() error, err error) {
+	conn, err := s.sqldb.Conn(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("connection for the migration lock: %w", unavailable(err))
 	}
-	ms, err := m.MigrationsWithStatus(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: migration status: %w", err)
-	}
-	applied, pending = []string{}, []string{}
-	for _, mig := range ms {
-		if mig.IsApplied() {
-			applied = append(applied, migrationName(mig))
-		} else {
-			pending = append(pending, migrationName(mig))
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", MigrationLockKey).Scan(&got); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("take the migration lock: %w", unavailable(err))
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			_ = conn.Close()
+			return nil, fmt.Errorf("wait for the migration lock (held by another instance): %w", unavailable(ctx.Err()))
+		case <-time.After(migrationLockPoll):
 		}
 	}
-	return applied, pending, nil
+	return func() error {
+		// Not the caller's context: a cancelled caller must still release
+		// the lock, or the pooled session would keep it.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		var released bool
+		err := conn.QueryRowContext(uctx, "SELECT pg_advisory_unlock($1)", MigrationLockKey).Scan(&released)
+		if err != nil || !released {
+			// Never hand a session that may still hold the lock back to
+			// the pool: discard it (its end releases the lock).
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			_ = conn.Close()
+			if err == nil {
+				err = errors.New("the migration lock was not held")
+			}
+			return fmt.Errorf("release the migration lock: %w", err)
+		}
+		return conn.Close()
+	}, nil
+}
+
+// MigrationStatus returns the names of the applied and the pending
+// migrations, oldest first, read under the migration lock. A schema is
+// current when pending is empty.
+func (s *Store) MigrationStatus(ctx context.Context) (applied, pending []string, err error) {
+	err = s.underMigrationLock(ctx, "migration status", func(m *migrate.Migrator) error {
+		ms, err := m.MigrationsWithStatus(ctx)
+		if err != nil {
+			return err
+		}
+		applied, pending = []string{}, []string{}
+		for _, mig := range ms {
+			if mig.IsApplied() {
+				applied = append(applied, migrationName(mig))
+			} else {
+				pending = append(pending, migrationName(mig))
+			}
+		}
+		return nil
+	})
+	return applied, pending, err
 }

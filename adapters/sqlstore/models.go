@@ -214,7 +214,7 @@ type roleModel struct {
 	bun.BaseModel `bun:"table:roles,alias:r"`
 
 	ID          string `bun:"id,pk"`
-	OrgID       string `bun:"org_id"`
+	OrgID       string `bun:"org_id,pk"`
 	Key         string `bun:"key"`
 	Name        string `bun:"name"`
 	Description string `bun:"description"`
@@ -260,7 +260,7 @@ type permissionModel struct {
 	bun.BaseModel `bun:"table:permissions,alias:p"`
 
 	ID          string `bun:"id,pk"`
-	OrgID       string `bun:"org_id"`
+	OrgID       string `bun:"org_id,pk"`
 	Key         string `bun:"key"`
 	Description string `bun:"description"`
 	CreatedAt   dbTime `bun:"created_at"`

@@ -30,9 +30,20 @@ func (r organizations) Create(ctx context.Context, o *domain.Organization) error
 	if err != nil {
 		return err
 	}
-	_, err = r.c.db.NewInsert().Model(m).Exec(ctx)
-	return translate(err, "create organization", domain.ErrSlugTaken)
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		if _, err := c.execRaw(ctx, "INSERT INTO organization_slugs (slug, org_id) VALUES (?, ?)", m.Slug, m.ID); err != nil {
+			return translate(err, "create organization", domain.ErrSlugTaken)
+		}
+		_, err := c.db.NewInsert().Model(m).Exec(ctx)
+		return translate(err, "create organization", domain.ErrSlugTaken)
+	})
 }
+
+// Slugs are unique across organizations through organization_slugs, a
+// global table (slug primary key, one row per organization) written in the
+// transaction that writes the organization: a unique constraint on
+// organizations.slug could not hold once organizations are sharded by ID.
+// organizations.slug stays, with a plain index, for lookups and lists.
 
 func (r organizations) get(ctx context.Context, where string, arg any, lock bool) (*domain.Organization, error) {
 	var m orgModel
@@ -77,17 +88,29 @@ func (r organizations) Update(ctx context.Context, o *domain.Organization, prevV
 	if err != nil {
 		return err
 	}
-	res, err := r.c.db.NewUpdate().Model(m).
-		Column("slug", "name", "status", "metadata", "updated_at", "version").
-		Where("o.id = ?", m.ID).Where("o.version = ?", prevVersion).
-		Exec(ctx)
-	if err != nil {
-		return translate(err, "update organization", domain.ErrSlugTaken)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return translate(err, "update organization", nil)
-	}
-	exists, err := r.c.db.NewSelect().Model((*orgModel)(nil)).Where("o.id = ?", m.ID).Exists(ctx)
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		res, err := c.db.NewUpdate().Model(m).
+			Column("slug", "name", "status", "metadata", "updated_at", "version").
+			Where("o.id = ?", m.ID).Where("o.version = ?", prevVersion).
+			Exec(ctx)
+		if err != nil {
+			return translate(err, "update organization", domain.ErrSlugTaken)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return translate(err, "update organization", nil)
+		}
+		if n == 1 {
+			_, err := c.execRaw(ctx, "UPDATE organization_slugs SET slug = ? WHERE org_id = ? AND slug <> ?", m.Slug, m.ID, m.Slug)
+			return translate(err, "update organization slug", domain.ErrSlugTaken)
+		}
+		return r.updateMissed(ctx, c, m.ID)
+	})
+}
+
+// updateMissed tells why an update matched no row.
+func (r organizations) updateMissed(ctx context.Context, c conn, id string) error {
+	exists, err := c.db.NewSelect().Model((*orgModel)(nil)).Where("o.id = ?", id).Exists(ctx)
 	if err != nil {
 		return translate(err, "update organization", nil)
 	}
@@ -97,9 +120,10 @@ func (r organizations) Update(ctx context.Context, o *domain.Organization, prevV
 	return domain.ErrVersionMismatch
 }
 
-// Delete removes the organization; the foreign keys cascade to its
-// memberships, roles, custom permissions and identity provider, whose
-// deletion is recorded as a provider change first. Errors:
+// Delete removes the organization and its slug; the foreign keys cascade to
+// its memberships, roles, custom permissions and identity provider, whose
+// deletion is recorded as a provider change first (and whose audiences,
+// a global table without a foreign key, are deleted with it). Errors:
 // domain.ErrNotFound.
 func (r organizations) Delete(ctx context.Context, id string) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
@@ -107,7 +131,11 @@ func (r organizations) Delete(ctx context.Context, id string) error {
 			return err
 		}
 		res, err := c.db.NewDelete().Model((*orgModel)(nil)).Where("o.id = ?", id).Exec(ctx)
-		return affectedOne(res, err, "delete organization")
+		if err := affectedOne(res, err, "delete organization"); err != nil {
+			return err
+		}
+		_, err = c.execRaw(ctx, "DELETE FROM organization_slugs WHERE org_id = ?", id)
+		return translate(err, "delete organization slug", nil)
 	})
 }
 

@@ -158,8 +158,8 @@ func (c conn) raw() (rawQuerier, bool) {
 // queryRaw runs q, written with ? placeholders, as a driver-level statement
 // through database/sql: on PostgreSQL the placeholders become $n and pgx
 // prepares the statement once per connection and caches it
-// (pgx.QueryExecModeCacheStatement), so repeated lists are not parsed and
-// planned every time. q must contain no ? other than placeholders.
+// (pgx.QueryExecModeCacheStatement, unless the URL chose another mode), so
+// repeated lists are not parsed and planned every time. q must contain no ? other than placeholders.
 func (c conn) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	db, ok := c.raw()
 	if !ok {
@@ -167,7 +167,7 @@ func (c conn) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, e
 	}
 	if c.pg {
 		q = dollarPlaceholders(q)
-		args = append([]any{pgCached}, args...)
+		args = append([]any{c.mode}, args...)
 	}
 	return db.QueryContext(ctx, q, args...)
 }
@@ -217,7 +217,7 @@ func (c conn) eachRow(ctx context.Context, q string, args []any, fn func(rowScan
 			if !ok {
 				return fmt.Errorf("sqlstore: unexpected PostgreSQL driver connection %T", dc)
 			}
-			rows, err := pc.Conn().Query(ctx, dollarPlaceholders(q), append([]any{pgCached}, args...)...)
+			rows, err := pc.Conn().Query(ctx, dollarPlaceholders(q), append([]any{c.mode}, args...)...)
 			if err != nil {
 				return err
 			}

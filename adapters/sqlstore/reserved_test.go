@@ -76,7 +76,7 @@ func TestMigrationRefusesReservedResourceInUse(t *testing.T) {
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)
 			must(err)
-			must(s.Organizations().Create(ctx, o))
+			insertOldOrganization(t, s, o) // the schema of that release: no slug registry
 			// Written directly: the domain of today refuses the reserved
 			// resource, as it should.
 			_, err = s.DB().ExecContext(ctx, `INSERT INTO permissions (id, org_id, "key", description, created_at, updated_at)

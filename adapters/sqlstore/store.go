@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orgstack/orgstack/ports"
 )
@@ -39,6 +40,11 @@ type Store struct {
 	sqldb   *sql.DB
 	dialect Dialect
 	hot     hotQueries
+	// prepared is how PostgreSQL runs the statements the store would have
+	// prepared (the hot paths and the raw list queries): pgCached, unless
+	// the URL names a default_query_exec_mode, which then holds for every
+	// statement (see Open).
+	prepared pgx.QueryExecMode
 }
 
 var (
@@ -61,23 +67,46 @@ var (
 // take the write lock when they begin. PostgreSQL connections default to
 // pgx's exec query mode (bun interpolates arguments itself) and always set
 // standard_conforming_strings=on; Open fails when the server's sessions do
-// not use it even so.
+// not use it even so. The hot-path statements are prepared once per
+// connection and cached (pgx's cache_statement mode), which needs a session
+// of its own: behind PgBouncer in transaction mode (before 1.21, or without
+// max_prepared_statements) set default_query_exec_mode in the URL
+// (cache_describe, one round trip and no named statements, or exec or
+// simple_protocol), and every statement, the hot paths included, runs in
+// that mode.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return OpenWith(ctx, rawURL, Options{})
+}
+
+// Options adjust OpenWith.
+type Options struct {
+	// TracerProvider, when set, records a client span for every PostgreSQL
+	// statement run inside a sampled trace (see tracing.go); SQLite is not
+	// traced.
+	TracerProvider trace.TracerProvider
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
 	open, ok := openers[strings.ToLower(scheme)]
 	if !ok {
 		return nil, errors.New("sqlstore: unsupported database URL: want postgres://, postgresql:// or sqlite:")
 	}
-	return open(ctx, rawURL, rest)
+	return open(ctx, rawURL, rest, o)
 }
 
 // openers maps each URL scheme the adapter serves to the dialect that opens
 // it; Schemes publishes the keys, so that bootstrap chooses a store by
 // scheme in one place.
-var openers = map[string]func(ctx context.Context, rawURL, rest string) (*Store, error){
-	"postgres":   func(ctx context.Context, rawURL, _ string) (*Store, error) { return openPostgres(ctx, rawURL) },
-	"postgresql": func(ctx context.Context, rawURL, _ string) (*Store, error) { return openPostgres(ctx, rawURL) },
-	"sqlite":     func(ctx context.Context, _, rest string) (*Store, error) { return openSQLite(ctx, rest) },
+var openers = map[string]func(ctx context.Context, rawURL, rest string, o Options) (*Store, error){
+	"postgres": func(ctx context.Context, rawURL, _ string, o Options) (*Store, error) {
+		return openPostgres(ctx, rawURL, o)
+	},
+	"postgresql": func(ctx context.Context, rawURL, _ string, o Options) (*Store, error) {
+		return openPostgres(ctx, rawURL, o)
+	},
+	"sqlite": func(ctx context.Context, _, rest string, _ Options) (*Store, error) { return openSQLite(ctx, rest) },
 }
 
 // Schemes returns the database URL schemes Open accepts, sorted.
@@ -109,13 +138,14 @@ const (
 	DefaultStatementTimeout = "10s"
 )
 
-func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
+func openPostgres(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("sqlstore: invalid PostgreSQL URL")
 	}
 	q := u.Query()
-	if q.Get("default_query_exec_mode") == "" {
+	explicitMode := q.Get("default_query_exec_mode") != ""
+	if !explicitMode {
 		q.Set("default_query_exec_mode", "exec")
 	}
 	// A startup parameter, so every connection of the pool has it before its
@@ -132,10 +162,18 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 		q.Set("statement_timeout", DefaultStatementTimeout)
 	}
 	u.RawQuery = q.Encode()
-	sqldb, err := sql.Open("pgx", u.String())
+	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
+		return nil, errors.New("sqlstore: invalid PostgreSQL URL parameters (default_query_exec_mode?)")
 	}
+	prepared := pgCached
+	if explicitMode {
+		prepared = cfg.DefaultQueryExecMode
+	}
+	if o.TracerProvider != nil {
+		cfg.Tracer = newQueryTracer(o.TracerProvider)
+	}
+	sqldb := stdlib.OpenDB(*cfg)
 	// A bounded pool whose connections stay open: a new connection costs a
 	// PostgreSQL backend start and re-plans the cached hot statements, so
 	// churn under load (database/sql keeps only 2 idle connections by
@@ -148,6 +186,7 @@ func openPostgres(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.prepared, s.hot.mode = prepared, prepared
 	if err := checkStandardStrings(ctx, sqldb); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -229,7 +268,7 @@ func newStore(ctx context.Context, sqldb *sql.DB, db *bun.DB, d Dialect) (*Store
 		_ = sqldb.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
 	}
-	return &Store{db: db, sqldb: sqldb, dialect: d, hot: newHotQueries(d)}, nil
+	return &Store{db: db, sqldb: sqldb, dialect: d, hot: newHotQueries(d), prepared: pgCached}, nil
 }
 
 // Dialect returns the database the store talks to.
@@ -237,6 +276,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // DB returns the underlying bun database, for tests and tooling.
 func (s *Store) DB() *bun.DB { return s.db }
+
+// Stats reports the connection pool (for the pool metrics).
+func (s *Store) Stats() sql.DBStats { return s.sqldb.Stats() }
 
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.db.Close() }
@@ -256,7 +298,7 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, r port
 }
 
 func (s *Store) repos(db bun.IDB) repositories {
-	return repositories{conn{db: db, pg: s.dialect == Postgres}}
+	return repositories{conn{db: db, pg: s.dialect == Postgres, mode: s.prepared}}
 }
 
 // Organizations returns the organization repository outside any transaction.
@@ -283,8 +325,9 @@ func (s *Store) IdentityProviders() ports.IdentityProviderRepository {
 // conn is what every repository holds: a bun.IDB (the pool or a
 // transaction) and the dialect.
 type conn struct {
-	db bun.IDB
-	pg bool
+	db   bun.IDB
+	pg   bool
+	mode pgx.QueryExecMode // for the raw statements on PostgreSQL: Store.prepared
 }
 
 // forUpdate appends a row-lock clause on PostgreSQL; SQLite needs none
@@ -317,7 +360,7 @@ func (c conn) inTx(ctx context.Context, fn func(ctx context.Context, c conn) err
 		return fn(ctx, c)
 	}
 	return unavailable(c.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, conn{db: tx, pg: c.pg})
+		return fn(ctx, conn{db: tx, pg: c.pg, mode: c.mode})
 	}))
 }
 
@@ -334,5 +377,6 @@ func (r repositories) IdentityProviders() ports.IdentityProviderRepository {
 }
 
 // pgCached makes pgx prepare and cache the statement on the connection; it
-// is passed as the first query argument through database/sql.
+// is passed as the first query argument through database/sql. It is the
+// default of Store.prepared.
 var pgCached = pgx.QueryExecModeCacheStatement

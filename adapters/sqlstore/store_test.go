@@ -200,7 +200,7 @@ func TestMigrationRemovesDanglingReferences(t *testing.T) {
 			}
 			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)
 			must(err)
-			must(s.Organizations().Create(ctx, o))
+			insertOldOrganization(t, s, o) // the schema of that release: no slug registry
 			u, err := domain.NewUser("0190a5c4-0000-7000-8000-000000000002", "iss", "alice", "", "", now)
 			must(err)
 			must(s.Users().Create(ctx, u))

@@ -40,6 +40,34 @@ var organizationTests = []contract{
 		must(t, err)
 		wantErr(t, f.s.Organizations().Create(f.ctx, o), domain.ErrSlugTaken)
 	}},
+	{"SlugFreedByRenameAndDelete", func(t *testing.T, f *fixture) {
+		// Slugs are unique across organizations, and only while an
+		// organization holds one: a renamed or deleted organization's slug
+		// can be taken again, and a refused rename keeps the slugs as they were.
+		o := f.org("acme-corp", "Acme Corp")
+		other := f.org("globex", "Globex")
+		slug, prev := "acme-corp", other.Version()
+		must(t, other.Apply(domain.OrganizationChanges{Slug: &slug}, f.now()))
+		wantErr(t, f.s.Organizations().Update(f.ctx, other, prev), domain.ErrSlugTaken)
+		got, err := f.s.Organizations().GetByRef(f.ctx, domain.ParseOrgRef("globex"))
+		must(t, err)
+		if got.ID() != other.ID() {
+			t.Errorf("globex after a refused rename: got %s, want %s", got.ID(), other.ID())
+		}
+		renamed, prevO := "acme-renamed", o.Version()
+		must(t, o.Apply(domain.OrganizationChanges{Slug: &renamed}, f.now()))
+		must(t, f.s.Organizations().Update(f.ctx, o, prevO))
+		again, err := domain.NewOrganization(f.id(), "acme-corp", "Acme Again", nil, f.now())
+		must(t, err)
+		must(t, f.s.Organizations().Create(f.ctx, again))
+		must(t, f.s.Organizations().Delete(f.ctx, o.ID()))
+		third, err := domain.NewOrganization(f.id(), "acme-renamed", "Third", nil, f.now())
+		must(t, err)
+		must(t, f.s.Organizations().Create(f.ctx, third))
+		dup, err := domain.NewOrganization(f.id(), "acme-renamed", "Dup", nil, f.now())
+		must(t, err)
+		wantErr(t, f.s.Organizations().Create(f.ctx, dup), domain.ErrSlugTaken)
+	}},
 	{"Update", func(t *testing.T, f *fixture) {
 		o := f.org("acme-corp", "Acme Corp")
 		name, slug, status, color := "Acme Inc", "acme-inc", "suspended", "red"
