@@ -139,7 +139,15 @@ func checkComposeInstance(p *types.Project, name string, s types.ServiceConfig, 
 	bad := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("service %s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	if err := bootstrap.CheckServeEnvironment(withoutPending(env)); err != nil {
+	files := map[string]string{}
+	for k, v := range env {
+		if path, ok := composeSecretFile(p, s, v); strings.HasSuffix(k, "_FILE") && ok {
+			if b, err := os.ReadFile(path); err == nil {
+				files[v] = string(b)
+			}
+		}
+	}
+	if err := checkServe(env, files); err != nil {
 		bad("orgstack serve would refuse this configuration: %v", err)
 	}
 	drain, err := drainTime(env)
@@ -167,7 +175,7 @@ func checkComposeInstance(p *types.Project, name string, s types.ServiceConfig, 
 		}
 	}
 	for k, v := range env {
-		if strings.HasSuffix(k, "_FILE") && !composeSecretFile(p, s, v) {
+		if _, ok := composeSecretFile(p, s, v); strings.HasSuffix(k, "_FILE") && !ok {
 			bad("%s=%s is no compose secret of the service (/run/secrets/<name>) whose file exists", k, v)
 		}
 	}
@@ -333,9 +341,9 @@ func sameFile(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// composeSecretFile reports whether file is where compose mounts one of the
-// service's secrets, and that secret's file exists.
-func composeSecretFile(p *types.Project, s types.ServiceConfig, file string) bool {
+// composeSecretFile returns the file on disk of the service's secret that
+// compose mounts at file, when there is one and it exists.
+func composeSecretFile(p *types.Project, s types.ServiceConfig, file string) (string, bool) {
 	for _, ref := range s.Secrets {
 		target := ref.Target
 		if target == "" {
@@ -349,10 +357,10 @@ func composeSecretFile(p *types.Project, s types.ServiceConfig, file string) boo
 		}
 		def, ok := p.Secrets[ref.Source]
 		if !ok || def.File == "" {
-			return false
+			return "", false
 		}
 		_, err := os.Stat(def.File)
-		return err == nil
+		return def.File, err == nil
 	}
-	return false
+	return "", false
 }

@@ -129,11 +129,11 @@ func CheckKubernetes(o *Objects) []string {
 	var server *corev1.Container
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		env, ps := containerEnv(o, where, &pod.Spec, c)
+		env, files, ps := containerEnv(o, where, &pod.Spec, c)
 		problems = append(problems, ps...)
 		if len(c.Args) > 0 && c.Args[0] == "serve" {
 			server = c
-			if err := bootstrap.CheckServeEnvironment(withoutPending(env)); err != nil {
+			if err := checkServe(env, files); err != nil {
 				bad("%s: orgstack serve would refuse this configuration: %v", where, err)
 			}
 			problems = append(problems, checkServer(where, &pod.Spec, c, env)...)
@@ -162,7 +162,7 @@ func CheckKubernetes(o *Objects) []string {
 		}
 		for i := range j.Spec.Template.Spec.Containers {
 			c := &j.Spec.Template.Spec.Containers[i]
-			_, ps := containerEnv(o, w, &j.Spec.Template.Spec, c)
+			_, _, ps := containerEnv(o, w, &j.Spec.Template.Spec, c)
 			problems = append(problems, ps...)
 			if slices.Equal(c.Args, []string{"migrate", "up"}) {
 				migrates++
@@ -343,12 +343,11 @@ func imageProblem(image string) string {
 
 // containerEnv resolves a container's environment (envFrom, then env) to
 // the values orgstack would see and checks every name and reference.
-func containerEnv(o *Objects, where string, spec *corev1.PodSpec, c *corev1.Container) (map[string]string, []string) {
-	var problems []string
+func containerEnv(o *Objects, where string, spec *corev1.PodSpec, c *corev1.Container) (env, files map[string]string, problems []string) {
 	bad := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s: container %s: %s", where, c.Name, fmt.Sprintf(format, args...)))
 	}
-	env := map[string]string{}
+	env, files = map[string]string{}, map[string]string{}
 	for _, ef := range c.EnvFrom {
 		switch {
 		case ef.ConfigMapRef != nil:
@@ -410,15 +409,20 @@ func containerEnv(o *Objects, where string, spec *corev1.PodSpec, c *corev1.Cont
 		if !KnownSetting(k) {
 			bad("environment: orgstack reads no variable %s", k)
 		}
-		if strings.HasSuffix(k, "_FILE") && !fileInSecret(o, spec, c, v) {
-			bad("%s=%s is no key of a Secret mounted in the container", k, v)
+		if strings.HasSuffix(k, "_FILE") {
+			content, ok := fileInSecret(o, spec, c, v)
+			if !ok {
+				bad("%s=%s is no key of a Secret mounted in the container", k, v)
+			}
+			files[v] = content
 		}
 	}
-	return env, problems
+	return env, files, problems
 }
 
-// fileInSecret reports whether file is a key of a Secret volume mounted in c.
-func fileInSecret(o *Objects, spec *corev1.PodSpec, c *corev1.Container, file string) bool {
+// fileInSecret returns the content of file when it is a key of a Secret
+// volume mounted in c.
+func fileInSecret(o *Objects, spec *corev1.PodSpec, c *corev1.Container, file string) (string, bool) {
 	for _, m := range c.VolumeMounts {
 		key, ok := strings.CutPrefix(path.Clean(file), path.Clean(m.MountPath)+"/")
 		if !ok || m.SubPath != "" {
@@ -430,21 +434,21 @@ func fileInSecret(o *Objects, spec *corev1.PodSpec, c *corev1.Container, file st
 			}
 			s := findSecret(o, v.Secret.SecretName)
 			if s == nil {
-				return false
+				return "", false
 			}
 			if len(v.Secret.Items) == 0 {
-				_, ok := s.Data[key]
-				return ok
+				b, ok := s.Data[key]
+				return string(b), ok
 			}
 			for _, it := range v.Secret.Items {
 				if it.Path == key {
-					_, ok := s.Data[it.Key]
-					return ok
+					b, ok := s.Data[it.Key]
+					return string(b), ok
 				}
 			}
 		}
 	}
-	return false
+	return "", false
 }
 
 // checkNetworkPolicies checks that a policy covers the servers and the Job

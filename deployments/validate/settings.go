@@ -1,6 +1,9 @@
 package validate
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -13,9 +16,7 @@ import (
 var pendingSettings = []string{
 	"ORGSTACK_REDIS_URL",
 	"ORGSTACK_REDIS_KEY_PREFIX",
-	"ORGSTACK_METRICS_ADDR",
 	"ORGSTACK_TRUSTED_PROXIES",
-	"ORGSTACK_CORS_ORIGINS",
 }
 
 // pendingPrefixes are families of pending variables (see pendingSettings).
@@ -79,4 +80,31 @@ func hasPassword(v string) bool {
 	}
 	userinfo, _, ok := strings.Cut(rest, "@")
 	return ok && !strings.Contains(userinfo, "/") && strings.Contains(userinfo, ":")
+}
+
+// checkServe runs bootstrap.CheckServeEnvironment on env (less the pending
+// variables), with every *_FILE variable whose file the deployment provides
+// pointed at a temporary copy of it (files: path in the container →
+// content), since the configuration reads those files.
+func checkServe(env map[string]string, files map[string]string) error {
+	env = withoutPending(env)
+	dir, err := os.MkdirTemp("", "orgstack-validate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	n := 0
+	for k, v := range env {
+		content, ok := files[v]
+		if !strings.HasSuffix(k, "_FILE") || !ok {
+			continue
+		}
+		n++
+		f := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			return err
+		}
+		env[k] = f
+	}
+	return bootstrap.CheckServeEnvironment(env)
 }
