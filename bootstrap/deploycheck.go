@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/orgstack/orgstack/adapters/telemetry"
 )
 
 // This file is what deployments/validate (a separate Go module) asks of
@@ -62,12 +64,20 @@ func CheckCommandLine(args []string) error {
 }
 
 // CheckServeEnvironment reports whether env (variable → value) is a
-// configuration `orgstack serve` accepts, as far as it can tell without
-// reading files or reaching the database and the identity provider.
+// configuration `orgstack serve` accepts: every step serve takes before it
+// starts the server (the files its *_FILE variables name are read), without
+// reaching the database or the identity provider.
 func CheckServeEnvironment(env map[string]string) error {
 	c, err := LoadConfig(env)
 	if err != nil {
 		return err
 	}
-	return c.validateServe()
+	if err := c.validateServe(); err != nil {
+		return err
+	}
+	if _, err := servingSettings(c, env); err != nil {
+		return err
+	}
+	_, err = telemetry.TraceSettingsFromEnv(env)
+	return err
 }

@@ -118,6 +118,11 @@ func TestDeployCheck(t *testing.T) {
 	if err := CheckServeEnvironment(good); err != nil {
 		t.Errorf("CheckServeEnvironment(good) = %v", err)
 	}
+	good["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+	if err := CheckServeEnvironment(good); err == nil || !strings.Contains(err.Error(), "http/protobuf") {
+		t.Errorf("CheckServeEnvironment(OTLP over gRPC) = %v; want it refused as serve refuses it", err)
+	}
+	delete(good, "OTEL_EXPORTER_OTLP_PROTOCOL")
 	good["ORGSTACK_SHUTDOWN_TIMEOUT"] = "5s"
 	if err := CheckServeEnvironment(good); err == nil || !strings.Contains(err.Error(), "ORGSTACK_SHUTDOWN_DELAY") {
 		t.Errorf("CheckServeEnvironment(delay = timeout) = %v; want the delay refused", err)
