@@ -98,6 +98,7 @@ func newRootCommand(env map[string]string, prog string) *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(serveCommand(env), configCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
+	root.AddCommand(healthcheckCommand(env))
 	return root
 }
 

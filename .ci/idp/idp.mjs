@@ -2,7 +2,8 @@
 // package-lock.json) for OrgStack's end-to-end tests. Configured by
 // environment; prints "ready <issuer>" on stdout once it listens.
 //
-//   IDP_PORT       port on 127.0.0.1 (required)
+//   IDP_PORT       port (required)
+//   IDP_HOST       address to listen on (default 127.0.0.1; 0.0.0.0 in a container)
 //   IDP_ISSUER     issuer (default http://127.0.0.1:$IDP_PORT)
 //   IDP_AUDIENCE   the API's resource identifier (default https://api.orgstack.test)
 //   IDP_ALG        RS256 (default) or ES256: the signing key and JWT access-token algorithm
@@ -91,4 +92,4 @@ const provider = new Provider(ISSUER, {
     return claims;
   },
 });
-provider.listen(PORT, '127.0.0.1', () => console.log(`ready ${ISSUER}`));
+provider.listen(PORT, process.env.IDP_HOST ?? '127.0.0.1', () => console.log(`ready ${ISSUER}`));
