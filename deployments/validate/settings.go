@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,48 +11,10 @@ import (
 	"github.com/orgstack/orgstack/bootstrap"
 )
 
-// pendingSettings are variables that other Stage 5 work adds to bootstrap's
-// Config in parallel; the deployment files name them already.
-// TODO(lead): remove this list once those branches are merged.
-var pendingSettings = []string{
-	"ORGSTACK_REDIS_URL",
-	"ORGSTACK_REDIS_KEY_PREFIX",
-	"ORGSTACK_TRUSTED_PROXIES",
-}
-
-// pendingPrefixes are families of pending variables (see pendingSettings).
-// TODO(lead): remove with pendingSettings.
-var pendingPrefixes = []string{"ORGSTACK_RATE_LIMIT_"}
-
 // KnownSetting reports whether orgstack reads the environment variable name:
-// one of bootstrap's settings, an OpenTelemetry standard variable (OTEL_…),
-// or a setting still being added (pendingSettings).
+// one of bootstrap's settings or an OpenTelemetry standard variable (OTEL_…).
 func KnownSetting(name string) bool {
-	if slices.Contains(bootstrap.SettingNames(), name) || strings.HasPrefix(name, "OTEL_") {
-		return true
-	}
-	if slices.Contains(pendingSettings, name) {
-		return true
-	}
-	for _, p := range pendingPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// withoutPending returns env less the pending variables, which bootstrap
-// cannot check yet.
-func withoutPending(env map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range env {
-		if !slices.Contains(bootstrap.SettingNames(), k) && KnownSetting(k) && !strings.HasPrefix(k, "OTEL_") {
-			continue
-		}
-		out[k] = v
-	}
-	return out
+	return slices.Contains(bootstrap.SettingNames(), name) || strings.HasPrefix(name, "OTEL_")
 }
 
 // secretName reports whether a variable or key name looks like it holds a
@@ -82,12 +45,11 @@ func hasPassword(v string) bool {
 	return ok && !strings.Contains(userinfo, "/") && strings.Contains(userinfo, ":")
 }
 
-// checkServe runs bootstrap.CheckServeEnvironment on env (less the pending
-// variables), with every *_FILE variable whose file the deployment provides
+// checkServe runs bootstrap.CheckServeEnvironment on env, with every *_FILE variable whose file the deployment provides
 // pointed at a temporary copy of it (files: path in the container →
 // content), since the configuration reads those files.
 func checkServe(env map[string]string, files map[string]string) error {
-	env = withoutPending(env)
+	env = maps.Clone(env) // the *_FILE paths are rewritten below
 	dir, err := os.MkdirTemp("", "orgstack-validate-")
 	if err != nil {
 		return err
