@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=${1:-10s}
 W=/tmp/perf; mkdir -p "$W/jwks"
-PROBE_DIR=$(cd ../shared/perf && pwd)
+PROBE_DIR=${PROBE_DIR:-$(cd ../shared/perf 2>/dev/null && pwd || echo /work/shared/perf)}
 DB=orgstack_perf
 PGURL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
 API=127.0.0.1:18080; PROBE=127.0.0.1:18090; JWKS=127.0.0.1:18082

@@ -98,6 +98,12 @@ type envConfig struct {
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
 	publicURL string
+	log       *zap.Logger // nil: an observer (env.Logs)
+}
+
+// withLogger sends the handler's logs to log instead of env.Logs.
+func withLogger(log *zap.Logger) envOption {
+	return func(c *envConfig) { c.log = log }
 }
 
 // withPublicURL sets Options.PublicURL (ORGSTACK_PUBLIC_URL).
@@ -178,6 +184,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	if cfg.log != nil {
+		log = cfg.log
+	}
 	readiness := map[string]func(context.Context) error{
 		"database": store.Ping,
 		"jwks": func(context.Context) error {
@@ -194,7 +204,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
 		IdentityProviders: app.IdentityProviders,
-	}, Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, Limiter: cfg.limiter,
+	}, Options{Verifier: verifier, Logger: log, Readiness: readiness, Limiter: cfg.limiter,
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
