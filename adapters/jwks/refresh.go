@@ -168,6 +168,7 @@ var errNoUsableKey = errors.New("the key set holds no usable key")
 // record stores the outcome of a fetch and logs when the state changes.
 func (v *Verifier) record(err error) {
 	if err == nil {
+		v.keyGen.Add(1)
 		v.lastSuccess.Store(time.Now().UnixNano())
 		wasLoaded := v.loaded.Swap(true)
 		if !v.lastOK.Swap(true) {
