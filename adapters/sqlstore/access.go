@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/orgstack/orgstack/domain"
@@ -177,12 +179,29 @@ func (h hotQueries) each(ctx context.Context, db *sql.DB, q string, args []any, 
 	})
 }
 
+// The cells of the hot-path rows are pgtype.Text and pgtype.Int8, which
+// pgx fills natively (sql.NullString went through database/sql's Scanner
+// path: a boxed value per column) and which scan database/sql values
+// (SQLite) as sql.NullString does; times are dbTime, which pgx fills
+// through ScanTimestamptz.
+
+// ScanTimestamptz lets pgx fill a dbTime without boxing the time
+// (pgtype.TimestamptzScanner). A NULL reads as the zero time, as in Scan.
+func (d *dbTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		d.t = time.Time{}
+		return nil
+	}
+	d.t = v.Time.UTC()
+	return nil
+}
+
 // roleCells are the role columns of a hot-path row.
 type roleCells struct {
-	key                   sql.NullString
-	id, name, description sql.NullString
+	key                   pgtype.Text
+	id, name, description pgtype.Text
 	createdAt, updatedAt  dbTime
-	grants                sql.NullString
+	grants                pgtype.Text
 }
 
 func (c *roleCells) dest() []any {
@@ -203,10 +222,10 @@ func (c *roleCells) collect(orgID string, keys *[]string, roles *[]*domain.Role)
 
 // callerCells are the organization and user columns of an access row.
 type callerCells struct {
-	oID, oSlug, oName, oStatus, oMeta sql.NullString
+	oID, oSlug, oName, oStatus, oMeta pgtype.Text
 	oCreated, oUpdated                dbTime
-	oVersion                          sql.NullInt64
-	uID, uIss, uSub, uEmail, uName    sql.NullString
+	oVersion                          pgtype.Int8
+	uID, uIss, uSub, uEmail, uName    pgtype.Text
 	uCreated, uUpdated                dbTime
 }
 
@@ -234,7 +253,7 @@ func (c *callerCells) read(acc *ports.Access) error {
 
 // memberCells are the membership columns of a hot-path row.
 type memberCells struct {
-	status          sql.NullString
+	status          pgtype.Text
 	joined, updated dbTime
 	keys            []string
 	roles           []*domain.Role
@@ -327,7 +346,7 @@ func (s *Store) AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issu
 		kind      int64
 		cc        callerCells
 		defined   sql.NullBool
-		mUser     sql.NullString
+		mUser     pgtype.Text
 		cur       memberCells
 		rc        roleCells
 		mine      = memberCells{roles: []*domain.Role{}}
@@ -394,7 +413,7 @@ func (s *Store) CheckFacts(ctx context.Context, orgID string, who ports.CheckSub
 		defined           bool
 		keys              []string
 		roles             = []*domain.Role{}
-		mUser, mStatus    sql.NullString
+		mUser, mStatus    pgtype.Text
 		mJoined, mUpdated dbTime
 		rc                roleCells
 	)
