@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Measure OrgStack on PostgreSQL side by side with the reference probe
-# (../shared/perf, see ../shared/PERFORMANCE.md). Not part of CI: run by hand.
+# (../shared/perf, see ../shared/PERFORMANCE.md), alternating the two in one
+# run, and print a summary table of ratios against the targets. Not part of
+# CI: run by hand, on a quiet machine (absolute numbers drift with load;
+# ratios measured in one run do not).
 #   .ci/perf/run.sh [duration]      e.g. .ci/perf/run.sh 10s
-# Needs: wrk (apt-get install wrk),
-# the probe built and its database loaded (psql -U postgres -f ../shared/perf/setup.sql).
+#   ROUNDS=3 .ci/perf/run.sh 10s    more alternations (default 2)
+#   RESEED=1 .ci/perf/run.sh        reload the OrgStack data
+# Needs: wrk (apt-get install wrk), python3, psql, the probe's database
+# loaded (psql -h 127.0.0.1 -U postgres -f ../shared/perf/setup.sql).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=${1:-10s}
+ROUNDS=${ROUNDS:-2}
 W=/tmp/perf; mkdir -p "$W/jwks"
-PROBE_DIR=$(cd ../shared/perf && pwd)
+PROBE_DIR=${PROBE_DIR:-$(cd ../shared/perf 2>/dev/null && pwd || echo /work/shared/perf)}
 DB=orgstack_perf
 PGURL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
-API=127.0.0.1:18080; PROBE=127.0.0.1:18090; JWKS=127.0.0.1:18082
+API=127.0.0.1:18080; PROBE=127.0.0.1:18090; PROBE_LIST=127.0.0.1:18091; JWKS=127.0.0.1:18082
+SUMMARY=$W/summary.txt; : >"$SUMMARY"
 
 cleanup() { kill $(jobs -p) 2>/dev/null || true; }
 trap cleanup EXIT
@@ -24,6 +31,10 @@ if [ "${RESEED:-0}" = 1 ] || ! psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc 'sel
   ORGSTACK_DATABASE_URL=$PGURL "$W/orgstack" migrate up
   psql -h 127.0.0.1 -U postgres -d "$DB" -q -f .ci/perf/seed.sql
 fi
+# Both databases as autovacuum leaves them in production: visibility maps
+# set (index-only scans) and statistics fresh. Same treatment for both.
+psql -h 127.0.0.1 -U postgres -d "$DB" -qc 'VACUUM (ANALYZE)'
+psql -h 127.0.0.1 -U postgres -d probe -qc 'VACUUM (ANALYZE)'
 
 # An "external" IdP: the development key's JWKS served by a static file server.
 ORGSTACK_HTTP_ADDR=127.0.0.1:18081 "$W/orgstack" dev --db "$W/dev.db" --key "$W/perf.key" >/dev/null 2>&1 &
@@ -32,21 +43,29 @@ for _ in $(seq 50); do curl -sf http://127.0.0.1:18081/.well-known/jwks.json -o 
 kill $DEVPID
 (cd "$W/jwks" && exec python3 -m http.server 18082 --bind 127.0.0.1 >/dev/null 2>&1) &
 
+# The access log stays on (buffered, as serve defaults), into a file.
 ORGSTACK_DATABASE_URL=$PGURL ORGSTACK_HTTP_ADDR=$API ORGSTACK_OIDC_ISSUER=https://dev.orgstack.invalid \
 ORGSTACK_AUDIENCE=orgstack ORGSTACK_JWKS_URL=http://$JWKS/jwks.json ORGSTACK_JWT_ALGORITHMS=RS256 \
   "$W/orgstack" serve >"$W/serve.log" 2>&1 &
+SERVE_PID=$!
 (cd "$W" && exec ./probe -mode check -addr $PROBE -token-out "$W/probe.token" >/dev/null 2>&1) &
-for _ in $(seq 50); do curl -sf http://$API/readyz >/dev/null && curl -s http://$PROBE/ >/dev/null && break; sleep 0.2; done
-echo "RSS of orgstack serve after start: $(ps -o rss= -p "$(pgrep -f "$W/orgstack serve" | head -1)") KiB"
+(cd "$W" && exec ./probe -mode list -addr $PROBE_LIST -token-out "$W/probe-list.token" >/dev/null 2>&1) &
+for _ in $(seq 50); do
+  curl -sf http://$API/readyz >/dev/null && curl -s http://$PROBE/ >/dev/null && curl -s http://$PROBE_LIST/ >/dev/null && break
+  sleep 0.2
+done
+RSS0=$(ps -o rss= -p "$SERVE_PID")
 
 ORG=$(psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc "select md5('org42')::uuid::text")
 TARGET=$(psql -h 127.0.0.1 -U postgres -d "$DB" -Atqc "select md5('user42-50')::uuid::text")
 TOKEN=$("$W/orgstack" token --sub u-42-1 --key "$W/perf.key" --ttl 2h)
-PTOKEN=$(cat "$W/probe.token")
+printf %s "$TOKEN" >"$W/orgstack.token"
+"$W/orgstack" token --sub u-big-1 --key "$W/perf.key" --ttl 2h | tr -d '\n' >"$W/big.token"
+PTOKEN=$(cat "$W/probe.token"); LTOKEN=$(cat "$W/probe-list.token")
 BODY="{\"user_id\":\"$TARGET\",\"permission\":\"members:read\"}"
-curl -sf -X POST "http://$API/api/v1/organizations/$ORG/check" -H "Authorization: Bearer $TOKEN" \
-  -H 'Content-Type: application/json' -d "$BODY" >/dev/null # warm JWKS and caches
-echo "check answer: $(curl -s -X POST "http://$API/api/v1/organizations/$ORG/check" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$BODY")"
+CHECK_URL="http://$API/api/v1/organizations/$ORG/check"
+PCHECK_URL="http://$PROBE/orgs/42/permissions/members.read/check"
+echo "check answer: $(curl -s -X POST "$CHECK_URL" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$BODY")"
 
 cat >"$W/check.lua" <<LUA
 wrk.method = "POST"
@@ -54,35 +73,58 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 LUA
-rps() { awk '/Requests\/sec/ {print $2}'; }
-lat() { awk '/ 50%/ {p50=$2} / 99%/ {p99=$2} END {print "p50=" p50 " p99=" p99}'; }
+rps() { awk '/Requests\/sec/ {printf "%.0f", $2}'; }
+ratio() { echo "scale=2; $1 / $2" | bc | sed 's/^\./0./'; }
+field() { sed -n "s/.* $1=\([0-9.]*\)ms.*/\1/p"; } # a latency of olg's output, in ms
+olg_probe() { "$W/olg" -url "$PCHECK_URL" -rate "$1" -d "$D" -token "$W/probe.token"; }
+olg_ours() { "$W/olg" -method POST -body "$BODY" -url "$CHECK_URL" -rate "$1" -d "$D" -token "$W/orgstack.token"; }
+row() { printf '%-34s %-14s %-14s %-7s %s\n' "$@" | tee -a "$SUMMARY"; }
 
-echo "== closed loop, wrk -t2 -c64 -d$D (runs alternated)"
-for round in 1 2; do
-  p=$(wrk -t2 -c64 -d"$D" --latency -H "Authorization: Bearer $PTOKEN" "http://$PROBE/orgs/42/permissions/members.read/check" | rps)
-  o=$(wrk -t2 -c64 -d"$D" --latency -s "$W/check.lua" "http://$API/api/v1/organizations/$ORG/check" | rps)
-  echo "round $round check: probe=$p orgstack=$o ratio=$(echo "scale=2; $o / $p" | bc)"
+# Warm both (connections, statement caches, token cache, key sets).
+wrk -t2 -c64 -d2s -H "Authorization: Bearer $PTOKEN" "$PCHECK_URL" >/dev/null
+wrk -t2 -c64 -d2s -s "$W/check.lua" "$CHECK_URL" >/dev/null
+
+row "what" "probe" "orgstack" "ratio" "target"
+echo "== closed loop, wrk -t2 -c64 -d$D, alternated"
+for round in $(seq "$ROUNDS"); do
+  p=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $PTOKEN" "$PCHECK_URL" | rps)
+  o=$(wrk -t2 -c64 -d"$D" -s "$W/check.lua" "$CHECK_URL" | rps)
+  row "check req/s (round $round)" "$p" "$o" "$(ratio "$o" "$p")" ">= 0.80"
 done
-(cd "$W" && exec ./probe -mode list -addr 127.0.0.1:18091 -token-out "$W/probe-list.token" >/dev/null 2>&1) &
-for _ in $(seq 50); do curl -s http://127.0.0.1:18091/ >/dev/null && break; sleep 0.2; done
-for round in 1 2; do
-  p=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $(cat "$W/probe-list.token")" "http://127.0.0.1:18091/orgs/42/members" | rps)
+for round in $(seq "$ROUNDS"); do
+  p=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $LTOKEN" "http://$PROBE_LIST/orgs/42/members" | rps)
   o=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $TOKEN" "http://$API/api/v1/organizations/$ORG/members?size=50" | rps)
-  echo "round $round list of 50: probe=$p orgstack=$o ratio=$(echo "scale=2; $o / $p" | bc)"
+  row "list of 50 req/s (round $round)" "$p" "$o" "$(ratio "$o" "$p")" ">= 0.75"
 done
-BIGTOKEN=$("$W/orgstack" token --sub u-big-1 --key "$W/perf.key" --ttl 2h); printf %s "$BIGTOKEN" >"$W/big.token"
-for pg in 1 200; do
-  echo "org of 10k members, page $pg (size 50) @200/s: $("$W/olg" -url "http://$API/api/v1/organizations/org-big/members?size=50&page=$pg" -rate 200 -d "$D" -token "$W/big.token")"
-done
-o=$(wrk -t2 -c64 -d"$D" "http://$API/livez" | rps)
-echo "livez: orgstack=$o"
-o=$(wrk -t2 -c64 -d"$D" "http://$API/api/v1/organizations" | rps)
-echo "401 (no token): orgstack=$o"
 
-echo "== open loop (olg: fixed arrival rate, latency from the intended send time)"
-printf %s "$TOKEN" >"$W/orgstack.token"
-for rate in 2000 4000; do
-  echo "probe    @$rate: $("$W/olg" -url "http://$PROBE/orgs/42/permissions/members.read/check" -rate $rate -d "$D" -token "$W/probe.token")"
-  echo "orgstack @$rate: $("$W/olg" -method POST -body "$BODY" -url "http://$API/api/v1/organizations/$ORG/check" -rate $rate -d "$D" -token "$W/orgstack.token")"
+echo "== open loop (olg: fixed arrival rate), check, alternated"
+for round in $(seq "$ROUNDS"); do
+  for rate in 2000 4000; do
+    po=$(olg_probe $rate); oo=$(olg_ours $rate)
+    echo "round $round probe    @$rate: $po"
+    echo "round $round orgstack @$rate: $oo"
+    target="p99 <= 1.5x, <= 2 ms"; [ $rate = 4000 ] && target="p99 <= 5 ms"
+    for q in p50 p99 p99.9; do
+      pv=$(echo "$po" | field "$q"); ov=$(echo "$oo" | field "$q")
+      t=""; [ $q = p99 ] && t=$target
+      row "check @$rate/s $q ms (round $round)" "$pv" "$ov" "$(ratio "$ov" "$pv")" "$t"
+    done
+    row "check @$rate/s achieved (round $round)" "$(echo "$po" | sed -n 's/.*achieved=\([0-9]*\).*/\1/p')" \
+      "$(echo "$oo" | sed -n 's/.*achieved=\([0-9]*\).*/\1/p')" "" "errors: $(echo "$oo" | sed -n 's/.*errors=\([0-9]*\) non2xx=\([0-9]*\).*/\1, non-2xx \2/p')"
+  done
 done
-echo "RSS of orgstack serve after the load: $(ps -o rss= -p "$(pgrep -f "$W/orgstack serve" | head -1)") KiB"
+
+echo "== OrgStack alone"
+for pg in 1 200; do
+  out=$("$W/olg" -url "http://$API/api/v1/organizations/org-big/members?size=50&page=$pg" -rate 200 -d "$D" -token "$W/big.token")
+  echo "org of 10k members, page $pg (size 50) @200/s: $out"
+  eval "deep_p99_$pg=$(echo "$out" | field p99)"
+done
+row "10k org p99 ms, page 1 / page 200" "" "$deep_p99_1 / $deep_p99_200" "$(ratio "$deep_p99_200" "$deep_p99_1")" "page 200 <= 2x page 1"
+row "livez req/s" "" "$(wrk -t2 -c64 -d"$D" "http://$API/livez" | rps)" "" ">= 0.85 x probe b (not run here)"
+row "401 without token req/s" "" "$(wrk -t2 -c64 -d"$D" "http://$API/api/v1/organizations" | rps)" "" ""
+row "RSS KiB (start / after load)" "" "$RSS0 / $(ps -o rss= -p "$SERVE_PID")" "" "idle <= 40 MB"
+
+echo
+echo "== summary ($(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), duration $D per run)"
+cat "$SUMMARY"

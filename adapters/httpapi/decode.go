@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/orgstack/orgstack/domain"
 )
@@ -120,8 +121,21 @@ type jsonField struct {
 	nonEmpty bool
 }
 
-// jsonFields returns the exact JSON names of a struct's fields.
+// fieldsByType caches jsonFields by struct type: request types are few
+// and fixed, and every request body would otherwise build its map again.
+var fieldsByType sync.Map // reflect.Type → map[string]jsonField
+
+// jsonFields returns the exact JSON names of a struct's fields. The map is
+// shared: callers must not change it.
 func jsonFields(t reflect.Type) map[string]jsonField {
+	if f, ok := fieldsByType.Load(t); ok {
+		return f.(map[string]jsonField)
+	}
+	f, _ := fieldsByType.LoadOrStore(t, buildJSONFields(t))
+	return f.(map[string]jsonField)
+}
+
+func buildJSONFields(t reflect.Type) map[string]jsonField {
 	out := make(map[string]jsonField, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)

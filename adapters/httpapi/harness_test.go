@@ -102,6 +102,7 @@ type envConfig struct {
 	publicURL string
 	options   []func(*Options)
 	wrap      func(http.Handler) http.Handler
+	log       *zap.Logger // nil: an observer (env.Logs)
 }
 
 // withOptions adjusts the handler's Options (telemetry sinks, CORS).
@@ -112,6 +113,11 @@ func withOptions(f func(*Options)) envOption {
 // withWrap wraps the handler as bootstrap does (the tracing middleware).
 func withWrap(f func(http.Handler) http.Handler) envOption {
 	return func(c *envConfig) { c.wrap = f }
+}
+
+// withLogger sends the handler's logs to log instead of env.Logs.
+func withLogger(log *zap.Logger) envOption {
+	return func(c *envConfig) { c.log = log }
 }
 
 // withPublicURL sets Options.PublicURL (ORGSTACK_PUBLIC_URL).
@@ -208,6 +214,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	if cfg.log != nil {
+		log = cfg.log
+	}
 	readiness := map[string]func(context.Context) error{
 		"database": store.Ping,
 		"jwks": func(context.Context) error {
@@ -220,7 +230,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for name, fn := range cfg.readiness {
 		readiness[name] = fn
 	}
-	o := Options{Verifier: verifier, Logger: zap.New(core), Readiness: readiness, RateLimits: cfg.limits, TrustedProxies: cfg.proxies,
+	o := Options{Verifier: verifier, Logger: log, Readiness: readiness, RateLimits: cfg.limits, TrustedProxies: cfg.proxies,
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}}
 	for _, f := range cfg.options {
 		f(&o)

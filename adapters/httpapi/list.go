@@ -148,16 +148,20 @@ func writePage[T, R any](s *server, w http.ResponseWriter, r *http.Request, q li
 	pg := pagination{Page: q.Page, Size: q.Size, TotalItems: p.Total}
 	pg.TotalPages = (p.Total + q.Size - 1) / q.Size
 	w.Header().Set("Link", linkHeader(r.URL, pg))
+	if body, ok := appendPageJSON(make([]byte, 0, 512+400*len(data)), data, pg); ok {
+		s.writeBody(w, http.StatusOK, append(body, '\n'))
+		return
+	}
 	s.writeJSON(w, r, http.StatusOK, listBody[R]{Data: data, Pagination: pg})
 }
 
 func linkHeader(u *url.URL, pg pagination) string {
 	last := max(pg.TotalPages, 1)
+	v, path, size := u.Query(), u.EscapedPath(), strconv.Itoa(pg.Size)
 	link := func(page int, rel string) string {
-		v := u.Query()
 		v.Set("page", strconv.Itoa(page))
-		v.Set("size", strconv.Itoa(pg.Size))
-		return fmt.Sprintf(`<%s?%s>; rel="%s"`, u.EscapedPath(), v.Encode(), rel)
+		v.Set("size", size)
+		return "<" + path + "?" + v.Encode() + `>; rel="` + rel + `"`
 	}
 	links := []string{link(1, "first")}
 	if pg.Page > 1 {

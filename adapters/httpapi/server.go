@@ -238,10 +238,15 @@ func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 		s.writeError(w, r, err)
 		return
 	}
+	s.writeBody(w, status, append(body, '\n'))
+}
+
+// writeBody writes body, JSON already encoded, as a successful response.
+func (s *server) writeBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 // writeData writes {"data": v}.

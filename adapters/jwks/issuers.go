@@ -41,6 +41,7 @@ type Issuers struct {
 	tenants   atomic.Pointer[map[string]*tenantIssuer]
 	opts      IssuersOptions
 	mu        sync.Mutex // serializes SetTenantIssuers
+	cache     *tokenCache
 }
 
 // IssuersOptions configures what Issuers does with tenant issuers.
@@ -57,6 +58,10 @@ type IssuersOptions struct {
 	// Events, when set, receives the outcome of every key-set fetch of
 	// every issuer (organizations' own under ports.TenantIssuerLabel).
 	Events ports.KeyRefreshEvents
+	// TokenCacheSize is how many accepted tokens are remembered (see
+	// tokenCache); 0 means DefaultTokenCacheSize, a negative value turns
+	// the cache off.
+	TokenCacheSize int
 }
 
 // TenantIssuer is an organization's own issuer: every token it issues is
@@ -98,7 +103,10 @@ func NewIssuers(ctx context.Context, operators []Config, opts IssuersOptions) (*
 	if len(operators) == 0 {
 		return nil, errors.New("jwks: at least one issuer is required")
 	}
-	m := &Issuers{ctx: ctx, operators: map[string]*Verifier{}, opts: opts}
+	if opts.TokenCacheSize == 0 {
+		opts.TokenCacheSize = DefaultTokenCacheSize
+	}
+	m := &Issuers{ctx: ctx, operators: map[string]*Verifier{}, opts: opts, cache: newTokenCache(opts.TokenCacheSize)}
 	empty := map[string]*tenantIssuer{}
 	m.tenants.Store(&empty)
 	for i, cfg := range operators {
@@ -206,7 +214,8 @@ func configKey(c Config) Config {
 }
 
 // Verify routes raw by its unverified iss and verifies it with that
-// issuer's keys only.
+// issuer's keys only. A token accepted before is answered from the token
+// cache while it stays valid (see tokenCache).
 func (m *Issuers) Verify(ctx context.Context, raw string) (ports.Principal, error) {
 	if raw == "" {
 		return ports.Principal{}, malformed("the token is empty", nil)
@@ -214,20 +223,35 @@ func (m *Issuers) Verify(ctx context.Context, raw string) (ports.Principal, erro
 	if len(raw) > MaxTokenSize {
 		return ports.Principal{}, malformed(fmt.Sprintf("the token is larger than %d bytes", MaxTokenSize), nil)
 	}
+	now := time.Now()
+	key := tokenKey(raw)
+	if p, ok := m.cache.get(key, now, m); ok {
+		return p, nil
+	}
 	iss, te := unverifiedIssuer(raw)
 	if te != nil {
 		return ports.Principal{}, te
 	}
-	if v, ok := m.operators[iss]; ok {
-		return v.Verify(ctx, raw)
-	}
-	if t, ok := (*m.tenants.Load())[iss]; ok {
-		if v := t.start(m.ctx); v != nil {
-			return v.Verify(ctx, raw)
+	var tenant *tenantIssuer
+	v, ok := m.operators[iss]
+	if !ok {
+		if t, ok := (*m.tenants.Load())[iss]; ok {
+			tenant, v = t, t.start(m.ctx)
 		}
 	}
-	return ports.Principal{}, &ports.TokenError{Reason: ports.ReasonWrongIssuer,
-		Detail: "the token was not issued by a configured identity provider (iss)"}
+	if v == nil {
+		return ports.Principal{}, &ports.TokenError{Reason: ports.ReasonWrongIssuer,
+			Detail: "the token was not issued by a configured identity provider (iss)"}
+	}
+	keyGen := v.keyGen.Load() // before verifying: a refresh meanwhile makes the entry stale
+	p, until, err := v.verify(ctx, raw)
+	if err == nil && !until.IsZero() {
+		if limit := now.Add(tokenCacheMaxTTL); limit.Before(until) {
+			until = limit
+		}
+		m.cache.put(key, cachedToken{p: p, until: until.UnixNano(), v: v, keyGen: keyGen, tenant: tenant}, now)
+	}
+	return p, err
 }
 
 // unverifiedIssuer reads the iss claim of raw without verifying anything.

@@ -158,6 +158,7 @@ type Verifier struct {
 	lastErr     atomic.Pointer[error]  // the latest fetch error, for logs
 	lastSuccess atomic.Int64           // unix nanoseconds of the latest successful fetch; 0 if none
 	warned      atomic.Bool            // a fetch failure has been logged
+	keyGen      atomic.Uint64          // counts successful key-set fetches (tokenCache entries of older ones are stale)
 
 	kick   chan struct{} // asks the refresh goroutine for an early fetch
 	doneMu sync.Mutex
@@ -333,16 +334,42 @@ func (v *Verifier) JWKSURL() string {
 // *ports.UnavailableError), not as invalid: the caller should retry, not
 // throw the token away.
 func (v *Verifier) Verify(ctx context.Context, raw string) (ports.Principal, error) {
+	p, _, err := v.verify(ctx, raw)
+	return p, err
+}
+
+// verify is Verify, also returning until when the accepted token may be
+// taken as accepted without checking it again (see tokenCache): its exp
+// without the leeway, or sooner when the issuer bounds its age.
+func (v *Verifier) verify(ctx context.Context, raw string) (ports.Principal, time.Time, error) {
+	p, claims, err := v.verifyClaims(ctx, raw)
+	if err != nil {
+		return p, time.Time{}, err
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return p, time.Time{}, nil // cannot happen: exp is required and checked
+	}
+	until := exp.Time
+	if v.cfg.MaxAge > 0 {
+		if iat, err := claims.GetIssuedAt(); err == nil && iat != nil && iat.Add(v.cfg.MaxAge).Before(until) {
+			until = iat.Add(v.cfg.MaxAge)
+		}
+	}
+	return p, until, nil
+}
+
+func (v *Verifier) verifyClaims(ctx context.Context, raw string) (ports.Principal, jwt.MapClaims, error) {
 	if raw == "" {
-		return ports.Principal{}, malformed("the token is empty", nil)
+		return ports.Principal{}, nil, malformed("the token is empty", nil)
 	}
 	if len(raw) > MaxTokenSize {
-		return ports.Principal{}, malformed(fmt.Sprintf("the token is larger than %d bytes", MaxTokenSize), nil)
+		return ports.Principal{}, nil, malformed(fmt.Sprintf("the token is larger than %d bytes", MaxTokenSize), nil)
 	}
 	claims := jwt.MapClaims{}
 	if !v.loaded.Load() {
 		if err := v.withoutKeys(ctx, raw, claims); err != nil {
-			return ports.Principal{}, err
+			return ports.Principal{}, nil, err
 		}
 		claims = jwt.MapClaims{} // loaded meanwhile: verify for real
 	}
@@ -367,15 +394,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (ports.Principal, err
 		return key, nil
 	})
 	if err != nil {
-		return ports.Principal{}, v.reject(tok, raw, claims, err)
+		return ports.Principal{}, nil, v.reject(tok, raw, claims, err)
 	}
 	if te := v.checkText(raw, claims); te != nil {
-		return ports.Principal{}, te
+		return ports.Principal{}, nil, te
 	}
 	if te := v.checkPolicy(tok.Header, claims); te != nil {
-		return ports.Principal{}, te
+		return ports.Principal{}, nil, te
 	}
-	return v.principal(raw, claims), nil
+	return v.principal(raw, claims), claims, nil
 }
 
 // withoutKeys answers a token while no key set has loaded: the checks that

@@ -177,6 +177,7 @@ func (v *Verifier) record(err error) {
 		v.cfg.Events.KeyRefresh(label, err == nil)
 	}
 	if err == nil {
+		v.keyGen.Add(1)
 		v.lastSuccess.Store(time.Now().UnixNano())
 		wasLoaded := v.loaded.Swap(true)
 		if !v.lastOK.Swap(true) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun"
 
 	"github.com/orgstack/orgstack/domain"
@@ -294,13 +295,13 @@ func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page
 
 // memberScan holds the destinations of one List row; they are allocated
 // once per list (a fresh set per row would escape to the heap on every
-// Scan). pgx rows scan times into time.Time and a NULL role into a nil
-// *string; database/sql rows (SQLite, transactions) scan into dbTime and
+// Scan). pgx rows scan times into time.Time and the role into a
+// pgtype.Text; database/sql rows (SQLite, transactions) scan into dbTime and
 // sql.NullString.
 type memberScan struct {
 	row                                 membershipRow
 	role                                sql.NullString
-	key                                 *string
+	key                                 pgtype.Text // the role on pgx rows: no pointer allocated per row
 	joined, updated, uCreated, uUpdated time.Time
 	total                               int64
 	pgxDest, sqlDest                    []any
@@ -323,14 +324,14 @@ func (s *memberScan) scan(rows rowScanner) (membershipRow, error) {
 		err := rows.Scan(s.sqlDest...)
 		return s.row, err
 	}
-	s.key = nil
+	s.key = pgtype.Text{}
 	err := rows.Scan(s.pgxDest...)
 	m := s.row
 	m.JoinedAt, m.UpdatedAt = dbTime{t: s.joined.UTC()}, dbTime{t: s.updated.UTC()}
 	m.UserCreatedAt, m.UserUpdatedAt = dbTime{t: s.uCreated.UTC()}, dbTime{t: s.uUpdated.UTC()}
 	s.role = sql.NullString{}
-	if s.key != nil {
-		s.role = sql.NullString{String: *s.key, Valid: true}
+	if s.key.Valid {
+		s.role = sql.NullString{String: s.key.String, Valid: true}
 	}
 	return m, err
 }
