@@ -7,6 +7,13 @@
 #   .ci/perf/run.sh [duration]      e.g. .ci/perf/run.sh 10s
 #   ROUNDS=3 .ci/perf/run.sh 10s    more alternations (default 2)
 #   RESEED=1 .ci/perf/run.sh        reload the OrgStack data
+#   FULL=1 .ci/perf/run.sh 10s      with metrics on, traces exported to a local
+#                                   OTLP sink (parentbased_traceidratio 0.01) and
+#                                   the Redis limiter on, its quotas above the load
+#   INSTANCES=2 .ci/perf/run.sh 10s two serve processes on one database (and one
+#                                   Redis): each load tool is split in two halves,
+#                                   one per instance (no load balancer in between);
+#                                   req/s are summed, latencies are the worse half's
 # Needs: wrk (apt-get install wrk), python3, psql, the probe's database
 # loaded (psql -h 127.0.0.1 -U postgres -f ../shared/perf/setup.sql).
 set -euo pipefail
@@ -17,7 +24,8 @@ W=/tmp/perf; mkdir -p "$W/jwks"
 PROBE_DIR=${PROBE_DIR:-$(cd ../shared/perf 2>/dev/null && pwd || echo /work/shared/perf)}
 DB=orgstack_perf
 PGURL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
-API=127.0.0.1:18080; PROBE=127.0.0.1:18090; PROBE_LIST=127.0.0.1:18091; JWKS=127.0.0.1:18082
+INSTANCES=${INSTANCES:-1}
+API=127.0.0.1:18080; API2=127.0.0.1:18083; PROBE=127.0.0.1:18090; PROBE_LIST=127.0.0.1:18091; JWKS=127.0.0.1:18082
 SUMMARY=$W/summary.txt; : >"$SUMMARY"
 
 cleanup() { kill $(jobs -p) 2>/dev/null || true; }
@@ -44,10 +52,24 @@ kill $DEVPID
 (cd "$W/jwks" && exec python3 -m http.server 18082 --bind 127.0.0.1 >/dev/null 2>&1) &
 
 # The access log stays on (buffered, as serve defaults), into a file.
-ORGSTACK_DATABASE_URL=$PGURL ORGSTACK_HTTP_ADDR=$API ORGSTACK_OIDC_ISSUER=https://dev.orgstack.invalid \
-ORGSTACK_AUDIENCE=orgstack ORGSTACK_JWKS_URL=http://$JWKS/jwks.json ORGSTACK_JWT_ALGORITHMS=RS256 \
+SERVE_ENV=(ORGSTACK_DATABASE_URL=$PGURL ORGSTACK_OIDC_ISSUER=https://dev.orgstack.invalid ORGSTACK_AUDIENCE=orgstack
+  ORGSTACK_JWKS_URL=http://$JWKS/jwks.json ORGSTACK_JWT_ALGORITHMS=RS256)
+if [ "${FULL:-0}" = 1 ]; then
+  go build -o "$W/otlpsink" ./.ci/perf/otlpsink
+  "$W/otlpsink" -addr 127.0.0.1:4318 >"$W/otlpsink.out" 2>&1 &
+  SINK_PID=$!
+  SERVE_ENV+=(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_TRACES_SAMPLER=parentbased_traceidratio
+    OTEL_TRACES_SAMPLER_ARG=0.01 ORGSTACK_REDIS_URL=redis://127.0.0.1:6379/0 ORGSTACK_REDIS_KEY_PREFIX=perf-$$:
+    ORGSTACK_RATE_LIMIT=100000000 ORGSTACK_RATE_LIMIT_ORG=100000000 ORGSTACK_RATE_LIMIT_WINDOW=1m)
+fi
+env "${SERVE_ENV[@]}" ORGSTACK_HTTP_ADDR=$API ORGSTACK_METRICS_ADDR=$([ "${FULL:-0}" = 1 ] && echo 127.0.0.1:19090) \
   "$W/orgstack" serve >"$W/serve.log" 2>&1 &
 SERVE_PID=$!
+if [ "$INSTANCES" = 2 ]; then
+  env "${SERVE_ENV[@]}" ORGSTACK_HTTP_ADDR=$API2 ORGSTACK_METRICS_ADDR=$([ "${FULL:-0}" = 1 ] && echo 127.0.0.1:19091) \
+    "$W/orgstack" serve >"$W/serve2.log" 2>&1 &
+  for _ in $(seq 50); do curl -sf http://$API2/readyz >/dev/null && break; sleep 0.2; done
+fi
 (cd "$W" && exec ./probe -mode check -addr $PROBE -token-out "$W/probe.token" >/dev/null 2>&1) &
 (cd "$W" && exec ./probe -mode list -addr $PROBE_LIST -token-out "$W/probe-list.token" >/dev/null 2>&1) &
 for _ in $(seq 50); do
@@ -77,23 +99,39 @@ rps() { awk '/Requests\/sec/ {printf "%.0f", $2}'; }
 ratio() { echo "scale=2; $1 / $2" | bc | sed 's/^\./0./'; }
 field() { sed -n "s/.* $1=\([0-9.]*\)ms.*/\1/p"; } # a latency of olg's output, in ms
 olg_probe() { "$W/olg" -url "$PCHECK_URL" -rate "$1" -d "$D" -token "$W/probe.token"; }
-olg_ours() { "$W/olg" -method POST -body "$BODY" -url "$CHECK_URL" -rate "$1" -d "$D" -token "$W/orgstack.token"; }
+olg_one() { "$W/olg" -method POST -body "$BODY" -url "${CHECK_URL/$API/$2}" -rate "$1" -d "$D" -token "$W/orgstack.token"; }
+# olg_ours RATE: one instance, or two halves at once (the line of the worse p99).
+olg_ours() {
+  if [ "$INSTANCES" = 1 ]; then olg_one "$1" "$API"; return; fi
+  olg_one $(($1 / 2)) "$API" >"$W/olg1.out" & olg_one $(($1 / 2)) "$API2" >"$W/olg2.out"; wait $!
+  for f in "$W/olg1.out" "$W/olg2.out"; do echo "$(field p99 <"$f") $(cat "$f")"; done |
+    sort -n | tail -1 | cut -d' ' -f2-
+}
+# wrk_ours [wrk options…] URL: req/s of one instance, or the sum of two halves.
+wrk_ours() {
+  local url=${*: -1} opts=("${@:1:$#-1}")
+  if [ "$INSTANCES" = 1 ]; then wrk -t2 -c64 -d"$D" "${opts[@]}" "$url" | rps; return; fi
+  wrk -t1 -c32 -d"$D" "${opts[@]}" "$url" | rps >"$W/wrk1.out" &
+  local a; a=$(wrk -t1 -c32 -d"$D" "${opts[@]}" "${url/$API/$API2}" | rps); wait
+  echo $((a + $(cat "$W/wrk1.out")))
+}
 row() { printf '%-34s %-14s %-14s %-7s %s\n' "$@" | tee -a "$SUMMARY"; }
 
 # Warm both (connections, statement caches, token cache, key sets).
 wrk -t2 -c64 -d2s -H "Authorization: Bearer $PTOKEN" "$PCHECK_URL" >/dev/null
 wrk -t2 -c64 -d2s -s "$W/check.lua" "$CHECK_URL" >/dev/null
+[ "$INSTANCES" = 1 ] || wrk -t2 -c64 -d2s -s "$W/check.lua" "${CHECK_URL/$API/$API2}" >/dev/null
 
 row "what" "probe" "orgstack" "ratio" "target"
 echo "== closed loop, wrk -t2 -c64 -d$D, alternated"
 for round in $(seq "$ROUNDS"); do
   p=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $PTOKEN" "$PCHECK_URL" | rps)
-  o=$(wrk -t2 -c64 -d"$D" -s "$W/check.lua" "$CHECK_URL" | rps)
+  o=$(wrk_ours -s "$W/check.lua" "$CHECK_URL")
   row "check req/s (round $round)" "$p" "$o" "$(ratio "$o" "$p")" ">= 0.80"
 done
 for round in $(seq "$ROUNDS"); do
   p=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $LTOKEN" "http://$PROBE_LIST/orgs/42/members" | rps)
-  o=$(wrk -t2 -c64 -d"$D" -H "Authorization: Bearer $TOKEN" "http://$API/api/v1/organizations/$ORG/members?size=50" | rps)
+  o=$(wrk_ours -H "Authorization: Bearer $TOKEN" "http://$API/api/v1/organizations/$ORG/members?size=50")
   row "list of 50 req/s (round $round)" "$p" "$o" "$(ratio "$o" "$p")" ">= 0.75"
 done
 
@@ -126,5 +164,10 @@ row "401 without token req/s" "" "$(wrk -t2 -c64 -d"$D" "http://$API/api/v1/orga
 row "RSS KiB (start / after load)" "" "$RSS0 / $(ps -o rss= -p "$SERVE_PID")" "" "idle <= 40 MB"
 
 echo
-echo "== summary ($(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), duration $D per run)"
+if [ "${FULL:-0}" = 1 ]; then
+  kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+  echo "OTLP sink received: $(cat "$W/otlpsink.out")"
+  echo "rate-limit decisions (instance 1): $(curl -s http://127.0.0.1:19090/metrics | grep -c '^orgstack_ratelimit_decisions_total') series; refused: $(curl -s http://127.0.0.1:19090/metrics | awk '/^orgstack_ratelimit_decisions_total.*refused/ {s+=$2} END {print s+0}')"
+fi
+echo "== summary ($(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), duration $D per run, instances $INSTANCES, full ${FULL:-0})"
 cat "$SUMMARY"
