@@ -17,7 +17,7 @@ type roles struct{ c conn }
 var _ ports.RoleRepository = roles{}
 
 const (
-	roleColumns = `r.id, r.org_id, r."key", r.name, r.description, r.created_at, r.updated_at`
+	roleColumns = `r.id, r.org_id, r."key", r.name, r.description, r.created_at, r.updated_at, r.version`
 	roleGrants  = "coalesce((SELECT string_agg(g.grant_value, ',' ORDER BY g.position) FROM role_grants AS g" +
 		` WHERE g.org_id = r.org_id AND g.role_key = r."key"), '') AS grants`
 )
@@ -115,13 +115,16 @@ func (r roles) getMany(ctx context.Context, orgID string, keys []domain.RoleKey,
 	return out, nil
 }
 
-// Update stores the name, description and grants of role. Errors:
-// domain.ErrNotFound.
+// Update stores the name, description, grants and version of role if the
+// stored version is still role.Version()-1 (the one it was read at; Apply
+// increments it). Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
 func (r roles) Update(ctx context.Context, role *domain.Role) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		res, err := c.db.NewUpdate().Model(roleFromDomain(role)).Column("name", "description", "updated_at").
-			Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key())).Exec(ctx)
-		if err := affectedOne(res, err, "update role"); err != nil {
+		res, err := c.db.NewUpdate().Model(roleFromDomain(role)).Column("name", "description", "updated_at", "version").
+			Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key())).
+			Where("r.version = ?", role.Version()-1).Exec(ctx)
+		if err := versionedUpdate(ctx, res, err, "update role",
+			c.db.NewSelect().TableExpr("roles AS r").Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key()))); err != nil {
 			return err
 		}
 		_, err = c.db.NewDelete().Model((*roleGrantModel)(nil)).
