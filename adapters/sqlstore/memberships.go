@@ -48,9 +48,11 @@ func sortsOnUser(sort []ports.SortField) bool {
 // Create stores a new membership and its roles. Errors:
 // domain.ErrAlreadyMember; domain.ErrNotFound when the organization or the
 // user does not exist.
+// A new row takes its version from the column default (1, as the
+// domain starts it), so the insert also fits schemas before versions.
 func (r memberships) Create(ctx context.Context, m *domain.Membership) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		if _, err := c.db.NewInsert().Model(membershipFromDomain(m)).Exec(ctx); err != nil {
+		if _, err := c.db.NewInsert().Model(membershipFromDomain(m)).ExcludeColumn("version").Exec(ctx); err != nil {
 			return translate(err, "create membership", domain.ErrAlreadyMember)
 		}
 		return insertMembershipRoles(ctx, c, m)

@@ -16,8 +16,10 @@ var _ ports.PermissionRepository = permissions{}
 
 // Create stores a new permission. Errors: domain.ErrPermissionExists;
 // domain.ErrNotFound when the organization does not exist.
+// A new row takes its version from the column default (1, as the
+// domain starts it), so the insert also fits schemas before versions.
 func (r permissions) Create(ctx context.Context, p *domain.Permission) error {
-	_, err := r.c.db.NewInsert().Model(permissionFromDomain(p)).Exec(ctx)
+	_, err := r.c.db.NewInsert().Model(permissionFromDomain(p)).ExcludeColumn("version").Exec(ctx)
 	return translate(err, "create permission", domain.ErrPermissionExists)
 }
 

@@ -32,9 +32,11 @@ var roleSorts = map[string]sortColumn{
 
 // Create stores a new role and its grants. Errors: domain.ErrRoleExists;
 // domain.ErrNotFound when the organization does not exist.
+// A new row takes its version from the column default (1, as the
+// domain starts it), so the insert also fits schemas before versions.
 func (r roles) Create(ctx context.Context, role *domain.Role) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		if _, err := c.db.NewInsert().Model(roleFromDomain(role)).Exec(ctx); err != nil {
+		if _, err := c.db.NewInsert().Model(roleFromDomain(role)).ExcludeColumn("version").Exec(ctx); err != nil {
 			return translate(err, "create role", domain.ErrRoleExists)
 		}
 		return insertRoleGrants(ctx, c, role)
