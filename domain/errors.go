@@ -13,13 +13,13 @@ type Kind int
 // The error kinds. KindInternal is never constructed by the domain; it is the
 // kind of every error that is not a *domain.Error.
 const (
-	KindInternal     Kind = iota // something broke; the caller cannot fix it
-	KindInvalid                  // the input breaks a rule of the model (400)
-	KindForbidden                // authenticated, but not allowed (403)
-	KindNotFound                 // no such thing, or not visible to the caller (404)
-	KindConflict                 // the request clashes with the current state (409)
-	KindPrecondition             // a version precondition failed (412)
-	KindPreconditionRequired     // the write must name the version it changes (428)
+	KindInternal             Kind = iota // something broke; the caller cannot fix it
+	KindInvalid                          // the input breaks a rule of the model (400)
+	KindForbidden                        // authenticated, but not allowed (403)
+	KindNotFound                         // no such thing, or not visible to the caller (404)
+	KindConflict                         // the request clashes with the current state (409)
+	KindPrecondition                     // a version precondition failed (412)
+	KindPreconditionRequired             // the write must name the version it changes (428)
 )
 
 // Error is a domain error: a kind, a stable machine-readable code and a
