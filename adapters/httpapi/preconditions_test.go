@@ -329,3 +329,29 @@ func TestPreconditionsRaceOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestPreconditionsRequiredIdentityProvider: with RequireIfMatch, creating
+// the identity provider needs no tag (there is no version to name), but
+// replacing or deleting it without If-Match is 428, and a stale tag 412.
+func TestPreconditionsRequiredIdentityProvider(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withOptions(func(o *Options) { o.RequireIfMatch = true }))
+	owner := e.token("idp-req-owner")
+	orgID := e.createOrg(t, owner, "idp-required")
+	path := "/api/v1/organizations/" + orgID + "/identity-provider"
+	spec := providerBody("https://login.required.test/realms/a", "orgstack")
+	res, body := e.do(t, http.MethodDelete, path, owner, nil)
+	wantProblem(t, res, body, http.StatusNotFound, "not_found") // existence before the precondition
+	res, body = e.do(t, http.MethodPut, path, owner, spec)
+	wantStatus(t, res, body, http.StatusCreated)
+	res, body = e.do(t, http.MethodPut, path, owner, spec)
+	wantProblem(t, res, body, http.StatusPreconditionRequired, "precondition_required")
+	res, body = e.do(t, http.MethodDelete, path, owner, nil)
+	wantProblem(t, res, body, http.StatusPreconditionRequired, "precondition_required")
+	res, body = e.do(t, http.MethodPut, path, owner, spec, "If-Match", `"2"`)
+	wantProblem(t, res, body, http.StatusPreconditionFailed, "version_mismatch")
+	res, body = e.do(t, http.MethodPut, path, owner, spec, "If-Match", `"1"`)
+	wantStatus(t, res, body, http.StatusOK)
+	res, body = e.do(t, http.MethodDelete, path, owner, nil, "If-Match", `"2"`)
+	wantStatus(t, res, body, http.StatusNoContent)
+}
