@@ -146,6 +146,10 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.
 		if err := checkVersion(ifVersion, r.Version()); err != nil {
 			return err
 		}
+		if c.Name == nil && c.Description == nil && c.Grants == nil {
+			out = r // nothing to change: same version, as for organizations
+			return nil
+		}
 		if err := r.Apply(c, az.clock.Now()); err != nil {
 			return err
 		}

@@ -129,9 +129,14 @@ func TestPreconditionsOnEveryAggregate(t *testing.T) {
 		}
 	}
 
-	// DELETE with the current tag: the role first (bob holds it), then the
-	// member, the role and the permission.
-	res, body := e.do(t, http.MethodDelete, f.member, f.alice, nil, "If-Match", `"3"`)
+	// An empty change keeps the version (as for organizations).
+	res, body := e.do(t, http.MethodPatch, f.role, f.alice, obj{}, "If-Match", `"3"`)
+	wantStatus(t, res, body, http.StatusOK)
+	wantETag(t, res, `"3"`)
+
+	// DELETE with the current tag: the member first (it holds the role,
+	// which grants the permission), then the role, then the permission.
+	res, body = e.do(t, http.MethodDelete, f.member, f.alice, nil, "If-Match", `"3"`)
 	wantStatus(t, res, body, http.StatusNoContent)
 	res, body = e.do(t, http.MethodDelete, f.role, f.alice, nil, "If-Match", `"3"`)
 	wantStatus(t, res, body, http.StatusNoContent)
