@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -136,4 +137,17 @@ func compareFold(a, b string, desc bool) int {
 		c = -c
 	}
 	return c
+}
+
+// checkVersion is the precondition of a change: ifVersion (0: none given,
+// ports.IfMatchRequired: one was required and none given) against the
+// current version, read in the transaction that writes.
+func checkVersion(ifVersion, current int64) error {
+	switch {
+	case ifVersion == 0 || ifVersion == current:
+		return nil
+	case ifVersion == ports.IfMatchRequired:
+		return domain.ErrPreconditionRequired
+	}
+	return domain.ErrVersionMismatch
 }

@@ -208,7 +208,7 @@ func raceOwners(t *testing.T, e *env) {
 				defer done.Done()
 				start.Wait()
 				roles := []string{"admin"}
-				_, errs[j] = e.app.Members.Update(ctx, callers[j], domain.ParseOrgRef(o.ID()), ids[j], domain.MembershipChanges{Roles: &roles})
+				_, errs[j] = e.app.Members.Update(ctx, callers[j], domain.ParseOrgRef(o.ID()), ids[j], domain.MembershipChanges{Roles: &roles}, 0)
 			}()
 		}
 		start.Done()

@@ -104,7 +104,7 @@ func (e *env) addMember(t *testing.T, org *domain.Organization, p ports.Principa
 // setStatus changes a membership's status as the platform admin.
 func (e *env) setStatus(t *testing.T, org *domain.Organization, userID, status string) {
 	t.Helper()
-	if _, err := e.app.Members.Update(context.Background(), platformAdmin(), domain.ParseOrgRef(org.ID()), userID, domain.MembershipChanges{Status: &status}); err != nil {
+	if _, err := e.app.Members.Update(context.Background(), platformAdmin(), domain.ParseOrgRef(org.ID()), userID, domain.MembershipChanges{Status: &status}, 0); err != nil {
 		t.Fatalf("set member status: %v", err)
 	}
 }

@@ -128,8 +128,8 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 		cur, err := r.IdentityProviders().GetForUpdate(ctx, orgID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
-			if ifVersion != 0 {
-				return domain.ErrVersionMismatch
+			if ifVersion != 0 && ifVersion != ports.IfMatchRequired {
+				return domain.ErrVersionMismatch // If-Match: no current version to match
 			}
 			if out, err = domain.NewIdentityProvider(orgID, spec, now); err != nil {
 				return err
@@ -140,8 +140,8 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 			return err
 		}
 		prev := cur.Version()
-		if ifVersion != 0 && ifVersion != prev {
-			return domain.ErrVersionMismatch
+		if err := checkVersion(ifVersion, prev); err != nil {
+			return err
 		}
 		if err := cur.Replace(spec, now); err != nil {
 			return err
@@ -250,8 +250,8 @@ func (s *IdentityProviderService) Delete(ctx context.Context, p ports.Principal,
 		if err != nil {
 			return err
 		}
-		if ifVersion != 0 && ifVersion != cur.Version() {
-			return domain.ErrVersionMismatch
+		if err := checkVersion(ifVersion, cur.Version()); err != nil {
+			return err
 		}
 		return r.IdentityProviders().Delete(ctx, cur.OrgID())
 	})

@@ -218,7 +218,7 @@ func TestSyncMembership(t *testing.T) {
 		t.Errorf("no match: %s", roles(m))
 	}
 	// API-assigned roles are kept; mapped roles follow the claim.
-	_, err = e.app.Members.Update(ctx, alice, ref, samID, domain.MembershipChanges{Roles: &[]string{"billing", "support"}})
+	_, err = e.app.Members.Update(ctx, alice, ref, samID, domain.MembershipChanges{Roles: &[]string{"billing", "support"}}, 0)
 	checkErr(t, err, nil)
 	if m := sync(tok("sam", "admins")); roles(m) != "[admin support]" {
 		t.Errorf("claim changed: %s", roles(m))
@@ -231,7 +231,7 @@ func TestSyncMembership(t *testing.T) {
 		t.Errorf("an unchanged sync wrote: %v -> %v", before, got)
 	}
 	// Owner is never removed by a mapping, even when the mapping changes.
-	_, err = e.app.Members.Update(ctx, alice, ref, samID, domain.MembershipChanges{Roles: &[]string{"owner", "admin"}})
+	_, err = e.app.Members.Update(ctx, alice, ref, samID, domain.MembershipChanges{Roles: &[]string{"owner", "admin"}}, 0)
 	checkErr(t, err, nil)
 	if m := sync(tok("sam", "nothing")); roles(m) != "[member owner]" {
 		t.Errorf("owner kept, mapped admin replaced by default: %s", roles(m))
@@ -243,13 +243,13 @@ func TestSyncMembership(t *testing.T) {
 		t.Errorf("suspended member: %v %s", m.Status(), roles(m))
 	}
 	// A member removed through the API comes back at the next sign-in.
-	checkErr(t, e.app.Members.Remove(ctx, alice, ref, e.userIDOf(t, tenantIssuer, "sam")), nil)
+	checkErr(t, e.app.Members.Remove(ctx, alice, ref, e.userIDOf(t, tenantIssuer, "sam"), 0), nil)
 	if m := sync(tok("sam", "billing-team")); m == nil || roles(m) != "[billing]" {
 		t.Errorf("removed member's next sign-in: %v", m)
 	}
 	// A mapped role deleted since is skipped (member when nothing is left).
-	checkErr(t, e.app.Members.Remove(ctx, alice, ref, e.userIDOf(t, tenantIssuer, "sam")), nil)
-	checkErr(t, e.app.Roles.Delete(ctx, alice, ref, "billing"), nil)
+	checkErr(t, e.app.Members.Remove(ctx, alice, ref, e.userIDOf(t, tenantIssuer, "sam"), 0), nil)
+	checkErr(t, e.app.Roles.Delete(ctx, alice, ref, "billing", 0), nil)
 	if m := sync(tok("sam", "billing-team")); roles(m) != "[member]" {
 		t.Errorf("deleted mapped role: %s", roles(m))
 	}

@@ -126,7 +126,9 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.O
 // Update changes a member's roles or status (members:write), in one
 // transaction that locks the organization's active owners and the
 // membership, so the last-owner rule holds under concurrent requests.
-func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string, c domain.MembershipChanges) (ports.Member, error) {
+// ifVersion, when non-zero, must be the current version, compared under
+// that lock (domain.ErrVersionMismatch).
+func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string, c domain.MembershipChanges, ifVersion int64) (ports.Member, error) {
 	az := s.auth
 	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
@@ -134,12 +136,19 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domai
 	}
 	orgID, userID := acc.org.ID(), userKey(userID)
 	if c.Roles == nil && c.Status == nil {
-		return az.store.Memberships().GetMember(ctx, orgID, userID)
+		m, err := az.store.Memberships().GetMember(ctx, orgID, userID)
+		if err == nil {
+			err = checkVersion(ifVersion, m.Membership.Version())
+		}
+		return m, err
 	}
 	var out ports.Member
 	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		owners, m, err := lockForOwnerRule(ctx, r, orgID, userID)
 		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, m.Version()); err != nil {
 			return err
 		}
 		before := m.Clone()
@@ -183,9 +192,9 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domai
 	return out, nil
 }
 
-// Remove ends a membership (members:write), under the same locks and owner
-// rules as Update.
-func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string) error {
+// Remove ends a membership (members:write), under the same locks, owner
+// rules and version precondition as Update.
+func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domain.OrgRef, userID string, ifVersion int64) error {
 	az := s.auth
 	acc, err := az.authorize(ctx, p, org, domain.PermMembersWrite, write)
 	if err != nil {
@@ -195,6 +204,9 @@ func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domai
 	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		owners, m, err := lockForOwnerRule(ctx, r, orgID, userID)
 		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, m.Version()); err != nil {
 			return err
 		}
 		if err := domain.CheckMembershipChange(m, nil, acc.isOwner(), len(owners)); err != nil {

@@ -83,18 +83,18 @@ func TestLastOwner(t *testing.T) {
 		act  func(e *env, o *domain.Organization, aliceID string) error
 	}{
 		{"remove", func(e *env, o *domain.Organization, id string) error {
-			return e.app.Members.Remove(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id)
+			return e.app.Members.Remove(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, 0)
 		}},
 		{"suspend", func(e *env, o *domain.Organization, id string) error {
-			_, err := e.app.Members.Update(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Status: strp("suspended")})
+			_, err := e.app.Members.Update(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Status: strp("suspended")}, 0)
 			return err
 		}},
 		{"demote", func(e *env, o *domain.Organization, id string) error {
-			_, err := e.app.Members.Update(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Roles: &demote})
+			_, err := e.app.Members.Update(ctx, principal("alice"), domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Roles: &demote}, 0)
 			return err
 		}},
 		{"remove by platform admin", func(e *env, o *domain.Organization, id string) error {
-			return e.app.Members.Remove(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), id)
+			return e.app.Members.Remove(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), id, 0)
 		}},
 	}
 	for _, tt := range tests {
@@ -132,17 +132,17 @@ func TestOwnerOnlyRules(t *testing.T) {
 		act  func() error
 		want error
 	}{
-		{"admin removes an owner", func() error { return e.app.Members.Remove(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID) }, domain.ErrOwnerRequired},
+		{"admin removes an owner", func() error { return e.app.Members.Remove(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, 0) }, domain.ErrOwnerRequired},
 		{"admin suspends an owner", func() error {
-			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, domain.MembershipChanges{Status: strp("suspended")})
+			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, domain.MembershipChanges{Status: strp("suspended")}, 0)
 			return err
 		}, domain.ErrOwnerRequired},
 		{"admin demotes an owner", func() error {
-			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, domain.MembershipChanges{Roles: &[]string{"member"}})
+			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), aliceID, domain.MembershipChanges{Roles: &[]string{"member"}}, 0)
 			return err
 		}, domain.ErrOwnerRequired},
 		{"admin makes itself owner", func() error {
-			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin})
+			_, err := e.app.Members.Update(ctx, bob, domain.ParseOrgRef(o.ID()), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin}, 0)
 			return err
 		}, domain.ErrEscalation},
 		{"admin adds an owner", func() error {
@@ -170,11 +170,11 @@ func TestOwnerOnlyRules(t *testing.T) {
 		t.Fatal("zed became a member")
 	}
 	// An owner may do all of it.
-	_, err := e.app.Members.Update(ctx, alice, domain.ParseOrgRef(o.ID()), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin})
+	_, err := e.app.Members.Update(ctx, alice, domain.ParseOrgRef(o.ID()), bobID, domain.MembershipChanges{Roles: &ownerAndAdmin}, 0)
 	checkErr(t, err, nil)
 	_, err = e.app.Members.Add(ctx, alice, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: owner})
 	checkErr(t, err, nil)
-	checkErr(t, e.app.Members.Remove(ctx, alice, domain.ParseOrgRef(o.ID()), zedID), nil)
+	checkErr(t, e.app.Members.Remove(ctx, alice, domain.ParseOrgRef(o.ID()), zedID, 0), nil)
 }
 
 func TestMemberEscalation(t *testing.T) {
@@ -199,17 +199,17 @@ func TestMemberEscalation(t *testing.T) {
 	checkErr(t, err, domain.ErrEscalation)
 	_, err = e.app.Members.Add(ctx, pat, domain.ParseOrgRef(o.ID()), ports.AddMember{UserID: zedID, Roles: []string{"approver"}})
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), zedID, domain.MembershipChanges{Roles: &[]string{"approver", "payer"}})
+	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), zedID, domain.MembershipChanges{Roles: &[]string{"approver", "payer"}}, 0)
 	checkErr(t, err, domain.ErrEscalation)
 	if m := e.member(t, o, zedID); !slices.Equal(m.Roles(), []domain.RoleKey{"approver"}) {
 		t.Fatalf("got roles %v, want [approver]", m.Roles())
 	}
 	// Re-activating a member hands its roles back: they must be covered too.
-	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Status: strp("active")})
+	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Status: strp("active")}, 0)
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Update(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Roles: &[]string{"payer"}, Status: strp("suspended")})
+	_, err = e.app.Members.Update(ctx, platformAdmin(), domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Roles: &[]string{"payer"}, Status: strp("suspended")}, 0)
 	checkErr(t, err, nil)
-	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Status: strp("active")})
+	_, err = e.app.Members.Update(ctx, pat, domain.ParseOrgRef(o.ID()), carlID, domain.MembershipChanges{Status: strp("active")}, 0)
 	checkErr(t, err, domain.ErrEscalation)
 }
 

@@ -115,8 +115,8 @@ func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, org
 		}
 		prev := o.Version()
 		if c.IsEmpty() {
-			if ifVersion != 0 && ifVersion != prev {
-				return domain.ErrVersionMismatch
+			if err := checkVersion(ifVersion, prev); err != nil {
+				return err
 			}
 			out = o
 			return nil
@@ -124,8 +124,8 @@ func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, org
 		if err := o.Apply(c, az.clock.Now()); err != nil {
 			return err
 		}
-		if ifVersion != 0 && ifVersion != prev {
-			return domain.ErrVersionMismatch
+		if err := checkVersion(ifVersion, prev); err != nil {
+			return err
 		}
 		if err := r.Organizations().Update(ctx, o, prev); err != nil {
 			return err
@@ -153,8 +153,8 @@ func (s *OrganizationService) Delete(ctx context.Context, p ports.Principal, org
 		if err != nil {
 			return err
 		}
-		if ifVersion != 0 && ifVersion != o.Version() {
-			return domain.ErrVersionMismatch
+		if err := checkVersion(ifVersion, o.Version()); err != nil {
+			return err
 		}
 		return r.Organizations().Delete(ctx, o.ID())
 	})

@@ -100,8 +100,10 @@ func (s *PermissionService) Create(ctx context.Context, p ports.Principal, org d
 }
 
 // Update changes a custom permission's description (permissions:write).
-// System permissions: domain.ErrSystemPermission.
-func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, description string) (*domain.Permission, error) {
+// System permissions: domain.ErrSystemPermission. ifVersion, when
+// non-zero, must be the current version, compared under the row lock
+// (domain.ErrVersionMismatch).
+func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, description string, ifVersion int64) (*domain.Permission, error) {
 	az := s.auth
 	acc, err := az.authorize(ctx, p, org, domain.PermPermissionsWrite, write)
 	if err != nil {
@@ -116,8 +118,11 @@ func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org d
 	}
 	var out *domain.Permission
 	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		perm, err := r.Permissions().Get(ctx, acc.org.ID(), k)
+		perm, err := r.Permissions().GetForUpdate(ctx, acc.org.ID(), k)
 		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, perm.Version()); err != nil {
 			return err
 		}
 		if err := perm.Describe(description, az.clock.Now()); err != nil {
@@ -137,8 +142,9 @@ func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org d
 
 // Delete removes a custom permission that no role grants by name
 // (permissions:write). Errors: domain.ErrSystemPermission,
-// domain.ErrPermissionInUse.
-func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) error {
+// domain.ErrPermissionInUse, domain.ErrVersionMismatch (ifVersion, when
+// non-zero, is compared under the row lock).
+func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, ifVersion int64) error {
 	az := s.auth
 	acc, err := az.authorize(ctx, p, org, domain.PermPermissionsWrite, write)
 	if err != nil {
@@ -155,7 +161,11 @@ func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, org d
 	return az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		// Locked first: grants read the permission FOR SHARE, so one in
 		// flight has committed before the count below, and none can start.
-		if _, err := r.Permissions().GetForUpdate(ctx, orgID, k); err != nil {
+		perm, err := r.Permissions().GetForUpdate(ctx, orgID, k)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, perm.Version()); err != nil {
 			return err
 		}
 		n, err := r.Roles().CountGranting(ctx, orgID, k)

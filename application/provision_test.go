@@ -40,7 +40,7 @@ func TestAddMemberRefusedLeavesNoUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	racy := &beforeTxStore{Store: e.store, hook: func() {
-		if err := e.app.Roles.Delete(ctx, alice, ref, "approver"); err != nil {
+		if err := e.app.Roles.Delete(ctx, alice, ref, "approver", 0); err != nil {
 			t.Errorf("concurrent delete: %v", err)
 		}
 	}}

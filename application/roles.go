@@ -122,7 +122,9 @@ func (s *RoleService) Create(ctx context.Context, p ports.Principal, org domain.
 
 // Update changes a custom role's name, description or grants (roles:write),
 // under the same rules as Create. Built-in roles: domain.ErrBuiltinRole.
-func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, c domain.RoleChanges) (*domain.Role, error) {
+// ifVersion, when non-zero, must be the current version; the store writes
+// only if the version is still the one read (domain.ErrVersionMismatch).
+func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, c domain.RoleChanges, ifVersion int64) (*domain.Role, error) {
 	az := s.auth
 	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
@@ -137,9 +139,16 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.
 	}
 	var out *domain.Role
 	err = az.store.RunInTx(ctx, func(ctx context.Context, repos ports.Repositories) error {
-		r, err := repos.Roles().Get(ctx, acc.org.ID(), k)
+		r, err := repos.Roles().GetForUpdate(ctx, acc.org.ID(), k)
 		if err != nil {
 			return err
+		}
+		if err := checkVersion(ifVersion, r.Version()); err != nil {
+			return err
+		}
+		if c.Name == nil && c.Description == nil && c.Grants == nil {
+			out = r // nothing to change: same version, as for organizations
+			return nil
 		}
 		if err := r.Apply(c, az.clock.Now()); err != nil {
 			return err
@@ -162,8 +171,10 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.
 }
 
 // Delete removes a custom role that no membership holds (roles:write).
-// Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse.
-func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string) error {
+// Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse, and
+// domain.ErrVersionMismatch when ifVersion is non-zero and not the current
+// version (compared under the row lock).
+func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.OrgRef, key string, ifVersion int64) error {
 	az := s.auth
 	acc, err := az.authorize(ctx, p, org, domain.PermRolesWrite, write)
 	if err != nil {
@@ -180,7 +191,11 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.
 	return az.store.RunInTx(ctx, func(ctx context.Context, repos ports.Repositories) error {
 		// Locked first: assignments read the role FOR SHARE, so one in
 		// flight has committed before the count below, and none can start.
-		if _, err := repos.Roles().GetForUpdate(ctx, orgID, k); err != nil {
+		r, err := repos.Roles().GetForUpdate(ctx, orgID, k)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, r.Version()); err != nil {
 			return err
 		}
 		n, err := repos.Memberships().CountWithRole(ctx, orgID, k)

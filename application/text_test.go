@@ -33,9 +33,9 @@ func TestTextRulesAtTheDrivingPorts(t *testing.T) {
 		checkErr(t, err, domain.ErrNotFound)
 		_, err = e.app.Users.Get(ctx, alice, domain.ParseOrgRef(o.ID()), id)
 		checkErr(t, err, domain.ErrNotFound)
-		_, err = e.app.Members.Update(ctx, alice, domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Status: strp("suspended")})
+		_, err = e.app.Members.Update(ctx, alice, domain.ParseOrgRef(o.ID()), id, domain.MembershipChanges{Status: strp("suspended")}, 0)
 		checkErr(t, err, domain.ErrNotFound)
-		checkErr(t, e.app.Members.Remove(ctx, alice, domain.ParseOrgRef(o.ID()), id), domain.ErrNotFound)
+		checkErr(t, e.app.Members.Remove(ctx, alice, domain.ParseOrgRef(o.ID()), id, 0), domain.ErrNotFound)
 	}
 
 	_, err := e.app.Checks.Check(ctx, alice, domain.ParseOrgRef(o.ID()), ports.CheckRequest{Subject: "bob\x00", Permission: "members:read"})

@@ -209,6 +209,7 @@ func serveSettings(c Config) settings {
 		Outbound:                outbound.Config{Allow: c.OutboundAllow},
 		MetricsAddr:             c.MetricsAddr,
 		CORSOrigins:             c.CORSOrigins,
+		RequireIfMatch:          c.RequireIfMatch,
 	}
 }
 

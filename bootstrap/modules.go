@@ -61,6 +61,8 @@ type settings struct {
 	MetricsAddr string
 	Trace       telemetry.TraceSettings
 	CORSOrigins []string
+	// RequireIfMatch is ORGSTACK_REQUIRE_IF_MATCH.
+	RequireIfMatch bool
 	// tracerProvider is the tracing provider newStore hands the store (nil
 	// when tracing is off).
 	tracerProvider trace.TracerProvider
@@ -347,6 +349,7 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		PublicURL:            p.Settings.PublicURL,
 		AuthorizationServers: p.Settings.issuerNames(),
 		CORS:                 cors,
+		RequireIfMatch:       p.Settings.RequireIfMatch,
 	}
 	if p.Metrics != nil {
 		opts.Requests, opts.Auth, opts.Checks = p.Metrics, p.Metrics, p.Metrics

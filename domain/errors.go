@@ -13,12 +13,13 @@ type Kind int
 // The error kinds. KindInternal is never constructed by the domain; it is the
 // kind of every error that is not a *domain.Error.
 const (
-	KindInternal     Kind = iota // something broke; the caller cannot fix it
-	KindInvalid                  // the input breaks a rule of the model (400)
-	KindForbidden                // authenticated, but not allowed (403)
-	KindNotFound                 // no such thing, or not visible to the caller (404)
-	KindConflict                 // the request clashes with the current state (409)
-	KindPrecondition             // a version precondition failed (412)
+	KindInternal             Kind = iota // something broke; the caller cannot fix it
+	KindInvalid                          // the input breaks a rule of the model (400)
+	KindForbidden                        // authenticated, but not allowed (403)
+	KindNotFound                         // no such thing, or not visible to the caller (404)
+	KindConflict                         // the request clashes with the current state (409)
+	KindPrecondition                     // a version precondition failed (412)
+	KindPreconditionRequired             // the write must name the version it changes (428)
 )
 
 // Error is a domain error: a kind, a stable machine-readable code and a
@@ -57,6 +58,7 @@ var (
 	ErrPermissionInUse          = newError(KindConflict, "permission_in_use", "the permission is granted by a role")
 	ErrIdentityProviderConflict = newError(KindConflict, "identity_provider_conflict", "the issuer is configured by the operator, or another organization's provider accepts this issuer and audience")
 	ErrVersionMismatch          = newError(KindPrecondition, "version_mismatch", "the resource was changed by someone else")
+	ErrPreconditionRequired     = newError(KindPreconditionRequired, "precondition_required", "this change must name the version it replaces (If-Match)")
 )
 
 // KindOf returns the kind of err: the kind of the first *Error in its chain,

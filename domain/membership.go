@@ -46,6 +46,7 @@ type Membership struct {
 	status    MemberStatus
 	joinedAt  time.Time
 	updatedAt time.Time
+	version   int64
 }
 
 // NewMembership makes userID an active member of orgID holding roles (at
@@ -55,7 +56,7 @@ func NewMembership(orgID, userID string, roles []string, now time.Time) (*Member
 	if err != nil {
 		return nil, err
 	}
-	return &Membership{orgID: orgID, userID: userID, roles: rs, status: MemberActive, joinedAt: now, updatedAt: now}, nil
+	return &Membership{orgID: orgID, userID: userID, roles: rs, status: MemberActive, joinedAt: now, updatedAt: now, version: 1}, nil
 }
 
 func parseRoles(vs []string) ([]RoleKey, error) {
@@ -96,7 +97,7 @@ func UnmarshalMembershipFromDatabase(orgID, userID string, roles []string, statu
 	if err != nil {
 		st = MemberSuspended // an unknown status never grants anything
 	}
-	return &Membership{orgID: orgID, userID: userID, roles: rs, status: st, joinedAt: joinedAt, updatedAt: updatedAt}
+	return &Membership{orgID: orgID, userID: userID, roles: rs, status: st, joinedAt: joinedAt, updatedAt: updatedAt, version: 1}
 }
 
 // OrgID returns the organization.
@@ -151,8 +152,22 @@ func (m *Membership) Apply(c MembershipChanges, now time.Time) error {
 		return err
 	}
 	next.updatedAt = now
+	next.version = m.version + 1
 	*m = next
 	return nil
+}
+
+// Version returns the version number, which grows by one on every change
+// of the membership and whenever the member's user profile (email, name)
+// changes, so that a member's entity tag covers everything a member
+// representation shows.
+func (m *Membership) Version() int64 { return m.version }
+
+// WithVersion sets the stored version on a membership rebuilt by
+// UnmarshalMembershipFromDatabase and returns m. For storage adapters only.
+func (m *Membership) WithVersion(v int64) *Membership {
+	m.version = v
+	return m
 }
 
 // Clone returns an independent copy of m.

@@ -95,21 +95,22 @@ type Permission struct {
 	system      bool
 	createdAt   time.Time
 	updatedAt   time.Time
+	version     int64 // system permissions: BuiltinVersion, forever
 }
 
 var systemPermissions = []*Permission{
-	{key: PermOrganizationRead, description: "Read the organization", system: true},
-	{key: PermOrganizationUpdate, description: "Update the organization's name, slug and metadata", system: true},
-	{key: PermOrganizationDelete, description: "Delete the organization and everything it owns", system: true},
-	{key: PermMembersRead, description: "List and read members and their user profiles", system: true},
-	{key: PermMembersWrite, description: "Add, change, suspend and remove members", system: true},
-	{key: PermRolesRead, description: "List and read roles", system: true},
-	{key: PermRolesWrite, description: "Create, change and delete custom roles", system: true},
-	{key: PermPermissionsRead, description: "List and read permissions", system: true},
-	{key: PermPermissionsWrite, description: "Create, change and delete custom permissions", system: true},
-	{key: PermAuthzCheck, description: "Check the permissions of other users", system: true},
-	{key: PermIdentityProviderRead, description: "Read the organization's identity provider", system: true},
-	{key: PermIdentityProviderWrite, description: "Register, replace and remove the organization's identity provider", system: true},
+	{key: PermOrganizationRead, description: "Read the organization", system: true, version: BuiltinVersion},
+	{key: PermOrganizationUpdate, description: "Update the organization's name, slug and metadata", system: true, version: BuiltinVersion},
+	{key: PermOrganizationDelete, description: "Delete the organization and everything it owns", system: true, version: BuiltinVersion},
+	{key: PermMembersRead, description: "List and read members and their user profiles", system: true, version: BuiltinVersion},
+	{key: PermMembersWrite, description: "Add, change, suspend and remove members", system: true, version: BuiltinVersion},
+	{key: PermRolesRead, description: "List and read roles", system: true, version: BuiltinVersion},
+	{key: PermRolesWrite, description: "Create, change and delete custom roles", system: true, version: BuiltinVersion},
+	{key: PermPermissionsRead, description: "List and read permissions", system: true, version: BuiltinVersion},
+	{key: PermPermissionsWrite, description: "Create, change and delete custom permissions", system: true, version: BuiltinVersion},
+	{key: PermAuthzCheck, description: "Check the permissions of other users", system: true, version: BuiltinVersion},
+	{key: PermIdentityProviderRead, description: "Read the organization's identity provider", system: true, version: BuiltinVersion},
+	{key: PermIdentityProviderWrite, description: "Register, replace and remove the organization's identity provider", system: true, version: BuiltinVersion},
 }
 
 // SystemPermissions returns the system permissions in their canonical order.
@@ -149,15 +150,26 @@ func NewCustomPermission(id, orgID, key, description string, now time.Time) (*Pe
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
-	return &Permission{id: id, orgID: orgID, key: k, description: description, createdAt: now, updatedAt: now}, nil
+	return &Permission{id: id, orgID: orgID, key: k, description: description, createdAt: now, updatedAt: now, version: 1}, nil
 }
 
 // UnmarshalPermissionFromDatabase rebuilds a custom permission from storage,
 // skipping the creation rules. For storage adapters only.
 func UnmarshalPermissionFromDatabase(id, orgID, key, description string, createdAt, updatedAt time.Time) *Permission {
 	res, act, _ := strings.Cut(key, ":")
-	return &Permission{id: id, orgID: orgID, key: PermissionKey{res, act}, description: description, createdAt: createdAt, updatedAt: updatedAt}
+	return &Permission{id: id, orgID: orgID, key: PermissionKey{res, act}, description: description, createdAt: createdAt, updatedAt: updatedAt, version: 1}
 }
+
+// WithVersion sets the stored version on a permission rebuilt by
+// UnmarshalPermissionFromDatabase and returns p. For storage adapters only.
+func (p *Permission) WithVersion(v int64) *Permission {
+	p.version = v
+	return p
+}
+
+// Version returns the version number, which grows by one on every change of
+// a custom permission; system permissions keep BuiltinVersion.
+func (p *Permission) Version() int64 { return p.version }
 
 // ID returns the identifier of a custom permission; system permissions have none.
 func (p *Permission) ID() string { return p.id }
@@ -190,6 +202,7 @@ func (p *Permission) Describe(description string, now time.Time) error {
 	}
 	p.description = description
 	p.updatedAt = now
+	p.version++
 	return nil
 }
 

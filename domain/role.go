@@ -42,22 +42,27 @@ type Role struct {
 	builtin     bool
 	createdAt   time.Time
 	updatedAt   time.Time
+	version     int64 // built-in roles: BuiltinVersion, forever
 }
+
+// BuiltinVersion is the fixed version of every built-in role and system
+// permission: they are defined in code and never change at run time.
+const BuiltinVersion int64 = 1
 
 var builtinRoles = []*Role{
 	{
-		key: RoleOwner, name: "Owner", builtin: true,
+		key: RoleOwner, name: "Owner", builtin: true, version: BuiltinVersion,
 		description: "Everything, custom permissions included",
 		grants:      []Grant{{"*", "*"}},
 	},
 	{
-		key: RoleAdmin, name: "Administrator", builtin: true,
+		key: RoleAdmin, name: "Administrator", builtin: true, version: BuiltinVersion,
 		description: "Everything except deleting the organization and changing its identity provider",
 		grants:      []Grant{{"*", "*"}},
 		except:      []PermissionKey{PermOrganizationDelete, PermIdentityProviderWrite},
 	},
 	{
-		key: RoleMember, name: "Member", builtin: true,
+		key: RoleMember, name: "Member", builtin: true, version: BuiltinVersion,
 		description: "Read the organization, its members, roles and permissions",
 		grants: []Grant{
 			GrantOf(PermOrganizationRead), GrantOf(PermMembersRead),
@@ -102,7 +107,7 @@ func NewRole(id, orgID, key, name, description string, grants []string, now time
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
-	return &Role{id: id, orgID: orgID, key: k, name: name, description: description, grants: gs, createdAt: now, updatedAt: now}, nil
+	return &Role{id: id, orgID: orgID, key: k, name: name, description: description, grants: gs, createdAt: now, updatedAt: now, version: 1}, nil
 }
 
 // UnmarshalRoleFromDatabase rebuilds a custom role from storage, skipping the
@@ -114,8 +119,19 @@ func UnmarshalRoleFromDatabase(id, orgID, key, name, description string, grants 
 			gs = append(gs, g)
 		}
 	}
-	return &Role{id: id, orgID: orgID, key: RoleKey(key), name: name, description: description, grants: gs, createdAt: createdAt, updatedAt: updatedAt}
+	return &Role{id: id, orgID: orgID, key: RoleKey(key), name: name, description: description, grants: gs, createdAt: createdAt, updatedAt: updatedAt, version: 1}
 }
+
+// WithVersion sets the stored version on a role rebuilt by
+// UnmarshalRoleFromDatabase and returns r. For storage adapters only.
+func (r *Role) WithVersion(v int64) *Role {
+	r.version = v
+	return r
+}
+
+// Version returns the version number, which grows by one on every change of
+// a custom role; built-in roles keep BuiltinVersion.
+func (r *Role) Version() int64 { return r.version }
 
 // ID returns the identifier of a custom role; built-in roles have none.
 func (r *Role) ID() string { return r.id }
@@ -193,6 +209,7 @@ func (r *Role) Apply(c RoleChanges, now time.Time) error {
 		return err
 	}
 	next.updatedAt = now
+	next.version = r.version + 1
 	*r = next
 	return nil
 }

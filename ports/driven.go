@@ -100,7 +100,9 @@ type UserRepository interface {
 	Get(ctx context.Context, id string) (*domain.User, error)
 	// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
 	GetByIdentity(ctx context.Context, issuer, subject string) (*domain.User, error)
-	// Update stores the email and name of u. Errors: domain.ErrNotFound.
+	// Update stores the email and name of u and, in the same transaction,
+	// increments the version of every membership of u (a member shows its
+	// user's email and name). Errors: domain.ErrNotFound.
 	Update(ctx context.Context, u *domain.User) error
 	// List returns a page of users matching f.
 	List(ctx context.Context, f UserFilter) (Page[*domain.User], error)
@@ -141,7 +143,9 @@ type MembershipRepository interface {
 	GetForUpdate(ctx context.Context, orgID, userID string) (*domain.Membership, error)
 	// GetMember returns one membership with its user. Errors: domain.ErrNotFound.
 	GetMember(ctx context.Context, orgID, userID string) (Member, error)
-	// Update stores the roles and status of m. Errors: domain.ErrNotFound.
+	// Update stores the roles, status and version of m if the stored
+	// version is still m.Version()-1 (the version m was read at; Apply
+	// increments it). Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
 	Update(ctx context.Context, m *domain.Membership) error
 	// Delete removes one membership. Errors: domain.ErrNotFound.
 	Delete(ctx context.Context, orgID, userID string) error
@@ -181,7 +185,9 @@ type RoleRepository interface {
 	// deleted (through GetForUpdate) until the transaction ends. A role
 	// being deleted by another transaction is waited for, then not found.
 	GetManyForShare(ctx context.Context, orgID string, keys []domain.RoleKey) ([]*domain.Role, error)
-	// Update stores the name, description and grants of r. Errors: domain.ErrNotFound.
+	// Update stores the name, description, grants and version of r if the
+	// stored version is still r.Version()-1. Errors: domain.ErrNotFound,
+	// domain.ErrVersionMismatch.
 	Update(ctx context.Context, r *domain.Role) error
 	// Delete removes one role. Errors: domain.ErrNotFound.
 	Delete(ctx context.Context, orgID string, key domain.RoleKey) error
@@ -214,7 +220,9 @@ type PermissionRepository interface {
 	// permission being deleted by another transaction is waited for, then
 	// not found.
 	ExistingForShare(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error)
-	// Update stores the description of p. Errors: domain.ErrNotFound.
+	// Update stores the description and version of p if the stored
+	// version is still p.Version()-1. Errors: domain.ErrNotFound,
+	// domain.ErrVersionMismatch.
 	Update(ctx context.Context, p *domain.Permission) error
 	// Delete removes one permission. Errors: domain.ErrNotFound.
 	Delete(ctx context.Context, orgID string, key domain.PermissionKey) error

@@ -124,10 +124,13 @@ type Members interface {
 	// unknown user_id or role), domain.ErrEscalation, domain.ErrOwnerRequired,
 	// domain.ErrAlreadyMember.
 	Add(ctx context.Context, p Principal, org domain.OrgRef, in AddMember) (Member, error)
-	// Update needs members:write. Errors also: domain.ErrLastOwner.
-	Update(ctx context.Context, p Principal, org domain.OrgRef, userID string, c domain.MembershipChanges) (Member, error)
-	// Remove needs members:write. Errors also: domain.ErrLastOwner.
-	Remove(ctx context.Context, p Principal, org domain.OrgRef, userID string) error
+	// Update needs members:write. ifVersion, when non-zero, must match the
+	// current version (domain.ErrVersionMismatch), compared in the
+	// transaction that writes. Errors also: domain.ErrLastOwner.
+	Update(ctx context.Context, p Principal, org domain.OrgRef, userID string, c domain.MembershipChanges, ifVersion int64) (Member, error)
+	// Remove needs members:write; ifVersion as for Update. Errors also:
+	// domain.ErrLastOwner.
+	Remove(ctx context.Context, p Principal, org domain.OrgRef, userID string, ifVersion int64) error
 }
 
 // UserQuery filters user profiles (UserList).
@@ -171,10 +174,13 @@ type Roles interface {
 	// grant naming an undefined permission), domain.ErrEscalation,
 	// domain.ErrRoleExists.
 	Create(ctx context.Context, p Principal, org domain.OrgRef, in CreateRole) (*domain.Role, error)
-	// Update needs roles:write. Errors also: domain.ErrBuiltinRole.
-	Update(ctx context.Context, p Principal, org domain.OrgRef, key string, c domain.RoleChanges) (*domain.Role, error)
-	// Delete needs roles:write. Errors: domain.ErrBuiltinRole, domain.ErrRoleInUse.
-	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string) error
+	// Update needs roles:write. ifVersion, when non-zero, must match the
+	// current version (domain.ErrVersionMismatch), compared in the
+	// transaction that writes. Errors also: domain.ErrBuiltinRole.
+	Update(ctx context.Context, p Principal, org domain.OrgRef, key string, c domain.RoleChanges, ifVersion int64) (*domain.Role, error)
+	// Delete needs roles:write; ifVersion as for Update. Errors:
+	// domain.ErrBuiltinRole, domain.ErrRoleInUse.
+	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string, ifVersion int64) error
 }
 
 // PermissionQuery filters permissions (PermissionList).
@@ -200,10 +206,13 @@ type Permissions interface {
 	// Create needs permissions:write. Errors: domain.ErrPermissionExists.
 	Create(ctx context.Context, p Principal, org domain.OrgRef, in CreatePermission) (*domain.Permission, error)
 	// Update changes the description (permissions:write). Errors: domain.ErrSystemPermission.
-	Update(ctx context.Context, p Principal, org domain.OrgRef, key string, description string) (*domain.Permission, error)
+	// ifVersion, when non-zero, must match the current version
+	// (domain.ErrVersionMismatch), compared in the transaction that writes.
+	Update(ctx context.Context, p Principal, org domain.OrgRef, key string, description string, ifVersion int64) (*domain.Permission, error)
 	// Delete needs permissions:write. Errors: domain.ErrSystemPermission,
 	// domain.ErrPermissionInUse.
-	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string) error
+	// ifVersion as for Update.
+	Delete(ctx context.Context, p Principal, org domain.OrgRef, key string, ifVersion int64) error
 }
 
 // CheckRequest asks whether a user may do something: UserID or Subject
@@ -298,3 +307,10 @@ type IdentityProviders interface {
 	// provider; those of Put for an invalid candidate.
 	TestToken(ctx context.Context, p Principal, org domain.OrgRef, token string, candidate *domain.IdentityProviderSpec) (TokenCheckResult, error)
 }
+
+// IfMatchRequired is the ifVersion of a change whose caller had to name the
+// version it replaces (ORGSTACK_REQUIRE_IF_MATCH) and named none: the
+// service refuses it with domain.ErrPreconditionRequired, after the
+// authorization and existence checks, where a stale version would be
+// refused with domain.ErrVersionMismatch. 0 names no version (any matches).
+const IfMatchRequired int64 = -2

@@ -175,7 +175,7 @@ func (s *server) getIdentityProvider(w http.ResponseWriter, r *http.Request) {
 // putIdentityProvider handles PUT …/identity-provider: 201 when it creates
 // the provider, 200 when it replaces it.
 func (s *server) putIdentityProvider(w http.ResponseWriter, r *http.Request) {
-	version, err := ifVersion(r)
+	version, err := s.ifMatch(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -199,7 +199,7 @@ func (s *server) putIdentityProvider(w http.ResponseWriter, r *http.Request) {
 
 // deleteIdentityProvider handles DELETE …/identity-provider.
 func (s *server) deleteIdentityProvider(w http.ResponseWriter, r *http.Request) {
-	version, err := ifVersion(r)
+	version, err := s.ifMatch(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -22,6 +22,7 @@ type memberJSON struct {
 	OrganizationID string    `json:"organization_id"`
 	JoinedAt       time.Time `json:"joined_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	Version        int64     `json:"version"`
 }
 
 func toMemberJSON(m ports.Member) memberJSON {
@@ -32,6 +33,7 @@ func toMemberJSON(m ports.Member) memberJSON {
 		OrganizationID: m.Membership.OrgID(),
 		JoinedAt:       m.Membership.JoinedAt().UTC(),
 		UpdatedAt:      m.Membership.UpdatedAt().UTC(),
+		Version:        m.Membership.Version(),
 	}
 	if m.User != nil {
 		out.Email, out.Name = optString(m.User.Email()), optString(m.User.Name())
@@ -123,7 +125,7 @@ func (s *server) addMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", r.URL.EscapedPath()+"/"+m.Membership.UserID())
-	s.writeData(w, r, http.StatusCreated, toMemberJSON(m))
+	s.writeTagged(w, r, http.StatusCreated, m.Membership.Version(), toMemberJSON(m))
 }
 
 // getMember handles GET /api/v1/members/{userId} and
@@ -134,30 +136,40 @@ func (s *server) getMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeData(w, r, http.StatusOK, toMemberJSON(m))
+	s.writeTagged(w, r, http.StatusOK, m.Membership.Version(), toMemberJSON(m))
 }
 
 // updateMember handles PATCH /api/v1/members/{userId} and
 // PATCH /api/v1/organizations/{orgId}/members/{userId}.
 func (s *server) updateMember(w http.ResponseWriter, r *http.Request) {
+	version, err := s.ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req updateMemberRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	m, err := s.svc.Members.Update(r.Context(), principal(r.Context()), orgRef(r), userIDParam(r),
-		domain.MembershipChanges{Roles: req.Roles, Status: req.Status})
+		domain.MembershipChanges{Roles: req.Roles, Status: req.Status}, version)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeData(w, r, http.StatusOK, toMemberJSON(m))
+	s.writeTagged(w, r, http.StatusOK, m.Membership.Version(), toMemberJSON(m))
 }
 
 // removeMember handles DELETE /api/v1/members/{userId} and
 // DELETE /api/v1/organizations/{orgId}/members/{userId}.
 func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.Members.Remove(r.Context(), principal(r.Context()), orgRef(r), userIDParam(r)); err != nil {
+	version, err := s.ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Members.Remove(r.Context(), principal(r.Context()), orgRef(r), userIDParam(r), version); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -83,8 +83,7 @@ func ifVersion(r *http.Request) (int64, error) {
 }
 
 func (s *server) writeOrganization(w http.ResponseWriter, r *http.Request, status int, o *domain.Organization) {
-	w.Header().Set("ETag", etag(o.Version()))
-	s.writeData(w, r, status, toOrganizationJSON(o))
+	s.writeTagged(w, r, status, o.Version(), toOrganizationJSON(o))
 }
 
 // createOrganization handles POST /api/v1/organizations.
@@ -134,7 +133,7 @@ func (s *server) getOrganization(w http.ResponseWriter, r *http.Request) {
 
 // updateOrganization handles PATCH /api/v1/organizations/{orgId}.
 func (s *server) updateOrganization(w http.ResponseWriter, r *http.Request) {
-	version, err := ifVersion(r)
+	version, err := s.ifMatch(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -156,7 +155,7 @@ func (s *server) updateOrganization(w http.ResponseWriter, r *http.Request) {
 
 // deleteOrganization handles DELETE /api/v1/organizations/{orgId}.
 func (s *server) deleteOrganization(w http.ResponseWriter, r *http.Request) {
-	version, err := ifVersion(r)
+	version, err := s.ifMatch(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -16,6 +16,7 @@ type permissionJSON struct {
 	ID          *string    `json:"id"`
 	Type        string     `json:"type"`
 	CreatedAt   *time.Time `json:"created_at"`
+	Version     int64      `json:"version"`
 }
 
 func toPermissionJSON(p *domain.Permission) permissionJSON {
@@ -25,7 +26,7 @@ func toPermissionJSON(p *domain.Permission) permissionJSON {
 	}
 	return permissionJSON{
 		Key: p.Key().String(), Description: p.Description(), ID: optString(p.ID()),
-		Type: typ, CreatedAt: optTime(p.CreatedAt()),
+		Type: typ, CreatedAt: optTime(p.CreatedAt()), Version: p.Version(),
 	}
 }
 
@@ -74,7 +75,7 @@ func (s *server) createPermission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", r.URL.EscapedPath()+"/"+p.Key().String())
-	s.writeData(w, r, http.StatusCreated, toPermissionJSON(p))
+	s.writeTagged(w, r, http.StatusCreated, p.Version(), toPermissionJSON(p))
 }
 
 // getPermission handles GET /api/v1/permissions/{permissionKey} and
@@ -85,13 +86,18 @@ func (s *server) getPermission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeData(w, r, http.StatusOK, toPermissionJSON(p))
+	s.writeTagged(w, r, http.StatusOK, p.Version(), toPermissionJSON(p))
 }
 
 // updatePermission handles PATCH /api/v1/permissions/{permissionKey} and
 // PATCH /api/v1/organizations/{orgId}/permissions/{permissionKey}. The
 // description is the only changeable field, so the body must carry it.
 func (s *server) updatePermission(w http.ResponseWriter, r *http.Request) {
+	version, err := s.ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req updatePermissionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -101,18 +107,23 @@ func (s *server) updatePermission(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Invalid("description", "is required"))
 		return
 	}
-	p, err := s.svc.Permissions.Update(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "permissionKey"), *req.Description)
+	p, err := s.svc.Permissions.Update(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "permissionKey"), *req.Description, version)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeData(w, r, http.StatusOK, toPermissionJSON(p))
+	s.writeTagged(w, r, http.StatusOK, p.Version(), toPermissionJSON(p))
 }
 
 // deletePermission handles DELETE /api/v1/permissions/{permissionKey} and
 // DELETE /api/v1/organizations/{orgId}/permissions/{permissionKey}.
 func (s *server) deletePermission(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.Permissions.Delete(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "permissionKey")); err != nil {
+	version, err := s.ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Permissions.Delete(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "permissionKey"), version); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

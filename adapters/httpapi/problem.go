@@ -61,6 +61,7 @@ var ErrorCodes = []ErrorCode{
 	{"unknown_reference", http.StatusConflict, "Unknown reference"},
 	{"identity_provider_conflict", http.StatusConflict, "Identity provider conflict"},
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
+	{"precondition_required", http.StatusPreconditionRequired, "Precondition required"},
 	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},
 	{"unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type"},
 	{"rate_limited", http.StatusTooManyRequests, "Too many requests"},
@@ -89,11 +90,12 @@ func lookupCode(code string, kind domain.Kind) ErrorCode {
 		return c
 	}
 	status := map[domain.Kind]int{
-		domain.KindInvalid:      http.StatusBadRequest,
-		domain.KindForbidden:    http.StatusForbidden,
-		domain.KindNotFound:     http.StatusNotFound,
-		domain.KindConflict:     http.StatusConflict,
-		domain.KindPrecondition: http.StatusPreconditionFailed,
+		domain.KindInvalid:              http.StatusBadRequest,
+		domain.KindForbidden:            http.StatusForbidden,
+		domain.KindNotFound:             http.StatusNotFound,
+		domain.KindConflict:             http.StatusConflict,
+		domain.KindPrecondition:         http.StatusPreconditionFailed,
+		domain.KindPreconditionRequired: http.StatusPreconditionRequired,
 	}[kind]
 	if status == 0 {
 		return codeIndex["internal"]

@@ -20,13 +20,14 @@ type roleJSON struct {
 	Builtin     bool       `json:"builtin"`
 	CreatedAt   *time.Time `json:"created_at"`
 	UpdatedAt   *time.Time `json:"updated_at"`
+	Version     int64      `json:"version"`
 }
 
 func toRoleJSON(r *domain.Role) roleJSON {
 	return roleJSON{
 		Key: string(r.Key()), Name: r.Name(), Description: r.Description(),
 		Permissions: grantStrings(r.Grants()), Excluded: keyStrings(r.Except()), ID: optString(r.ID()), Builtin: r.IsBuiltin(),
-		CreatedAt: optTime(r.CreatedAt()), UpdatedAt: optTime(r.UpdatedAt()),
+		CreatedAt: optTime(r.CreatedAt()), UpdatedAt: optTime(r.UpdatedAt()), Version: r.Version(),
 	}
 }
 
@@ -91,7 +92,7 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", r.URL.EscapedPath()+"/"+string(role.Key()))
-	s.writeData(w, r, http.StatusCreated, toRoleJSON(role))
+	s.writeTagged(w, r, http.StatusCreated, role.Version(), toRoleJSON(role))
 }
 
 // getRole handles GET /api/v1/roles/{roleKey} and
@@ -102,30 +103,40 @@ func (s *server) getRole(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeData(w, r, http.StatusOK, toRoleJSON(role))
+	s.writeTagged(w, r, http.StatusOK, role.Version(), toRoleJSON(role))
 }
 
 // updateRole handles PATCH /api/v1/roles/{roleKey} and
 // PATCH /api/v1/organizations/{orgId}/roles/{roleKey}.
 func (s *server) updateRole(w http.ResponseWriter, r *http.Request) {
+	version, err := s.ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req updateRoleRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	role, err := s.svc.Roles.Update(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "roleKey"),
-		domain.RoleChanges{Name: req.Name, Description: req.Description, Grants: req.Permissions})
+		domain.RoleChanges{Name: req.Name, Description: req.Description, Grants: req.Permissions}, version)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeData(w, r, http.StatusOK, toRoleJSON(role))
+	s.writeTagged(w, r, http.StatusOK, role.Version(), toRoleJSON(role))
 }
 
 // deleteRole handles DELETE /api/v1/roles/{roleKey} and
 // DELETE /api/v1/organizations/{orgId}/roles/{roleKey}.
 func (s *server) deleteRole(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.Roles.Delete(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "roleKey")); err != nil {
+	version, err := s.ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Roles.Delete(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "roleKey"), version); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -77,6 +77,10 @@ type Options struct {
 	Checks   ports.CheckEvents
 	// CORS, when set, answers browsers of these origins (see CORS).
 	CORS *CORS
+	// RequireIfMatch makes If-Match required on every PATCH, PUT and
+	// DELETE of a versioned resource (ORGSTACK_REQUIRE_IF_MATCH): without
+	// it the change is answered 428 precondition_required.
+	RequireIfMatch bool
 }
 
 // DefaultRequestTimeout is the request deadline when Options.RequestTimeout
@@ -108,6 +112,8 @@ type server struct {
 	authEv   ports.AuthEvents
 	checkEv  ports.CheckEvents
 	cors     *CORS
+	// requireIfMatch makes If-Match required on changes (428).
+	requireIfMatch bool
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
@@ -117,7 +123,8 @@ func NewHandler(s Services, o Options) http.Handler {
 		trustedProxies: append([]netip.Prefix{}, o.TrustedProxies...),
 		requestTimeout: o.RequestTimeout, publicURL: strings.TrimSuffix(o.PublicURL, "/"),
 		authServers: append([]string{}, o.AuthorizationServers...),
-		requests:    o.Requests, authEv: o.Auth, checkEv: o.Checks, cors: o.CORS}
+		requests:    o.Requests, authEv: o.Auth, checkEv: o.Checks, cors: o.CORS,
+		requireIfMatch: o.RequireIfMatch}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}

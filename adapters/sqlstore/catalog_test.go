@@ -330,8 +330,8 @@ func TestTenantKeysMigrationKeepsData(t *testing.T) {
 
 			applied, err := s.MigrateUp(ctx)
 			must(err)
-			if len(applied) != 1 || !strings.HasPrefix(applied[0], tenantKeysMigration) {
-				t.Fatalf("applied %v, want only %s", applied, tenantKeysMigration)
+			if len(applied) == 0 || !strings.HasPrefix(applied[0], tenantKeysMigration) {
+				t.Fatalf("applied %v, want %s first", applied, tenantKeysMigration)
 			}
 			check := func(t *testing.T) {
 				t.Helper()
@@ -378,8 +378,8 @@ func TestTenantKeysMigrationKeepsData(t *testing.T) {
 			// Rolled back and forward again, the data is still there.
 			down, err := s.MigrateDown(ctx)
 			must(err)
-			if len(down) != 1 {
-				t.Fatalf("rolled back %v, want one migration", down)
+			if len(down) != len(applied) {
+				t.Fatalf("rolled back %v, want the group applied above (%v)", down, applied)
 			}
 			_, err = s.MigrateUp(ctx)
 			must(err)

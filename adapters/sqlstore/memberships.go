@@ -21,7 +21,7 @@ type memberships struct{ c conn }
 var _ ports.MembershipRepository = memberships{}
 
 const (
-	membershipColumns = "m.org_id, m.user_id, m.status, m.joined_at, m.updated_at"
+	membershipColumns = "m.org_id, m.user_id, m.status, m.joined_at, m.updated_at, m.version"
 	membershipRoles   = "coalesce((SELECT string_agg(mr.role_key, ',' ORDER BY mr.role_key) FROM membership_roles AS mr" +
 		" WHERE mr.org_id = m.org_id AND mr.user_id = m.user_id), '') AS roles"
 	memberUserColumns = "u.issuer AS u_issuer, u.subject AS u_subject, u.email AS u_email, u.name AS u_name," +
@@ -49,9 +49,11 @@ func sortsOnUser(sort []ports.SortField) bool {
 // Create stores a new membership and its roles. Errors:
 // domain.ErrAlreadyMember; domain.ErrNotFound when the organization or the
 // user does not exist.
+// A new row takes its version from the column default (1, as the
+// domain starts it), so the insert also fits schemas before versions.
 func (r memberships) Create(ctx context.Context, m *domain.Membership) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		if _, err := c.db.NewInsert().Model(membershipFromDomain(m)).Exec(ctx); err != nil {
+		if _, err := c.db.NewInsert().Model(membershipFromDomain(m)).ExcludeColumn("version").Exec(ctx); err != nil {
 			return translate(err, "create membership", domain.ErrAlreadyMember)
 		}
 		return insertMembershipRoles(ctx, c, m)
@@ -110,12 +112,16 @@ func (r memberships) GetMember(ctx context.Context, orgID, userID string) (ports
 	return ports.Member{Membership: row.membership(), User: row.user()}, nil
 }
 
-// Update stores the roles and status of m. Errors: domain.ErrNotFound.
+// Update stores the roles, status and version of m if the stored version is
+// still m.Version()-1 (the one m was read at; Apply increments it).
+// Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
 func (r memberships) Update(ctx context.Context, m *domain.Membership) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		res, err := c.db.NewUpdate().Model(membershipFromDomain(m)).Column("status", "updated_at").
-			Where("m.org_id = ?", m.OrgID()).Where("m.user_id = ?", m.UserID()).Exec(ctx)
-		if err := affectedOne(res, err, "update membership"); err != nil {
+		res, err := c.db.NewUpdate().Model(membershipFromDomain(m)).Column("status", "updated_at", "version").
+			Where("m.org_id = ?", m.OrgID()).Where("m.user_id = ?", m.UserID()).
+			Where("m.version = ?", m.Version()-1).Exec(ctx)
+		if err := versionedUpdate(ctx, res, err, "update membership",
+			c.db.NewSelect().TableExpr("memberships AS m").Where("m.org_id = ?", m.OrgID()).Where("m.user_id = ?", m.UserID())); err != nil {
 			return err
 		}
 		_, err = c.db.NewDelete().Model((*membershipRoleModel)(nil)).
@@ -233,7 +239,7 @@ func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page
 	cond := strings.Join(where, " AND ")
 	countSQL := "SELECT count(*) FROM " + countFrom + " WHERE " + cond
 
-	pageSQL := "SELECT m.org_id, m.user_id, m.status, m.joined_at, m.updated_at FROM " + from +
+	pageSQL := "SELECT m.org_id, m.user_id, m.status, m.joined_at, m.updated_at, m.version FROM " + from +
 		" WHERE " + cond + " ORDER BY " + orderBy
 	pageArgs := args
 	if f.Size > 0 {
@@ -243,7 +249,7 @@ func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page
 	// One row per (member, role): the join costs the database less than an
 	// aggregate per member, and the domain sorts the roles anyway. The final
 	// tie-break (user ID) keeps a member's rows adjacent.
-	q := "SELECT m.user_id, m.status, m.joined_at, m.updated_at, mr.role_key," +
+	q := "SELECT m.user_id, m.status, m.joined_at, m.updated_at, m.version, mr.role_key," +
 		" u.issuer, u.subject, u.email, u.name, u.created_at, u.updated_at, (" + countSQL + ") AS total" +
 		" FROM (" + pageSQL + ") AS m JOIN users AS u ON u.id = m.user_id" +
 		" LEFT JOIN membership_roles AS mr ON mr.org_id = m.org_id AND mr.user_id = m.user_id" +
@@ -259,7 +265,7 @@ func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page
 		if open {
 			out.Items = append(out.Items, ports.Member{
 				Membership: domain.UnmarshalMembershipFromDatabase(f.OrgID, cur.UserID, roles, cur.Status,
-					cur.JoinedAt.Time(), cur.UpdatedAt.Time()),
+					cur.JoinedAt.Time(), cur.UpdatedAt.Time()).WithVersion(cur.Version),
 				User: cur.user(),
 			})
 		}
@@ -310,9 +316,9 @@ type memberScan struct {
 func newMemberScan() *memberScan {
 	s := &memberScan{}
 	m := &s.row
-	s.pgxDest = []any{&m.UserID, &m.Status, &s.joined, &s.updated, &s.key,
+	s.pgxDest = []any{&m.UserID, &m.Status, &s.joined, &s.updated, &m.Version, &s.key,
 		&m.UserIssuer, &m.UserSubject, &m.UserEmail, &m.UserName, &s.uCreated, &s.uUpdated, &s.total}
-	s.sqlDest = []any{&m.UserID, &m.Status, &m.JoinedAt, &m.UpdatedAt, &s.role,
+	s.sqlDest = []any{&m.UserID, &m.Status, &m.JoinedAt, &m.UpdatedAt, &m.Version, &s.role,
 		&m.UserIssuer, &m.UserSubject, &m.UserEmail, &m.UserName, &m.UserCreatedAt, &m.UserUpdatedAt, &s.total}
 	return s
 }

@@ -150,12 +150,13 @@ type membershipModel struct {
 	Status    string `bun:"status"`
 	JoinedAt  dbTime `bun:"joined_at"`
 	UpdatedAt dbTime `bun:"updated_at"`
+	Version   int64  `bun:"version"`
 }
 
 func membershipFromDomain(m *domain.Membership) *membershipModel {
 	return &membershipModel{
 		OrgID: m.OrgID(), UserID: m.UserID(), Status: m.Status().String(),
-		JoinedAt: newDBTime(m.JoinedAt()), UpdatedAt: newDBTime(m.UpdatedAt()),
+		JoinedAt: newDBTime(m.JoinedAt()), UpdatedAt: newDBTime(m.UpdatedAt()), Version: m.Version(),
 	}
 }
 
@@ -186,6 +187,7 @@ type membershipRow struct {
 	Status    string `bun:"status"`
 	JoinedAt  dbTime `bun:"joined_at"`
 	UpdatedAt dbTime `bun:"updated_at"`
+	Version   int64  `bun:"version"`
 	Roles     string `bun:"roles"`
 
 	UserIssuer    string `bun:"u_issuer"`
@@ -201,7 +203,7 @@ type membershipRow struct {
 
 func (r *membershipRow) membership() *domain.Membership {
 	return domain.UnmarshalMembershipFromDatabase(r.OrgID, r.UserID, splitList(r.Roles), r.Status,
-		r.JoinedAt.Time(), r.UpdatedAt.Time())
+		r.JoinedAt.Time(), r.UpdatedAt.Time()).WithVersion(r.Version)
 }
 
 func (r *membershipRow) user() *domain.User {
@@ -220,19 +222,20 @@ type roleModel struct {
 	Description string `bun:"description"`
 	CreatedAt   dbTime `bun:"created_at"`
 	UpdatedAt   dbTime `bun:"updated_at"`
+	Version     int64  `bun:"version"`
 	Grants      string `bun:"grants,scanonly"` // comma-joined, in position order
 }
 
 func roleFromDomain(r *domain.Role) *roleModel {
 	return &roleModel{
 		ID: r.ID(), OrgID: r.OrgID(), Key: string(r.Key()), Name: r.Name(), Description: r.Description(),
-		CreatedAt: newDBTime(r.CreatedAt()), UpdatedAt: newDBTime(r.UpdatedAt()),
+		CreatedAt: newDBTime(r.CreatedAt()), UpdatedAt: newDBTime(r.UpdatedAt()), Version: r.Version(),
 	}
 }
 
 func (m *roleModel) toDomain() *domain.Role {
 	return domain.UnmarshalRoleFromDatabase(m.ID, m.OrgID, m.Key, m.Name, m.Description,
-		splitList(m.Grants), m.CreatedAt.Time(), m.UpdatedAt.Time())
+		splitList(m.Grants), m.CreatedAt.Time(), m.UpdatedAt.Time()).WithVersion(m.Version)
 }
 
 // roleGrantModel is a row of role_grants. Position keeps the order in which
@@ -265,16 +268,17 @@ type permissionModel struct {
 	Description string `bun:"description"`
 	CreatedAt   dbTime `bun:"created_at"`
 	UpdatedAt   dbTime `bun:"updated_at"`
+	Version     int64  `bun:"version"`
 }
 
 func permissionFromDomain(p *domain.Permission) *permissionModel {
 	return &permissionModel{
 		ID: p.ID(), OrgID: p.OrgID(), Key: p.Key().String(), Description: p.Description(),
-		CreatedAt: newDBTime(p.CreatedAt()), UpdatedAt: newDBTime(p.UpdatedAt()),
+		CreatedAt: newDBTime(p.CreatedAt()), UpdatedAt: newDBTime(p.UpdatedAt()), Version: p.Version(),
 	}
 }
 
 func (m *permissionModel) toDomain() *domain.Permission {
 	return domain.UnmarshalPermissionFromDatabase(m.ID, m.OrgID, m.Key, m.Description,
-		m.CreatedAt.Time(), m.UpdatedAt.Time())
+		m.CreatedAt.Time(), m.UpdatedAt.Time()).WithVersion(m.Version)
 }

@@ -16,8 +16,10 @@ var _ ports.PermissionRepository = permissions{}
 
 // Create stores a new permission. Errors: domain.ErrPermissionExists;
 // domain.ErrNotFound when the organization does not exist.
+// A new row takes its version from the column default (1, as the
+// domain starts it), so the insert also fits schemas before versions.
 func (r permissions) Create(ctx context.Context, p *domain.Permission) error {
-	_, err := r.c.db.NewInsert().Model(permissionFromDomain(p)).Exec(ctx)
+	_, err := r.c.db.NewInsert().Model(permissionFromDomain(p)).ExcludeColumn("version").Exec(ctx)
 	return translate(err, "create permission", domain.ErrPermissionExists)
 }
 
@@ -88,11 +90,15 @@ func (r permissions) existing(ctx context.Context, orgID string, keys []domain.P
 	return out, nil
 }
 
-// Update stores the description of p. Errors: domain.ErrNotFound.
+// Update stores the description and version of p if the stored version is
+// still p.Version()-1 (the one p was read at; Describe increments it).
+// Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
 func (r permissions) Update(ctx context.Context, p *domain.Permission) error {
-	res, err := r.c.db.NewUpdate().Model(permissionFromDomain(p)).Column("description", "updated_at").
-		Where("p.org_id = ?", p.OrgID()).Where(`p."key" = ?`, p.Key().String()).Exec(ctx)
-	return affectedOne(res, err, "update permission")
+	res, err := r.c.db.NewUpdate().Model(permissionFromDomain(p)).Column("description", "updated_at", "version").
+		Where("p.org_id = ?", p.OrgID()).Where(`p."key" = ?`, p.Key().String()).
+		Where("p.version = ?", p.Version()-1).Exec(ctx)
+	return versionedUpdate(ctx, res, err, "update permission",
+		r.c.db.NewSelect().TableExpr("permissions AS p").Where("p.org_id = ?", p.OrgID()).Where(`p."key" = ?`, p.Key().String()))
 }
 
 // Delete removes one permission. Errors: domain.ErrNotFound.

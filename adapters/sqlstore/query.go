@@ -260,6 +260,23 @@ func dollarPlaceholders(q string) string {
 
 // affectedOne turns the result of a single-row write into ErrNotFound when
 // no row matched.
+// versionedUpdate is affectedOne for an UPDATE … WHERE version = n: when no
+// row changed, exists (a SELECT of the row's key) tells a missing row
+// (domain.ErrNotFound) from a stale version (domain.ErrVersionMismatch).
+func versionedUpdate(ctx context.Context, res interface{ RowsAffected() (int64, error) }, err error, op string, exists *bun.SelectQuery) error {
+	if err := affectedOne(res, err, op); err != domain.ErrNotFound {
+		return err
+	}
+	ok, err := exists.Exists(ctx)
+	if err != nil {
+		return translate(err, op, nil)
+	}
+	if ok {
+		return domain.ErrVersionMismatch
+	}
+	return domain.ErrNotFound
+}
+
 func affectedOne(res interface{ RowsAffected() (int64, error) }, err error, op string) error {
 	if err != nil {
 		return translate(err, op, nil)

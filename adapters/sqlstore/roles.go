@@ -17,7 +17,7 @@ type roles struct{ c conn }
 var _ ports.RoleRepository = roles{}
 
 const (
-	roleColumns = `r.id, r.org_id, r."key", r.name, r.description, r.created_at, r.updated_at`
+	roleColumns = `r.id, r.org_id, r."key", r.name, r.description, r.created_at, r.updated_at, r.version`
 	roleGrants  = "coalesce((SELECT string_agg(g.grant_value, ',' ORDER BY g.position) FROM role_grants AS g" +
 		` WHERE g.org_id = r.org_id AND g.role_key = r."key"), '') AS grants`
 )
@@ -32,9 +32,11 @@ var roleSorts = map[string]sortColumn{
 
 // Create stores a new role and its grants. Errors: domain.ErrRoleExists;
 // domain.ErrNotFound when the organization does not exist.
+// A new row takes its version from the column default (1, as the
+// domain starts it), so the insert also fits schemas before versions.
 func (r roles) Create(ctx context.Context, role *domain.Role) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		if _, err := c.db.NewInsert().Model(roleFromDomain(role)).Exec(ctx); err != nil {
+		if _, err := c.db.NewInsert().Model(roleFromDomain(role)).ExcludeColumn("version").Exec(ctx); err != nil {
 			return translate(err, "create role", domain.ErrRoleExists)
 		}
 		return insertRoleGrants(ctx, c, role)
@@ -115,13 +117,16 @@ func (r roles) getMany(ctx context.Context, orgID string, keys []domain.RoleKey,
 	return out, nil
 }
 
-// Update stores the name, description and grants of role. Errors:
-// domain.ErrNotFound.
+// Update stores the name, description, grants and version of role if the
+// stored version is still role.Version()-1 (the one it was read at; Apply
+// increments it). Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
 func (r roles) Update(ctx context.Context, role *domain.Role) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		res, err := c.db.NewUpdate().Model(roleFromDomain(role)).Column("name", "description", "updated_at").
-			Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key())).Exec(ctx)
-		if err := affectedOne(res, err, "update role"); err != nil {
+		res, err := c.db.NewUpdate().Model(roleFromDomain(role)).Column("name", "description", "updated_at", "version").
+			Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key())).
+			Where("r.version = ?", role.Version()-1).Exec(ctx)
+		if err := versionedUpdate(ctx, res, err, "update role",
+			c.db.NewSelect().TableExpr("roles AS r").Where("r.org_id = ?", role.OrgID()).Where(`r."key" = ?`, string(role.Key()))); err != nil {
 			return err
 		}
 		_, err = c.db.NewDelete().Model((*roleGrantModel)(nil)).

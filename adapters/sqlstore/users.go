@@ -92,10 +92,20 @@ func (r users) GetByIdentity(ctx context.Context, issuer, subject string) (*doma
 }
 
 // Update stores the email and name of u. Errors: domain.ErrNotFound.
+//
+// A member shows the user's email and name, so the update also increments
+// the version of every membership of the user, in the same transaction:
+// a member's entity tag changes when its user's profile does.
 func (r users) Update(ctx context.Context, u *domain.User) error {
 	m := userFromDomain(u)
-	res, err := r.c.execRaw(ctx, updateUserSQL, m.Email, m.Name, m.UpdatedAt, m.ID)
-	return affectedOne(res, err, "update user")
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		res, err := c.execRaw(ctx, updateUserSQL, m.Email, m.Name, m.UpdatedAt, m.ID)
+		if err := affectedOne(res, err, "update user"); err != nil {
+			return err
+		}
+		_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
+		return translate(err, "update memberships of user", nil)
+	})
 }
 
 // List returns a page of users matching f, ordered by f.Sort (default

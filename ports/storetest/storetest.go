@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"AccessAndCheckFacts", combinedTests},
 		{"Transactions", txTests},
 		{"Races", raceTests},
+		{"Versions", versionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
