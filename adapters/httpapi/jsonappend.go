@@ -54,6 +54,8 @@ func (m memberJSON) appendJSON(b []byte) ([]byte, bool) {
 	b, ok1 = appendJSONTime(b, m.JoinedAt)
 	b = append(b, `,"updated_at":`...)
 	b, ok2 = appendJSONTime(b, m.UpdatedAt)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, m.Version, 10)
 	return append(b, '}'), ok1 && ok2
 }
 
