@@ -124,11 +124,21 @@ func run() error {
 	}
 	bobID := added.JSON201.Data.UserId
 	roles := c.RoleKeys{"member", "approver"}
-	upd, err := owner.UpdateMemberInOrganizationWithResponse(ctx, orgID, bobID, c.UpdateMemberRequest{Roles: &roles})
+	addedTag := added.HTTPResponse.Header.Get("ETag")
+	upd, err := owner.UpdateMemberInOrganizationWithResponse(ctx, orgID, bobID,
+		&c.UpdateMemberInOrganizationParams{IfMatch: &addedTag}, c.UpdateMemberRequest{Roles: &roles})
 	if err != nil {
 		return err
 	}
-	if err := want("assign custom role", upd.StatusCode(), 200, upd.Body); err != nil {
+	if err := want("assign custom role (If-Match from the ETag)", upd.StatusCode(), 200, upd.Body); err != nil {
+		return err
+	}
+	stale, err := owner.UpdateMemberInOrganizationWithResponse(ctx, orgID, bobID,
+		&c.UpdateMemberInOrganizationParams{IfMatch: &addedTag}, c.UpdateMemberRequest{Roles: &roles})
+	if err != nil {
+		return err
+	}
+	if err := want("update with a stale If-Match", stale.StatusCode(), 412, stale.Body); err != nil {
 		return err
 	}
 	if got := slices.Sorted(slices.Values(upd.JSON200.Data.Roles)); !slices.Equal(got, []c.RoleKey{"approver", "member"}) {
@@ -203,28 +213,40 @@ func run() error {
 	}
 
 	// Tear down: member, role, permission, organization (If-Match from ETag).
-	rm, err := owner.RemoveMemberInOrganizationWithResponse(ctx, orgID, bobID)
+	// Bob's first requests brought his name and email: his member tag moved
+	// on since the update, so read the current one.
+	member, err := owner.GetMemberInOrganizationWithResponse(ctx, orgID, bobID, nil)
+	if err != nil {
+		return err
+	}
+	if err := want("get member", member.StatusCode(), 200, member.Body); err != nil {
+		return err
+	}
+	memberTag := member.HTTPResponse.Header.Get("ETag")
+	rm, err := owner.RemoveMemberInOrganizationWithResponse(ctx, orgID, bobID, &c.RemoveMemberInOrganizationParams{IfMatch: &memberTag})
 	if err != nil {
 		return err
 	}
 	if err := want("remove member", rm.StatusCode(), 204, rm.Body); err != nil {
 		return err
 	}
-	dr, err := owner.DeleteRoleInOrganizationWithResponse(ctx, orgID, "approver")
+	roleTag := role.HTTPResponse.Header.Get("ETag")
+	dr, err := owner.DeleteRoleInOrganizationWithResponse(ctx, orgID, "approver", &c.DeleteRoleInOrganizationParams{IfMatch: &roleTag})
 	if err != nil {
 		return err
 	}
 	if err := want("delete custom role", dr.StatusCode(), 204, dr.Body); err != nil {
 		return err
 	}
-	dp, err := owner.DeletePermissionInOrganizationWithResponse(ctx, orgID, "invoices:approve")
+	permTag := perm.HTTPResponse.Header.Get("ETag")
+	dp, err := owner.DeletePermissionInOrganizationWithResponse(ctx, orgID, "invoices:approve", &c.DeletePermissionInOrganizationParams{IfMatch: &permTag})
 	if err != nil {
 		return err
 	}
 	if err := want("delete custom permission", dp.StatusCode(), 204, dp.Body); err != nil {
 		return err
 	}
-	got, err := owner.GetOrganizationWithResponse(ctx, orgID)
+	got, err := owner.GetOrganizationWithResponse(ctx, orgID, nil)
 	if err != nil {
 		return err
 	}
@@ -232,6 +254,13 @@ func run() error {
 		return err
 	}
 	etag := got.HTTPResponse.Header.Get("ETag")
+	cached, err := owner.GetOrganizationWithResponse(ctx, orgID, &c.GetOrganizationParams{IfNoneMatch: &etag})
+	if err != nil {
+		return err
+	}
+	if err := want("revalidate with If-None-Match", cached.StatusCode(), 304, cached.Body); err != nil {
+		return err
+	}
 	del, err := owner.DeleteOrganizationWithResponse(ctx, orgID, &c.DeleteOrganizationParams{IfMatch: &etag})
 	if err != nil {
 		return err
@@ -239,7 +268,7 @@ func run() error {
 	if err := want("delete organization", del.StatusCode(), 204, del.Body); err != nil {
 		return err
 	}
-	gone, err := owner.GetOrganizationWithResponse(ctx, orgID)
+	gone, err := owner.GetOrganizationWithResponse(ctx, orgID, nil)
 	if err != nil {
 		return err
 	}
