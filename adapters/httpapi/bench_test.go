@@ -91,3 +91,22 @@ func BenchmarkListMembers(b *testing.B) {
 		be.serve(b, req, nil, http.StatusOK)
 	}
 }
+
+// BenchmarkChangeMemberRoles is PATCH /api/v1/organizations/{orgId}/members/{userId}
+// changing a member's roles (alternately adding and removing admin): one
+// write transaction with its locks, version check and (from Stage 6) its
+// audit event and outbox rows. It is the write whose cost the closing
+// notes compare across versions.
+func BenchmarkChangeMemberRoles(b *testing.B) {
+	be := newBenchEnv(b)
+	bodies := [][]byte{[]byte(`{"roles":["member","admin"]}`), []byte(`{"roles":["member"]}`)}
+	req := httptest.NewRequest(http.MethodPatch, "/api/v1/organizations/"+be.org+"/members/"+be.target, nil)
+	req.Header.Set("Authorization", "Bearer "+be.tok)
+	req.Header.Set("Content-Type", "application/json")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		be.serve(b, req, bodies[i%2], http.StatusOK)
+		i++
+	}
+}
