@@ -4,9 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	"github.com/uptrace/bun/migrate"
 
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
@@ -112,5 +119,75 @@ func TestAuditPruneNeedsTheOwner(t *testing.T) {
 	n, err := s.PruneAuditEvents(ctx, time.Now().Add(time.Hour))
 	if err != nil || n != 1 {
 		t.Errorf("PruneAuditEvents as the owner = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// The migration that adds the audit log reserves the permission resource
+// audit (audit:read): it refuses to run while an organization has a custom
+// permission or a role grant in it, names each, and runs once they are gone.
+func TestMigrationRefusesAuditResourceInUse(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{"sqlite": sqlstoretest.NewSQLite, "postgres": sqlstoretest.NewPostgres} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := s.MigrateDown(ctx)
+			must(err)
+			// The migrations before the audit log, from the source tree.
+			dir := filepath.Join("migrations", string(s.Dialect()))
+			fsys := fstest.MapFS{}
+			entries, err := os.ReadDir(dir)
+			must(err)
+			for _, e := range entries {
+				if e.Name() >= "20261215000001" {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				must(err)
+				fsys[e.Name()] = &fstest.MapFile{Data: b}
+			}
+			ms := migrate.NewMigrations()
+			must(ms.Discover(fsys))
+			m := migrate.NewMigrator(s.DB(), ms, migrate.WithMarkAppliedOnSuccess(true))
+			must(m.Init(ctx))
+			_, err = m.Migrate(ctx)
+			must(err)
+			// Seed the uses directly: the domain of today refuses them.
+			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000002", "acme", "Acme", nil, time.Now())
+			must(err)
+			must(s.Organizations().Create(ctx, o))
+			_, err = s.DB().ExecContext(ctx, `INSERT INTO permissions (id, org_id, "key", description, created_at, updated_at)
+VALUES ('p1', ?, 'audit:export', '', '2026-01-02T03:04:05.000000Z', '2026-01-02T03:04:05.000000Z')`, o.ID())
+			must(err)
+			role, err := domain.NewRole("r1", o.ID(), "auditor", "Auditor", "", []string{"members:read"}, time.Now())
+			must(err)
+			must(s.Roles().Create(ctx, role))
+			_, err = s.DB().ExecContext(ctx, `INSERT INTO role_grants (org_id, role_key, position, grant_value) VALUES (?, 'auditor', 1, 'audit:*')`, o.ID())
+			must(err)
+
+			_, err = s.MigrateUp(ctx)
+			var rerr *sqlstore.ReservedResourceError
+			if !errors.As(err, &rerr) || rerr.Migration != "20261215000001" {
+				t.Fatalf("MigrateUp: got %v, want *ReservedResourceError of 20261215000001", err)
+			}
+			want := []string{"organization acme: permission audit:export", "organization acme: role auditor grants audit:*"}
+			if !slices.Equal(rerr.Uses, want) {
+				t.Errorf("uses = %q, want %q", rerr.Uses, want)
+			}
+			_, err = s.DB().ExecContext(ctx, `DELETE FROM permissions WHERE "key" = 'audit:export'`)
+			must(err)
+			_, err = s.DB().ExecContext(ctx, `DELETE FROM role_grants WHERE grant_value = 'audit:*'`)
+			must(err)
+			applied, err := s.MigrateUp(ctx)
+			must(err)
+			if !slices.Contains(applied, "20261215000001_audit_events") {
+				t.Fatalf("applied %v once the uses were removed", applied)
+			}
+		})
 	}
 }
