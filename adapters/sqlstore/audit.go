@@ -24,21 +24,21 @@ var (
 type auditEventModel struct {
 	bun.BaseModel `bun:"table:audit_events,alias:a"`
 
-	ID                 string  `bun:"id,pk"`
-	OccurredAt         dbTime  `bun:"occurred_at"`
-	OrgID              *string `bun:"org_id"`
-	Action             string  `bun:"action"`
-	TargetType         string  `bun:"target_type"`
-	TargetID           string  `bun:"target_id"`
-	ActorKind          string  `bun:"actor_kind"`
-	ActorIssuer        string  `bun:"actor_issuer"`
-	ActorSubject       string  `bun:"actor_subject"`
-	ActorUserID        string  `bun:"actor_user_id"`
-	ActorPlatformAdmin bool    `bun:"actor_platform_admin"`
-	Changes            string  `bun:"changes"`
-	RequestID          string  `bun:"request_id"`
-	TraceID            string  `bun:"trace_id"`
-	ClientIP           string  `bun:"client_ip"`
+	ID                 string `bun:"id,pk"`
+	OccurredAt         dbTime `bun:"occurred_at"`
+	OrgID              string `bun:"org_id,pk"` // "" for user events
+	Action             string `bun:"action"`
+	TargetType         string `bun:"target_type"`
+	TargetID           string `bun:"target_id"`
+	ActorKind          string `bun:"actor_kind"`
+	ActorIssuer        string `bun:"actor_issuer"`
+	ActorSubject       string `bun:"actor_subject"`
+	ActorUserID        string `bun:"actor_user_id"`
+	ActorPlatformAdmin bool   `bun:"actor_platform_admin"`
+	Changes            string `bun:"changes"`
+	RequestID          string `bun:"request_id"`
+	TraceID            string `bun:"trace_id"`
+	ClientIP           string `bun:"client_ip"`
 }
 
 // changeJSON is how one field change is stored.
@@ -65,10 +65,7 @@ func auditFromDomain(e *domain.AuditEvent) (*auditEventModel, error) {
 		TargetType: t.Type, TargetID: t.ID,
 		ActorKind: string(a.Kind), ActorIssuer: a.Issuer, ActorSubject: a.Subject, ActorUserID: a.UserID,
 		ActorPlatformAdmin: a.PlatformAdmin, Changes: string(b),
-		RequestID: req.RequestID, TraceID: req.TraceID, ClientIP: req.ClientIP,
-	}
-	if id := e.OrgID(); id != "" {
-		m.OrgID = &id
+		RequestID: req.RequestID, TraceID: req.TraceID, ClientIP: req.ClientIP, OrgID: e.OrgID(),
 	}
 	return m, nil
 }
@@ -84,10 +81,7 @@ func (m *auditEventModel) toDomain() (*domain.AuditEvent, error) {
 	for i, c := range cs {
 		changes[i] = domain.FieldChange{Field: c.Field, Before: c.Before, After: c.After, Redacted: c.Redacted}
 	}
-	org := ""
-	if m.OrgID != nil {
-		org = *m.OrgID
-	}
+	org := m.OrgID
 	e, err := domain.UnmarshalAuditEvent(m.ID, m.OccurredAt.Time(),
 		domain.Actor{Kind: domain.ActorKind(m.ActorKind), Issuer: m.ActorIssuer, Subject: m.ActorSubject, UserID: m.ActorUserID, PlatformAdmin: m.ActorPlatformAdmin},
 		org, domain.AuditAction(m.Action), domain.Target{Type: m.TargetType, ID: m.TargetID}, changes,

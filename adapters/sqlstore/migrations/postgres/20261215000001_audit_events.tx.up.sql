@@ -1,11 +1,13 @@
 -- The audit log: one row per change, appended in the change's transaction.
--- No foreign key to organizations: events outlive their organization. The
+-- No foreign key to organizations: events outlive their organization. org_id
+-- is '' for user events (users belong to no organization); it leads the
+-- primary key, so the table shards by organization like every tenant table. The
 -- migration also reserves the permission resource audit (audit:read; see
 -- reservedResources in migrate.go).
 CREATE TABLE audit_events (
-    id                   text        NOT NULL PRIMARY KEY,
+    id                   text        NOT NULL,
     occurred_at          timestamptz NOT NULL,
-    org_id               text,
+    org_id               text        NOT NULL DEFAULT '',
     action               text        NOT NULL,
     target_type          text        NOT NULL,
     target_id            text        NOT NULL,
@@ -17,7 +19,8 @@ CREATE TABLE audit_events (
     changes              jsonb       NOT NULL DEFAULT '[]',
     request_id           text        NOT NULL DEFAULT '',
     trace_id             text        NOT NULL DEFAULT '',
-    client_ip            text        NOT NULL DEFAULT ''
+    client_ip            text        NOT NULL DEFAULT '',
+    PRIMARY KEY (org_id, id)
 );
 --bun:split
 CREATE INDEX audit_events_org_time ON audit_events (org_id, occurred_at DESC, id DESC);
