@@ -56,6 +56,8 @@ type App struct {
 	// IdentityProviders manages organizations' own identity providers and
 	// runs just-in-time membership for their users.
 	IdentityProviders *IdentityProviderService
+	// Audit reads the audit log every change writes.
+	Audit *AuditService
 }
 
 // New builds every use case on d.
@@ -77,6 +79,7 @@ func New(d Deps) *App {
 		Permissions:       &PermissionService{auth: a},
 		Checks:            &CheckService{auth: a},
 		IdentityProviders: idps,
+		Audit:             &AuditService{auth: a},
 	}
 }
 

@@ -238,7 +238,7 @@ func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *
 	users := az.store.Users()
 	u := known
 	if u == nil {
-		created, err := az.createUser(ctx, users, p)
+		created, err := az.createUser(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -250,8 +250,23 @@ func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *
 			return nil, err
 		}
 	}
+	beforeEmail, beforeName := u.Email(), u.Name()
 	if u.RefreshClaims(p.Email, p.Name, az.clock.Now()) {
-		if err := users.Update(ctx, u); err != nil {
+		// Which personal fields changed is recorded, never their values.
+		var changed []domain.FieldChange
+		if u.Email() != beforeEmail {
+			changed = append(changed, domain.FieldChange{Field: "email", Redacted: true})
+		}
+		if u.Name() != beforeName {
+			changed = append(changed, domain.FieldChange{Field: "name", Redacted: true})
+		}
+		err := az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+			if err := r.Users().Update(ctx, u); err != nil {
+				return err
+			}
+			return az.record(ctx, r, change{providerActor(p, u.ID()), "", domain.ActionUserUpdated, u.ID(), changed})
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -260,7 +275,7 @@ func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *
 
 // createUser stores a new user for the principal. It returns nil and no
 // error when the identity already exists.
-func (az *authorizer) createUser(ctx context.Context, users ports.UserRepository, p ports.Principal) (*domain.User, error) {
+func (az *authorizer) createUser(ctx context.Context, p ports.Principal) (*domain.User, error) {
 	now := az.clock.Now()
 	u, err := domain.NewUser(az.ids.NewID(), p.Issuer, p.Subject, p.Email, p.Name, now)
 	if err != nil {
@@ -270,7 +285,14 @@ func (az *authorizer) createUser(ctx context.Context, users ports.UserRepository
 			return nil, err
 		}
 	}
-	switch err := users.Create(ctx, u); {
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if err := r.Users().Create(ctx, u); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{providerActor(p, u.ID()), "", domain.ActionUserCreated, u.ID(),
+			domain.Snapshot(userFields, userRecord(u), true)})
+	})
+	switch {
 	case errors.Is(err, domain.ErrUserExists):
 		return nil, nil
 	case err != nil:

@@ -15,7 +15,8 @@ import (
 )
 
 // countingStore is the real store, counting the calls that cost a round
-// trip outside a transaction.
+// trip outside a transaction, and user writes in or outside one (a user's
+// creation and its audit event share a transaction).
 type countingStore struct {
 	ports.Store
 	mu                               sync.Mutex
@@ -65,6 +66,21 @@ func (s *countingStore) Organizations() ports.OrganizationRepository {
 
 func (s *countingStore) Users() ports.UserRepository {
 	return countingUsers{UserRepository: s.Store.Users(), s: s}
+}
+
+func (s *countingStore) RunInTx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	return s.Store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		return fn(ctx, countingRepos{Repositories: r, s: s})
+	})
+}
+
+type countingRepos struct {
+	ports.Repositories
+	s *countingStore
+}
+
+func (r countingRepos) Users() ports.UserRepository {
+	return countingUsers{UserRepository: r.Repositories.Users(), s: r.s}
 }
 
 type countingUsers struct {

@@ -135,7 +135,11 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 				return err
 			}
 			created = true
-			return r.IdentityProviders().Create(ctx, out)
+			if err := r.IdentityProviders().Create(ctx, out); err != nil {
+				return err
+			}
+			return az.record(ctx, r, change{actorOf(p, acc.user.ID()), orgID, domain.ActionIdentityProviderCreated, orgID,
+				domain.Snapshot(providerFields, providerRecord(out), true)})
 		case err != nil:
 			return err
 		}
@@ -143,11 +147,16 @@ func (s *IdentityProviderService) Put(ctx context.Context, p ports.Principal, or
 		if err := checkVersion(ifVersion, prev); err != nil {
 			return err
 		}
+		before := providerRecord(cur)
 		if err := cur.Replace(spec, now); err != nil {
 			return err
 		}
 		out = cur
-		return r.IdentityProviders().Update(ctx, cur, prev)
+		if err := r.IdentityProviders().Update(ctx, cur, prev); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), orgID, domain.ActionIdentityProviderUpdated, orgID,
+			domain.Diff(providerFields, before, providerRecord(cur))})
 	})
 	if err != nil {
 		return nil, false, err
@@ -253,7 +262,11 @@ func (s *IdentityProviderService) Delete(ctx context.Context, p ports.Principal,
 		if err := checkVersion(ifVersion, cur.Version()); err != nil {
 			return err
 		}
-		return r.IdentityProviders().Delete(ctx, cur.OrgID())
+		if err := r.IdentityProviders().Delete(ctx, cur.OrgID()); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), cur.OrgID(), domain.ActionIdentityProviderDeleted, cur.OrgID(),
+			domain.Snapshot(providerFields, providerRecord(cur), false)})
 	})
 }
 
@@ -328,8 +341,14 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 				return err
 			}
 		}
+		var events []change
+		newID := u.ID()
 		if u, err = r.Users().CreateIfAbsent(ctx, u); err != nil {
 			return err
+		}
+		actor := providerActor(p, u.ID())
+		if u.ID() == newID {
+			events = append(events, change{actor, "", domain.ActionUserCreated, u.ID(), domain.Snapshot(userFields, userRecord(u), true)})
 		}
 		managed := jit.MappedRoles()
 		existing, err := existingRoles(ctx, r, o.ID(), managed)
@@ -355,23 +374,30 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 				return err
 			}
 			out = m
-			return nil
+			events = append(events, change{actor, o.ID(), domain.ActionMemberAdded, u.ID(), domain.Snapshot(memberFields, memberRecord(m), true)})
+			return az.record(ctx, r, events...)
 		case err != nil:
 			return err
 		}
 		out = m
 		if !m.IsActive() {
-			return nil
+			return az.record(ctx, r, events...)
 		}
 		next := syncedRoles(m.Roles(), managed, want)
 		if slices.Equal(next, m.Roles()) {
-			return nil
+			return az.record(ctx, r, events...)
 		}
+		before := m.Clone()
 		rs := roleStrings(next)
 		if err := m.Apply(domain.MembershipChanges{Roles: &rs}, now); err != nil {
 			return err
 		}
-		return r.Memberships().Update(ctx, m)
+		if err := r.Memberships().Update(ctx, m); err != nil {
+			return err
+		}
+		events = append(events, change{actor, o.ID(), domain.ActionMemberRolesChanged, u.ID(),
+			domain.Diff(memberFields, memberRecord(before), memberRecord(m))})
+		return az.record(ctx, r, events...)
 	})
 	if err != nil {
 		return nil, err

@@ -105,17 +105,26 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.O
 		if err := domain.CheckMembershipChange(nil, m, acc.isOwner(), 0); err != nil {
 			return err
 		}
+		actor := actorOf(p, acc.user.ID())
+		var events []change
 		if newUser != nil {
 			// The identity may exist already, or be created by a concurrent
 			// first use: then that user is the one added.
 			if user, err = r.Users().CreateIfAbsent(ctx, newUser); err != nil {
 				return err
 			}
+			if user.ID() == newUser.ID() {
+				events = append(events, change{actor, "", domain.ActionUserCreated, user.ID(), domain.Snapshot(userFields, userRecord(user), true)})
+			}
 		}
 		if m, err = domain.NewMembership(orgID, user.ID(), in.Roles, now); err != nil {
 			return err
 		}
-		return r.Memberships().Create(ctx, m)
+		if err := r.Memberships().Create(ctx, m); err != nil {
+			return err
+		}
+		events = append(events, change{actor, orgID, domain.ActionMemberAdded, user.ID(), domain.Snapshot(memberFields, memberRecord(m), true)})
+		return az.record(ctx, r, events...)
 	})
 	if err != nil {
 		return ports.Member{}, err
@@ -183,8 +192,11 @@ func (s *MemberService) Update(ctx context.Context, p ports.Principal, org domai
 		if err := r.Memberships().Update(ctx, m); err != nil {
 			return err
 		}
-		out, err = r.Memberships().GetMember(ctx, orgID, userID)
-		return err
+		if out, err = r.Memberships().GetMember(ctx, orgID, userID); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), orgID, memberAction(before, m), userID,
+			domain.Diff(memberFields, memberRecord(before), memberRecord(m))})
 	})
 	if err != nil {
 		return ports.Member{}, err
@@ -212,7 +224,11 @@ func (s *MemberService) Remove(ctx context.Context, p ports.Principal, org domai
 		if err := domain.CheckMembershipChange(m, nil, acc.isOwner(), len(owners)); err != nil {
 			return err
 		}
-		return r.Memberships().Delete(ctx, orgID, userID)
+		if err := r.Memberships().Delete(ctx, orgID, userID); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), orgID, domain.ActionMemberRemoved, userID,
+			domain.Snapshot(memberFields, memberRecord(m), false)})
 	})
 }
 

@@ -48,7 +48,13 @@ func (s *OrganizationService) Create(ctx context.Context, p ports.Principal, in 
 		if err := r.Organizations().Create(ctx, o); err != nil {
 			return err
 		}
-		return r.Memberships().Create(ctx, m)
+		if err := r.Memberships().Create(ctx, m); err != nil {
+			return err
+		}
+		actor := actorOf(p, u.ID())
+		return az.record(ctx, r,
+			change{actor, o.ID(), domain.ActionOrganizationCreated, o.ID(), domain.Snapshot(orgFields, orgRecord(o), true)},
+			change{actor, o.ID(), domain.ActionMemberAdded, u.ID(), domain.Snapshot(memberFields, memberRecord(m), true)})
 	})
 	if err != nil {
 		return nil, err
@@ -114,6 +120,7 @@ func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, org
 			return err
 		}
 		prev := o.Version()
+		before := orgRecord(o)
 		if c.IsEmpty() {
 			if err := checkVersion(ifVersion, prev); err != nil {
 				return err
@@ -131,7 +138,8 @@ func (s *OrganizationService) Update(ctx context.Context, p ports.Principal, org
 			return err
 		}
 		out = o
-		return nil
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), o.ID(), domain.ActionOrganizationUpdated, o.ID(),
+			domain.Diff(orgFields, before, orgRecord(o))})
 	})
 	if err != nil {
 		return nil, err
@@ -156,6 +164,10 @@ func (s *OrganizationService) Delete(ctx context.Context, p ports.Principal, org
 		if err := checkVersion(ifVersion, o.Version()); err != nil {
 			return err
 		}
-		return r.Organizations().Delete(ctx, o.ID())
+		if err := r.Organizations().Delete(ctx, o.ID()); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), o.ID(), domain.ActionOrganizationDeleted, o.ID(),
+			domain.Snapshot(orgFields, orgRecord(o), false)})
 	})
 }

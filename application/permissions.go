@@ -93,7 +93,14 @@ func (s *PermissionService) Create(ctx context.Context, p ports.Principal, org d
 	if err != nil {
 		return nil, err
 	}
-	if err := az.store.Permissions().Create(ctx, perm); err != nil {
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if err := r.Permissions().Create(ctx, perm); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), perm.OrgID(), domain.ActionPermissionCreated, perm.Key().String(),
+			domain.Snapshot(permFields, permRecord(perm), true)})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return perm, nil
@@ -125,6 +132,7 @@ func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org d
 		if err := checkVersion(ifVersion, perm.Version()); err != nil {
 			return err
 		}
+		before := permRecord(perm)
 		if err := perm.Describe(description, az.clock.Now()); err != nil {
 			return err
 		}
@@ -132,7 +140,8 @@ func (s *PermissionService) Update(ctx context.Context, p ports.Principal, org d
 			return err
 		}
 		out = perm
-		return nil
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), perm.OrgID(), domain.ActionPermissionUpdated, perm.Key().String(),
+			domain.Diff(permFields, before, permRecord(perm))})
 	})
 	if err != nil {
 		return nil, err
@@ -175,6 +184,10 @@ func (s *PermissionService) Delete(ctx context.Context, p ports.Principal, org d
 		if n > 0 {
 			return domain.ErrPermissionInUse
 		}
-		return r.Permissions().Delete(ctx, orgID, k)
+		if err := r.Permissions().Delete(ctx, orgID, k); err != nil {
+			return err
+		}
+		return az.record(ctx, r, change{actorOf(p, acc.user.ID()), orgID, domain.ActionPermissionDeleted, k.String(),
+			domain.Snapshot(permFields, permRecord(perm), false)})
 	})
 }

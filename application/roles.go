@@ -112,7 +112,11 @@ func (s *RoleService) Create(ctx context.Context, p ports.Principal, org domain.
 		if err := checkGrants(ctx, repos.Permissions(), acc, grants); err != nil {
 			return err
 		}
-		return repos.Roles().Create(ctx, r)
+		if err := repos.Roles().Create(ctx, r); err != nil {
+			return err
+		}
+		return az.record(ctx, repos, change{actorOf(p, acc.user.ID()), r.OrgID(), domain.ActionRoleCreated, string(r.Key()),
+			domain.Snapshot(roleFields, roleRecord(r), true)})
 	})
 	if err != nil {
 		return nil, err
@@ -150,6 +154,7 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.
 			out = r // nothing to change: same version, as for organizations
 			return nil
 		}
+		before := roleRecord(r)
 		if err := r.Apply(c, az.clock.Now()); err != nil {
 			return err
 		}
@@ -162,7 +167,8 @@ func (s *RoleService) Update(ctx context.Context, p ports.Principal, org domain.
 			return err
 		}
 		out = r
-		return nil
+		return az.record(ctx, repos, change{actorOf(p, acc.user.ID()), r.OrgID(), domain.ActionRoleUpdated, string(r.Key()),
+			domain.Diff(roleFields, before, roleRecord(r))})
 	})
 	if err != nil {
 		return nil, err
@@ -205,7 +211,11 @@ func (s *RoleService) Delete(ctx context.Context, p ports.Principal, org domain.
 		if n > 0 {
 			return domain.ErrRoleInUse
 		}
-		return repos.Roles().Delete(ctx, orgID, k)
+		if err := repos.Roles().Delete(ctx, orgID, k); err != nil {
+			return err
+		}
+		return az.record(ctx, repos, change{actorOf(p, acc.user.ID()), orgID, domain.ActionRoleDeleted, string(k),
+			domain.Snapshot(roleFields, roleRecord(r), false)})
 	})
 }
 

@@ -97,7 +97,7 @@ func newRootCommand(env map[string]string, prog string) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(serveCommand(env), configCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), versionCommand())
+	root.AddCommand(serveCommand(env), configCommand(env), devCommand(env, prog), tokenCommand(env, prog), migrateCommand(env), auditCommand(env), versionCommand())
 	root.AddCommand(healthcheckCommand(env))
 	return root
 }

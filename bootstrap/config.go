@@ -30,8 +30,8 @@ const envPrefix = "ORGSTACK_"
 type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080" cmds:"serve dev" desc:"listen address"`
 	DebugAddr       string        `env:"DEBUG_ADDR" cmds:"serve dev" show:"off" desc:"serve Go's profiler (/debug/pprof/) on this separate address; bind it to loopback"`
-	DatabaseURL     string        `env:"DATABASE_URL" cmds:"serve migrate" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
-	DatabaseURLFile string        `env:"DATABASE_URL_FILE" cmds:"serve migrate" show:"none" desc:"file holding ORGSTACK_DATABASE_URL (it may carry a password); set one of the two"`
+	DatabaseURL     string        `env:"DATABASE_URL" cmds:"serve migrate audit" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
+	DatabaseURLFile string        `env:"DATABASE_URL_FILE" cmds:"serve migrate audit" show:"none" desc:"file holding ORGSTACK_DATABASE_URL (it may carry a password); set one of the two"`
 	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false" cmds:"serve" desc:"let serve apply pending migrations at start"`
 	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve dev" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" cmds:"serve dev" desc:"time to drain connections on SIGINT/SIGTERM"`

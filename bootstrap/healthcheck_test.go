@@ -82,7 +82,7 @@ func TestDeployCheck(t *testing.T) {
 		}
 	}
 	cmds := CommandNames()
-	for _, want := range []string{"serve", "migrate up", "healthcheck", "version"} {
+	for _, want := range []string{"serve", "migrate up", "healthcheck", "version", "audit prune"} {
 		if !slices.Contains(cmds, want) {
 			t.Errorf("CommandNames() lacks %q: %v", want, cmds)
 		}
@@ -101,6 +101,8 @@ func TestDeployCheck(t *testing.T) {
 		{[]string{"migrate"}, false},
 		{[]string{"migrate", "sideways"}, false},
 		{[]string{"migrate", "up", "now"}, false},
+		{[]string{"audit", "prune", "--before", "2160h"}, true},
+		{[]string{"audit"}, false},
 		{[]string{"serv"}, false},
 		{[]string{"healthcheck", "--uri", "x"}, false},
 		{nil, false},

@@ -364,6 +364,7 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		Checks:            p.App.Checks,
 		TokenChecks:       p.App.TokenChecks,
 		IdentityProviders: p.App.IdentityProviders,
+		Audit:             p.App.Audit,
 	}, opts)
 	traced := func(h http.Handler) http.Handler {
 		if p.Tracing == nil {

@@ -159,6 +159,20 @@
 // invoices:approve does not allow granting invoices:*, and an admin cannot
 // grant organization:delete.
 //
+// # The audit log
+//
+// Every change writes one AuditEvent, in the same transaction as the change:
+// when, who (the Actor: a user with a token, an identity provider whose
+// claims made the change, or the system itself), in which organization,
+// which action of the one catalogue (AuditActions: "member.roles_changed",
+// ...; webhook event types are the same names), to which target, and each
+// changed field before and after. Events name people by user ID only:
+// NewAuditEvent redacts a user's email, name and metadata and every secret,
+// so the event says the field changed but never holds the value. Events are
+// never changed; they outlive the organization they describe. The audit
+// resource is reserved for the system permission audit:read, which owners
+// and admins hold.
+//
 // # Text
 //
 // Every text OrgStack keeps is valid UTF-8 without NUL. Names, keys and

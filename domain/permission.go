@@ -73,6 +73,7 @@ var (
 	PermAuthzCheck            = PermissionKey{"authz", "check"}
 	PermIdentityProviderRead  = PermissionKey{"identity_provider", "read"}
 	PermIdentityProviderWrite = PermissionKey{"identity_provider", "write"}
+	PermAuditRead             = PermissionKey{"audit", "read"}
 )
 
 var systemResources = map[string]bool{
@@ -111,6 +112,7 @@ var systemPermissions = []*Permission{
 	{key: PermAuthzCheck, description: "Check the permissions of other users", system: true, version: BuiltinVersion},
 	{key: PermIdentityProviderRead, description: "Read the organization's identity provider", system: true, version: BuiltinVersion},
 	{key: PermIdentityProviderWrite, description: "Register, replace and remove the organization's identity provider", system: true, version: BuiltinVersion},
+	{key: PermAuditRead, description: "Read the organization's audit log", system: true, version: BuiltinVersion},
 }
 
 // SystemPermissions returns the system permissions in their canonical order.

@@ -340,6 +340,7 @@ type Repositories interface {
 	Roles() RoleRepository
 	Permissions() PermissionRepository
 	IdentityProviders() IdentityProviderRepository
+	AuditEvents() AuditEventRepository
 }
 
 // TxRunner runs work in one transaction.

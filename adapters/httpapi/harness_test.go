@@ -239,6 +239,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
 		IdentityProviders: app.IdentityProviders,
+		Audit:             app.Audit,
 	}, o)
 	if cfg.wrap != nil {
 		h = cfg.wrap(h)

@@ -81,7 +81,7 @@ func (o *secOrg) path(rel string) string { return "/api/v1/organizations/" + o.I
 
 // snapshot reads everything a caller can see of o, as its owner: the
 // organization and full listings of its members, users, roles and
-// permissions.
+// permissions, its identity provider and its latest audit events.
 func (o *secOrg) snapshot(t testing.TB, e *env) map[string][]any {
 	t.Helper()
 	tok := e.token(o.OwnerSub)
@@ -97,6 +97,10 @@ func (o *secOrg) snapshot(t testing.TB, e *env) map[string][]any {
 	res, body = e.do(t, http.MethodGet, o.path("/identity-provider"), tok, nil)
 	wantStatus(t, res, body, http.StatusOK)
 	out["identity-provider"] = []any{data(t, body)}
+	// The audit log too: a refused request records nothing.
+	res, body = e.do(t, http.MethodGet, o.path("/audit-events?size=100"), tok, nil)
+	wantStatus(t, res, body, http.StatusOK)
+	out["audit-events"] = listData(t, body)
 	return out
 }
 
@@ -180,6 +184,7 @@ var matrix = []matrixRow{
 	{"GET", "/api/v1/openapi.json", false, "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/api/v1/me", false, "", [6]int{401, 200, 200, 200, 200, 200}},
 	{"GET", "/api/v1/admin/users", false, "", [6]int{401, 403, 403, 403, 403, 200}},
+	{"GET", "/api/v1/admin/audit-events", false, "", [6]int{401, 403, 403, 403, 403, 200}},
 	{"POST", "/api/v1/admin/token-check", false, `{"token":"not-a-jwt"}`, [6]int{401, 403, 403, 403, 403, 200}},
 	{"GET", "/.well-known/oauth-protected-resource", false, "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/api/v1/organizations", false, "", [6]int{401, 200, 200, 200, 200, 200}},
@@ -210,6 +215,7 @@ var matrix = []matrixRow{
 	{"PUT", "/identity-provider", true, `{"issuer":"https://idp-{n}.example.test","audiences":["orgstack"],"algorithms":["ES256"]}`, [6]int{401, 404, 403, 403, 200, 200}},
 	{"POST", "/identity-provider/test", true, `{"token":"not-a-jwt"}`, [6]int{401, 404, 403, 403, 200, 200}},
 	{"DELETE", "/identity-provider", true, "", [6]int{401, 404, 403, 403, 204, 204}},
+	{"GET", "/audit-events", true, "", [6]int{401, 404, 403, 200, 200, 200}},
 }
 
 // fill replaces the placeholders of s.

@@ -151,6 +151,12 @@ func (s *server) outer(next http.Handler) http.Handler {
 		}
 		ri := &requestInfo{id: id, traceID: traceID(r), clientIP: clientIP(r, s.trustedProxies)}
 		ctx := ports.WithRequestNote(context.WithValue(r.Context(), requestInfoKey, ri), &ri.note)
+		// What the audit log records about where a change came from.
+		meta := ports.RequestMeta{RequestID: id, TraceID: ri.traceID}
+		if ri.clientIP.IsValid() {
+			meta.ClientIP = ri.clientIP.String()
+		}
+		ctx = ports.WithRequestMeta(ctx, meta)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-ID", id)
 		// No response may be sniffed into another type (RFC 9457 problem

@@ -118,6 +118,7 @@ type propertyFixture struct {
 	free, bound, admin  string
 	userIDs, roleKeys   []string
 	permKeys, orgRefs   []string
+	cursors             []string // cursors an audit list returned
 	exchanges, invalids int
 	statuses            map[int]int
 }
@@ -143,6 +144,10 @@ func newPropertyFixture(t *testing.T, open func(testing.TB) *sqlstore.Store) *pr
 	f.roleKeys = []string{"owner", "admin", "member", "approver"}
 	f.permKeys = []string{"invoices:approve", "members:read", "organization:delete", "roles:write"}
 	f.orgRefs = []string{f.orgID, f.orgSlug}
+	res, body = e.do(t, http.MethodGet, base+"/audit-events?size=1", f.free, nil)
+	wantStatus(t, res, body, http.StatusOK)
+	next, _ := decodeJSONBody[obj](t, body)["pagination"].(obj)["next_cursor"].(string)
+	f.cursors = []string{next}
 	return f
 }
 
@@ -342,9 +347,15 @@ func (f *propertyFixture) drawValid(rt *rapid.T, o operation) *request {
 		case openapi3.ParameterInPath:
 			req.path[p.Name] = f.drawPathValue(rt, p)
 		case openapi3.ParameterInQuery:
-			if rapid.Bool().Draw(rt, "use "+p.Name) {
-				req.query.Set(p.Name, fmt.Sprint(f.drawSchema(rt, p.Schema.Value, "query "+p.Name)))
+			if !rapid.Bool().Draw(rt, "use "+p.Name) {
+				continue
 			}
+			if p.Name == "cursor" {
+				// An opaque cursor is valid only as a list returned it.
+				req.query.Set(p.Name, rapid.SampledFrom(f.cursors).Draw(rt, p.Name))
+				continue
+			}
+			req.query.Set(p.Name, fmt.Sprint(f.drawSchema(rt, p.Schema.Value, "query "+p.Name)))
 		case openapi3.ParameterInHeader:
 			if rapid.Bool().Draw(rt, "use "+p.Name) {
 				v := rapid.SampledFrom([]string{"*", `"1"`, `"2"`, `W/"1"`}).Draw(rt, p.Name)
@@ -437,6 +448,9 @@ func (f *propertyFixture) drawSchema(rt *rapid.T, sc *openapi3.Schema, label str
 	case openapi3.TypeObject:
 		return f.drawObject(rt, sc, label)
 	default:
+		if sc.Format == "date-time" {
+			return time.Unix(rapid.Int64Range(0, 4102444800).Draw(rt, label), 0).UTC().Format(time.RFC3339)
+		}
 		return f.drawString(rt, sc, label)
 	}
 }

@@ -42,6 +42,8 @@ type Services struct {
 	TokenChecks ports.TokenChecks
 	// IdentityProviders manages organizations' own identity providers.
 	IdentityProviders ports.IdentityProviders
+	// Audit reads the audit log.
+	Audit ports.AuditLog
 }
 
 // Options configure the handler.
@@ -187,6 +189,7 @@ func (s *server) routes() {
 		sr.Handle("/identity-provider", authed(s.putIdentityProvider)).Methods(http.MethodPut)
 		sr.Handle("/identity-provider", authed(s.deleteIdentityProvider)).Methods(http.MethodDelete)
 		sr.Handle("/identity-provider/test", authed(s.testIdentityProvider)).Methods(http.MethodPost)
+		sr.Handle("/audit-events", authed(s.listAuditEvents)).Methods(getAndHead...)
 	}
 	// The explicit form first: it is the form integrations use most, and the
 	// check route is the hottest of all.
@@ -202,6 +205,7 @@ func (s *server) routes() {
 	api.Handle("/me", authed(s.me)).Methods(getAndHead...)
 	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(getAndHead...)
 	api.Handle("/admin/token-check", authed(s.tokenCheck)).Methods(http.MethodPost)
+	api.Handle("/admin/audit-events", authed(s.listAllAuditEvents)).Methods(getAndHead...)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFoundOrNotAllowed)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.notFoundOrNotAllowed)

@@ -38,6 +38,7 @@ var tenantTables = map[string]string{
 	"role_grants":        "org_id",
 	"permissions":        "org_id",
 	"identity_providers": "org_id",
+	"audit_events":       "org_id", // '' for user events: one shard holds them
 }
 
 // globalTables are the tables that are not sharded (Citus reference tables,

@@ -322,6 +322,10 @@ func (s *Store) IdentityProviders() ports.IdentityProviderRepository {
 	return s.repos(s.db).IdentityProviders()
 }
 
+// AuditEvents returns the audit event repository outside any transaction
+// (for reading; changes append their events inside RunInTx).
+func (s *Store) AuditEvents() ports.AuditEventRepository { return s.repos(s.db).AuditEvents() }
+
 // conn is what every repository holds: a bun.IDB (the pool or a
 // transaction) and the dialect.
 type conn struct {
@@ -375,6 +379,7 @@ func (r repositories) Permissions() ports.PermissionRepository     { return perm
 func (r repositories) IdentityProviders() ports.IdentityProviderRepository {
 	return identityProviders(r)
 }
+func (r repositories) AuditEvents() ports.AuditEventRepository { return auditEvents(r) }
 
 // pgCached makes pgx prepare and cache the statement on the connection; it
 // is passed as the first query argument through database/sql. It is the

@@ -1,0 +1,3 @@
+DROP TABLE audit_events;
+--bun:split
+DROP FUNCTION audit_events_immutable();
