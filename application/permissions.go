@@ -93,7 +93,12 @@ func (s *PermissionService) Create(ctx context.Context, p ports.Principal, org d
 	if err != nil {
 		return nil, err
 	}
-	if err := az.store.Permissions().Create(ctx, perm); err != nil {
+	// In a transaction like every change, so that what is bound to the
+	// request's change (its idempotency key) commits with it.
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		return r.Permissions().Create(ctx, perm)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return perm, nil

@@ -38,6 +38,7 @@ var tenantTables = map[string]string{
 	"role_grants":        "org_id",
 	"permissions":        "org_id",
 	"identity_providers": "org_id",
+	"idempotency_keys":   "org_id", // "" for a request that resolved no organization
 }
 
 // globalTables are the tables that are not sharded (Citus reference tables,

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Transactions", txTests},
 		{"Races", raceTests},
 		{"Versions", versionTests},
+		{"Idempotency", idempotencyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
