@@ -227,6 +227,9 @@ func (s *server) finishIdempotent(w http.ResponseWriter, r *http.Request, req *p
 			buf.flush(w)
 			return
 		}
+		if s.beforeCommit != nil {
+			s.beforeCommit(r)
+		}
 		if err := pc.Commit(ctx, buf.stored()); err != nil {
 			s.rewriteError(w, r, err)
 			return

@@ -84,6 +84,9 @@ type Options struct {
 	// Idempotency, when set, honours Idempotency-Key on the POST routes
 	// that change state; nil ignores the header.
 	Idempotency *Idempotency
+	// beforeCommit, in tests, runs between a keyed change and its commit
+	// (to crash it there).
+	beforeCommit func(*http.Request)
 }
 
 // DefaultRequestTimeout is the request deadline when Options.RequestTimeout
@@ -121,6 +124,8 @@ type server struct {
 	idem      ports.IdempotencyStore
 	idemTTL   time.Duration
 	idemClock ports.Clock
+	// beforeCommit is Options.beforeCommit.
+	beforeCommit func(*http.Request)
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
@@ -131,7 +136,7 @@ func NewHandler(s Services, o Options) http.Handler {
 		requestTimeout: o.RequestTimeout, publicURL: strings.TrimSuffix(o.PublicURL, "/"),
 		authServers: append([]string{}, o.AuthorizationServers...),
 		requests:    o.Requests, authEv: o.Auth, checkEv: o.Checks, cors: o.CORS,
-		requireIfMatch: o.RequireIfMatch}
+		requireIfMatch: o.RequireIfMatch, beforeCommit: o.beforeCommit}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}
