@@ -440,3 +440,83 @@ func TestIdempotencyConcurrentSameKey(t *testing.T) {
 		})
 	}
 }
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestIdempotencyExpiryAndSweep: a key answers until its TTL has passed;
+// then the sweep deletes it and the same key runs afresh.
+func TestIdempotencyExpiryAndSweep(t *testing.T) {
+	idemStores(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
+		clock := &testClock{now: time.Now()}
+		e := newEnv(t, withStore(open), withOptions(func(o *Options) {
+			o.Idempotency.TTL, o.Idempotency.Clock = time.Hour, clock
+		}))
+		tok := e.token("alice")
+		org := e.createOrg(t, tok, "acme")
+		path := "/api/v1/organizations/" + org + "/roles"
+		key := idemKey("expiring")
+		keys := func() int {
+			var n int
+			if err := e.Store.DB().NewRaw("SELECT count(*) FROM idempotency_keys").Scan(context.Background(), &n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		first, firstBody := e.do(t, http.MethodPost, path, tok, obj{"key": "editor", "name": "Editor"}, IdempotencyKeyHeader, key)
+		wantStatus(t, first, firstBody, http.StatusCreated)
+		clock.advance(59 * time.Minute)
+		replay, replayBody := e.do(t, http.MethodPost, path, tok, obj{"key": "editor", "name": "Editor"}, IdempotencyKeyHeader, key)
+		wantReplay(t, first, firstBody, replay, replayBody)
+		if n, err := e.Store.SweepIdempotencyKeys(context.Background(), clock.Now()); err != nil || n != 0 {
+			t.Fatalf("sweep before the TTL: %d, %v; want 0", n, err)
+		}
+		clock.advance(2 * time.Minute)
+		if n, err := e.Store.SweepIdempotencyKeys(context.Background(), clock.Now()); err != nil || n != 1 {
+			t.Fatalf("sweep after the TTL: %d, %v; want 1", n, err)
+		}
+		if n := keys(); n != 0 {
+			t.Fatalf("%d keys left after the sweep", n)
+		}
+		res, body := e.do(t, http.MethodPost, path, tok, obj{"key": "editor", "name": "Editor"}, IdempotencyKeyHeader, key)
+		wantProblem(t, res, body, http.StatusConflict, "role_exists") // ran again: the role exists
+		if res.Header.Get(IdempotentReplayedHeader) != "" {
+			t.Error("a swept key still answered")
+		}
+	})
+}
+
+// TestIdempotencyJustInTimeMembership: the first request of a user of an
+// organization's own provider, sent with a key, provisions the membership
+// on its own (never bound to the key) and binds the change it asked for.
+func TestIdempotencyJustInTimeMembership(t *testing.T) {
+	t.Parallel()
+	pe := newProviderEnv(t)
+	tok := pe.providerToken("carol", "admins")
+	key := idemKey("jit")
+	first, firstBody := pe.do(t, http.MethodPost, "/api/v1/roles", tok, obj{"key": "jit-role", "name": "R"}, IdempotencyKeyHeader, key)
+	wantStatus(t, first, firstBody, http.StatusCreated)
+	if r, st := pe.roles(t, "carol"); len(r) != 1 || r[0] != "admin" || st != "active" {
+		t.Fatalf("membership after the first keyed request: %v %s", r, st)
+	}
+	replay, replayBody := pe.do(t, http.MethodPost, "/api/v1/roles", tok, obj{"key": "jit-role", "name": "R"}, IdempotencyKeyHeader, key)
+	wantReplay(t, first, firstBody, replay, replayBody)
+	if n := countRoles(t, pe.env, pe.owner, pe.orgA); n != 2 { // auditor and jit-role
+		t.Errorf("%d custom roles, want 2", n)
+	}
+}
