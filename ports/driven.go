@@ -349,7 +349,8 @@ type TxRunner interface {
 	// write must read through the ...ForUpdate and Lock... methods.
 	//
 	// When ctx carries an IdempotentRequest (and the store offers
-	// IdempotencyStore), the first RunInTx of the request is its change:
+	// IdempotencyStore), the first RunInTx of the request is its change
+	// (or, when that one fails and rolls back, the next one):
 	// before fn it looks the key up in the organization noted for the
 	// request (NotedOrganization) and, instead of running fn, returns
 	// ErrIdempotentReplay (the stored response in Replay),

@@ -122,6 +122,14 @@ func (r *IdempotentRequest) Claim() bool {
 	return true
 }
 
+// Release undoes Claim after the claimed transaction rolled back without a
+// change, so that a later transaction of the request may be its change.
+func (r *IdempotentRequest) Release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.claimed = false
+}
+
 // Bind hands the request the change's open transaction: the edge commits
 // it with the response (PendingChange.Commit) or rolls it back.
 func (r *IdempotentRequest) Bind(p PendingChange) {

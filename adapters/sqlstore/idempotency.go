@@ -71,6 +71,7 @@ func (s *Store) runChange(ctx context.Context, req *ports.IdempotentRequest, fn 
 		return req.Answered(nil, stored)
 	}
 	if err := fn(ctx, s.repos(tx)); err != nil {
+		req.Release() // rolled back: a later transaction may be the change
 		return unavailable(err)
 	}
 	bound = true

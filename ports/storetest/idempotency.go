@@ -129,6 +129,14 @@ var idempotencyTests = []contract{
 		if req.Pending() != nil {
 			t.Fatal("a failed change was bound to the request")
 		}
+		// The request may still make its change in a later transaction,
+		// and that one is bound.
+		must(t, createRole(f, inOrg(f.ctx, req, o.ID()), o, "viewer"))
+		pc := req.TakePending()
+		if pc == nil {
+			t.Fatal("the change after a failed transaction was not bound")
+		}
+		must(t, pc.Rollback())
 	}},
 	{"DifferentFingerprintIsReused", func(t *testing.T, f *fixture) {
 		idem(t, f)
