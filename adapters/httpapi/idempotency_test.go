@@ -520,3 +520,59 @@ func TestIdempotencyJustInTimeMembership(t *testing.T) {
 		t.Errorf("%d custom roles, want 2", n)
 	}
 }
+
+// TestIdempotencyDocumentedOnEveryChangingPOST keeps the document and the
+// router in step both ways: every POST operation that documents the
+// Idempotency-Key parameter reads the header (a malformed one is 400
+// naming it), and every other POST ignores it. The operations that
+// document it are exactly the POSTs that create something (201).
+func TestIdempotencyDocumentedOnEveryChangingPOST(t *testing.T) {
+	s := mustSpec(t)
+	e := newEnv(t)
+	tok := e.token("alice", withAdmin())
+	org := e.createOrg(t, tok, "acme")
+	n := 0
+	for path, item := range s.doc.Paths.Map() {
+		op := item.Post
+		if op == nil {
+			continue
+		}
+		documented := false
+		for _, p := range op.Parameters {
+			if p.Value != nil && p.Value.In == "header" && p.Value.Name == IdempotencyKeyHeader {
+				documented = true
+			}
+		}
+		if creates := op.Responses.Value("201") != nil; creates != documented {
+			t.Errorf("POST %s: answers 201 %v, documents %s %v", path, creates, IdempotencyKeyHeader, documented)
+		}
+		// The key is read before the handler: a token-form route needs no
+		// organization in the token to show it.
+		res, body := e.do(t, http.MethodPost, strings.ReplaceAll(path, "{orgId}", org), tok, obj{},
+			IdempotencyKeyHeader, "not-quoted")
+		checkKeyRead(t, path, documented, res, body)
+		n++
+	}
+	if n < 7 {
+		t.Errorf("checked %d POST operations, want every one (at least 7)", n)
+	}
+}
+
+// checkKeyRead fails unless a malformed Idempotency-Key was refused exactly
+// when the operation documents the header.
+func checkKeyRead(t *testing.T, path string, documented bool, res *http.Response, body []byte) {
+	t.Helper()
+	refused := false
+	if res.StatusCode == http.StatusBadRequest {
+		p := decodeJSONBody[obj](t, body)
+		for _, f := range problemFields(p) {
+			if f == IdempotencyKeyHeader {
+				refused = true
+			}
+		}
+	}
+	if refused != documented {
+		t.Errorf("POST %s: documents %s %v, but the server refused a malformed one: %v (%d %s)",
+			path, IdempotencyKeyHeader, documented, refused, res.StatusCode, body)
+	}
+}
