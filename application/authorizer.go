@@ -101,7 +101,9 @@ func (az *authorizer) syncProviderMember(ctx context.Context, p ports.Principal)
 	if p.ProviderOrgID == "" || p.PlatformAdmin || az.jit == nil {
 		return nil
 	}
-	_, err := az.jit.SyncMembership(ctx, p)
+	// Provisioning is not the change the caller asked for: it is never
+	// bound to the request's idempotency key.
+	_, err := az.jit.SyncMembership(ports.AsideFromChange(ctx), p)
 	return err
 }
 

@@ -210,6 +210,8 @@ func serveSettings(c Config) settings {
 		MetricsAddr:             c.MetricsAddr,
 		CORSOrigins:             c.CORSOrigins,
 		RequireIfMatch:          c.RequireIfMatch,
+		IdempotencyTTL:          c.IdempotencyTTL,
+		IdempotencySweep:        c.IdempotencySweep,
 	}
 }
 

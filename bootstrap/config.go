@@ -54,6 +54,8 @@ type Config struct {
 	PlatformAdminValue  string        `env:"PLATFORM_ADMIN_VALUE" cmds:"serve config" show:"none" desc:"value of that claim that means platform administrator"`
 	RestrictOrgCreation bool          `env:"RESTRICT_ORG_CREATION" envDefault:"false" cmds:"serve dev" desc:"only platform administrators may create organizations"`
 	RequireIfMatch      bool          `env:"REQUIRE_IF_MATCH" envDefault:"false" cmds:"serve dev" desc:"every PATCH, PUT and DELETE of a versioned resource must carry If-Match (428 precondition_required without it)"`
+	IdempotencyTTL      time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h" cmds:"serve dev" desc:"how long the response of a POST sent with Idempotency-Key is kept for retries; expired keys are swept"`
+	IdempotencySweep    time.Duration `env:"IDEMPOTENCY_SWEEP_INTERVAL" envDefault:"10m" cmds:"serve dev" desc:"how often each instance deletes expired idempotency keys"`
 	RateLimit           int           `env:"RATE_LIMIT" envDefault:"0" cmds:"serve dev" show:"0 (off)" desc:"requests each caller (issuer + subject) may make per window (429 beyond)"`
 	RateLimitWindow     time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m" cmds:"serve dev" desc:"the window of that quota, and of the organization and client-address quotas"`
 	PublicURL           string        `env:"PUBLIC_URL" cmds:"serve dev" show:"off" desc:"external base URL (https, or http on loopback); the resource identifier of /.well-known/oauth-protected-resource, and resource_metadata in WWW-Authenticate"`

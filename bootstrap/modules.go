@@ -63,6 +63,10 @@ type settings struct {
 	CORSOrigins []string
 	// RequireIfMatch is ORGSTACK_REQUIRE_IF_MATCH.
 	RequireIfMatch bool
+	// IdempotencyTTL and IdempotencySweep are ORGSTACK_IDEMPOTENCY_TTL and
+	// ORGSTACK_IDEMPOTENCY_SWEEP_INTERVAL.
+	IdempotencyTTL   time.Duration
+	IdempotencySweep time.Duration
 	// tracerProvider is the tracing provider newStore hands the store (nil
 	// when tracing is off).
 	tracerProvider trace.TracerProvider
@@ -279,6 +283,7 @@ type handlerParams struct {
 	Settings  settings
 	Metrics   *telemetry.Metrics
 	Tracing   *telemetry.Tracing
+	Store     ports.Store
 }
 
 // httpModule serves the API (and, in development, the issuer's JWKS). Its
@@ -298,7 +303,57 @@ var httpModule = fx.Module("http",
 	),
 	fx.Invoke(func(*http.Server) {}),
 	fx.Invoke(startDebugServer),
+	fx.Invoke(startIdempotencySweep),
 )
+
+// startIdempotencySweep deletes expired idempotency keys every
+// ORGSTACK_IDEMPOTENCY_SWEEP_INTERVAL while the server runs. Every instance
+// sweeps; the store's sweep is safe to run on several at once (PostgreSQL:
+// SKIP LOCKED batches), so no leader is needed.
+func startIdempotencySweep(lc fx.Lifecycle, store ports.Store, s settings, log *zap.Logger) {
+	clock := system.Clock{}
+	is, ok := store.(ports.IdempotencyStore)
+	if !ok {
+		return
+	}
+	every := s.IdempotencySweep
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				tick := time.NewTicker(every)
+				defer tick.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
+					sctx, stop := context.WithTimeout(ctx, max(every, 30*time.Second))
+					n, err := is.SweepIdempotencyKeys(sctx, clock.Now())
+					stop()
+					switch {
+					case err != nil && ctx.Err() == nil:
+						log.Warn("sweeping expired idempotency keys", zap.Error(err))
+					case n > 0:
+						log.Debug("swept expired idempotency keys", zap.Int("deleted", n))
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			cancel()
+			<-done
+			return nil
+		},
+	})
+}
 
 // startDebugServer serves Go's profiler (net/http/pprof) on its own
 // listener when ORGSTACK_DEBUG_ADDR is set: never on the API's address, and
@@ -353,6 +408,11 @@ func newHandler(p handlerParams) (http.Handler, error) {
 	}
 	if p.Metrics != nil {
 		opts.Requests, opts.Auth, opts.Checks = p.Metrics, p.Metrics, p.Metrics
+	}
+	// Keys are honoured when the store keeps them (it binds them to the
+	// changes it runs; see ports.TxRunner).
+	if is, ok := p.Store.(ports.IdempotencyStore); ok {
+		opts.Idempotency = &httpapi.Idempotency{Store: is, TTL: p.Settings.IdempotencyTTL, Clock: system.Clock{}}
 	}
 	api := httpapi.NewHandler(httpapi.Services{
 		Organizations:     p.App.Organizations,

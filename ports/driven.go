@@ -348,6 +348,21 @@ type TxRunner interface {
 	// RunInTx calls fn with repositories bound to a new transaction and
 	// commits when fn returns nil, rolls back otherwise. Rules that read then
 	// write must read through the ...ForUpdate and Lock... methods.
+	//
+	// When ctx carries an IdempotentRequest (and the store offers
+	// IdempotencyStore), the first RunInTx of the request is its change
+	// (or, when that one fails and rolls back, the next one):
+	// before fn it looks the key up in the organization noted for the
+	// request (NotedOrganization) and, instead of running fn, returns
+	// ErrIdempotentReplay (the stored response in Replay),
+	// ErrIdempotencyKeyReused or ErrIdempotencyKeyInFlight (another request
+	// with the key holds it; decided without waiting where the database
+	// allows). When fn succeeds it does not commit: it binds the open
+	// transaction to the request (Bind) and returns nil; the edge commits
+	// it with the response (PendingChange). Later RunInTx calls of the
+	// request run inside that transaction (a savepoint each), so a request
+	// never holds two connections. Use cases read nothing through the
+	// store outside RunInTx after their change.
 	RunInTx(ctx context.Context, fn func(ctx context.Context, r Repositories) error) error
 }
 

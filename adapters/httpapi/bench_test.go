@@ -110,3 +110,32 @@ func BenchmarkChangeMemberRoles(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkCreatePermission is POST /api/v1/organizations/{orgId}/permissions
+// creating a new permission each time, without and with an Idempotency-Key
+// (a new key each time): the key's cost is its lock and lookup before the
+// change and its insert in the change's transaction.
+func BenchmarkCreatePermission(b *testing.B) {
+	for _, keyed := range []bool{false, true} {
+		name := "without key"
+		if keyed {
+			name = "with key"
+		}
+		b.Run(name, func(b *testing.B) {
+			be := newBenchEnv(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				body := []byte(fmt.Sprintf(`{"key":"bench:p%d","description":"benchmark"}`, i))
+				req := httptest.NewRequest(http.MethodPost, "/api/v1/organizations/"+be.org+"/permissions", nil)
+				req.Header.Set("Authorization", "Bearer "+be.tok)
+				req.Header.Set("Content-Type", "application/json")
+				if keyed {
+					req.Header.Set(IdempotencyKeyHeader, fmt.Sprintf(`"bench-%d"`, i))
+				}
+				be.serve(b, req, body, http.StatusCreated)
+			}
+		})
+	}
+}

@@ -22,7 +22,7 @@ type CORS struct {
 const (
 	corsAllowMethods  = "GET, HEAD, POST, PUT, PATCH, DELETE"
 	corsAllowHeaders  = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID, traceparent, tracestate, baggage"
-	corsExposeHeaders = "ETag, Location, Link, RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-ID"
+	corsExposeHeaders = "ETag, Idempotent-Replayed, Location, Link, RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-ID"
 	corsMaxAge        = "600"
 )
 

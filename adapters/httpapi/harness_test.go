@@ -231,7 +231,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		readiness[name] = fn
 	}
 	o := Options{Verifier: verifier, Logger: log, Readiness: readiness, RateLimits: cfg.limits, TrustedProxies: cfg.proxies,
-		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer}}
+		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer},
+		Idempotency: &Idempotency{Store: store}}
 	for _, f := range cfg.options {
 		f(&o)
 	}

@@ -60,8 +60,10 @@ var ErrorCodes = []ErrorCode{
 	{"permission_in_use", http.StatusConflict, "Permission in use"},
 	{"unknown_reference", http.StatusConflict, "Unknown reference"},
 	{"identity_provider_conflict", http.StatusConflict, "Identity provider conflict"},
+	{"idempotency_key_in_flight", http.StatusConflict, "Idempotency key in flight"},
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
 	{"precondition_required", http.StatusPreconditionRequired, "Precondition required"},
+	{"idempotency_key_reused", http.StatusUnprocessableEntity, "Idempotency key reused"},
 	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},
 	{"unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type"},
 	{"rate_limited", http.StatusTooManyRequests, "Too many requests"},
@@ -181,12 +183,30 @@ func pointerOf(field string) string {
 var errOrgContextRequired = newAPIError("organization_context_required",
 	"the token carries no organization; use the /organizations/{orgId}/ form of this route")
 
+// errIdempotencyKeyInFlight and errIdempotencyKeyReused are the key's own
+// refusals, told in terms of the header.
+var (
+	errIdempotencyKeyInFlight = newAPIError("idempotency_key_in_flight",
+		"a request with this Idempotency-Key is still being served; retry later to get its response",
+		paramProblem(IdempotencyKeyHeader, "in use by a request being served"))
+	errIdempotencyKeyReused = newAPIError("idempotency_key_reused",
+		"this Idempotency-Key was used for a different request (method, path or body); use a new key",
+		paramProblem(IdempotencyKeyHeader, "used for a different request"))
+)
+
 // writeError answers err as a problem. It is the only place that maps errors
 // to statuses. Internal errors are logged once, with the request ID, and the
 // caller sees only "internal error".
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ports.ErrOrgContextRequired) {
+	switch {
+	case errors.Is(err, ports.ErrIdempotentReplay):
+		return // the idempotency middleware sends the stored response
+	case errors.Is(err, ports.ErrOrgContextRequired):
 		err = errOrgContextRequired
+	case errors.Is(err, ports.ErrIdempotencyKeyInFlight):
+		err = errIdempotencyKeyInFlight
+	case errors.Is(err, ports.ErrIdempotencyKeyReused):
+		err = errIdempotencyKeyReused
 	}
 	var (
 		ae *apiError

@@ -83,6 +83,12 @@ type Options struct {
 	// DELETE of a versioned resource (ORGSTACK_REQUIRE_IF_MATCH): without
 	// it the change is answered 428 precondition_required.
 	RequireIfMatch bool
+	// Idempotency, when set, honours Idempotency-Key on the POST routes
+	// that change state; nil ignores the header.
+	Idempotency *Idempotency
+	// beforeCommit, in tests, runs between a keyed change and its commit
+	// (to crash it there).
+	beforeCommit func(*http.Request)
 }
 
 // DefaultRequestTimeout is the request deadline when Options.RequestTimeout
@@ -116,6 +122,12 @@ type server struct {
 	cors     *CORS
 	// requireIfMatch makes If-Match required on changes (428).
 	requireIfMatch bool
+	// idem keeps idempotent responses (nil: keys ignored) for idemTTL.
+	idem      ports.IdempotencyStore
+	idemTTL   time.Duration
+	idemClock ports.Clock
+	// beforeCommit is Options.beforeCommit.
+	beforeCommit func(*http.Request)
 }
 
 // NewHandler returns the whole HTTP API: /livez, /readyz, the unauthenticated
@@ -126,12 +138,21 @@ func NewHandler(s Services, o Options) http.Handler {
 		requestTimeout: o.RequestTimeout, publicURL: strings.TrimSuffix(o.PublicURL, "/"),
 		authServers: append([]string{}, o.AuthorizationServers...),
 		requests:    o.Requests, authEv: o.Auth, checkEv: o.Checks, cors: o.CORS,
-		requireIfMatch: o.RequireIfMatch}
+		requireIfMatch: o.RequireIfMatch, beforeCommit: o.beforeCommit}
 	if srv.log == nil {
 		srv.log = zap.NewNop()
 	}
 	if srv.requestTimeout <= 0 {
 		srv.requestTimeout = DefaultRequestTimeout
+	}
+	if o.Idempotency != nil && o.Idempotency.Store != nil {
+		srv.idem, srv.idemTTL, srv.idemClock = o.Idempotency.Store, o.Idempotency.TTL, o.Idempotency.Clock
+		if srv.idemTTL <= 0 {
+			srv.idemTTL = DefaultIdempotencyTTL
+		}
+		if srv.idemClock == nil {
+			srv.idemClock = wallClock{}
+		}
 	}
 	srv.outages = newOutageLog(srv.log, outageLogEvery)
 	srv.routes()
@@ -163,25 +184,29 @@ func (s *server) routes() {
 	api.HandleFunc("/openapi.json", s.openapi).Methods(getAndHead...)
 
 	authed := func(h http.HandlerFunc) http.Handler { return s.authenticate(h) }
+	// changes registers a POST that changes state: it honours
+	// Idempotency-Key (see idempotent). POSTs that only read or test
+	// (checks, dry runs) are registered with authed and ignore the header.
+	changes := func(h http.HandlerFunc) http.Handler { return s.authenticate(s.idempotent(h)) }
 
 	// Tenant routes in the token form, then in the explicit form; the check
 	// routes come first of each.
 	tenant := func(sr *mux.Router) {
 		sr.Handle("/check", authed(s.check)).Methods(http.MethodPost)
 		sr.Handle("/members", authed(s.listMembers)).Methods(getAndHead...)
-		sr.Handle("/members", authed(s.addMember)).Methods(http.MethodPost)
+		sr.Handle("/members", changes(s.addMember)).Methods(http.MethodPost)
 		sr.Handle("/members/{userId}", authed(s.getMember)).Methods(getAndHead...)
 		sr.Handle("/members/{userId}", authed(s.updateMember)).Methods(http.MethodPatch)
 		sr.Handle("/members/{userId}", authed(s.removeMember)).Methods(http.MethodDelete)
 		sr.Handle("/users", authed(s.listUsers)).Methods(getAndHead...)
 		sr.Handle("/users/{userId}", authed(s.getUser)).Methods(getAndHead...)
 		sr.Handle("/roles", authed(s.listRoles)).Methods(getAndHead...)
-		sr.Handle("/roles", authed(s.createRole)).Methods(http.MethodPost)
+		sr.Handle("/roles", changes(s.createRole)).Methods(http.MethodPost)
 		sr.Handle("/roles/{roleKey}", authed(s.getRole)).Methods(getAndHead...)
 		sr.Handle("/roles/{roleKey}", authed(s.updateRole)).Methods(http.MethodPatch)
 		sr.Handle("/roles/{roleKey}", authed(s.deleteRole)).Methods(http.MethodDelete)
 		sr.Handle("/permissions", authed(s.listPermissions)).Methods(getAndHead...)
-		sr.Handle("/permissions", authed(s.createPermission)).Methods(http.MethodPost)
+		sr.Handle("/permissions", changes(s.createPermission)).Methods(http.MethodPost)
 		sr.Handle("/permissions/{permissionKey}", authed(s.getPermission)).Methods(getAndHead...)
 		sr.Handle("/permissions/{permissionKey}", authed(s.updatePermission)).Methods(http.MethodPatch)
 		sr.Handle("/permissions/{permissionKey}", authed(s.deletePermission)).Methods(http.MethodDelete)
@@ -197,7 +222,7 @@ func (s *server) routes() {
 	tenant(api)
 
 	api.Handle("/organizations", authed(s.listOrganizations)).Methods(getAndHead...)
-	api.Handle("/organizations", authed(s.createOrganization)).Methods(http.MethodPost)
+	api.Handle("/organizations", changes(s.createOrganization)).Methods(http.MethodPost)
 	api.Handle("/organizations/{orgId}", authed(s.getOrganization)).Methods(getAndHead...)
 	api.Handle("/organizations/{orgId}", authed(s.updateOrganization)).Methods(http.MethodPatch)
 	api.Handle("/organizations/{orgId}", authed(s.deleteOrganization)).Methods(http.MethodDelete)
@@ -269,6 +294,11 @@ func (s *server) writeData(w http.ResponseWriter, r *http.Request, status int, v
 // the domain reads it), or the zero reference for the token form of a
 // tenant route.
 func orgRef(r *http.Request) domain.OrgRef { return domain.ParseOrgRef(mux.Vars(r)["orgId"]) }
+
+// wallClock is the clock when none is given.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
 
 // pathVar returns a path variable.
 func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }

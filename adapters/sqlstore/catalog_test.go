@@ -39,6 +39,7 @@ var tenantTables = map[string]string{
 	"permissions":        "org_id",
 	"identity_providers": "org_id",
 	"audit_events":       "org_id", // '' for user events: one shard holds them
+	"idempotency_keys":   "org_id", // "" for a request that resolved no organization
 }
 
 // globalTables are the tables that are not sharded (Citus reference tables,

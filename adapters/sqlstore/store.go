@@ -48,9 +48,10 @@ type Store struct {
 }
 
 var (
-	_ ports.Store        = (*Store)(nil)
-	_ ports.Repositories = repositories{}
-	_ ports.Migrator     = (*Store)(nil)
+	_ ports.Store            = (*Store)(nil)
+	_ ports.Repositories     = repositories{}
+	_ ports.Migrator         = (*Store)(nil)
+	_ ports.IdempotencyStore = (*Store)(nil)
 )
 
 // Open connects to the database named by rawURL and returns a Store. It does
@@ -291,7 +292,22 @@ func (s *Store) Ping(ctx context.Context) error { return unavailable(s.sqldb.Pin
 // transaction begins IMMEDIATE, so writers are serialized from the start; on
 // PostgreSQL it runs at READ COMMITTED and rules that read then write lock
 // rows through the ...ForUpdate and Lock... methods.
+//
+// A request with an idempotency key in ctx binds its first transaction to
+// the key (see ports.TxRunner and idempotency.go).
 func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	if req := ports.IdempotentRequestFrom(ctx); req != nil {
+		if p, ok := req.Pending().(*pendingChange); ok && p.store == s {
+			// A later transaction of the request: inside the change's, as
+			// a savepoint, on the connection the request already holds.
+			return unavailable(p.tx.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				return fn(ctx, s.repos(tx))
+			}))
+		}
+		if req.Claim() {
+			return s.runChange(ctx, req, fn)
+		}
+	}
 	return unavailable(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return fn(ctx, s.repos(tx))
 	}))

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Races", raceTests},
 		{"Versions", versionTests},
 		{"AuditEvents", auditTests},
+		{"Idempotency", idempotencyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
