@@ -331,6 +331,11 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		if u, err = r.Users().CreateIfAbsent(ctx, u); err != nil {
 			return err
 		}
+		// A deactivated or erased user is neither re-activated nor given a
+		// membership again: its token is refused (user lifecycle).
+		if err := signInRefused(u); err != nil {
+			return err
+		}
 		managed := jit.MappedRoles()
 		existing, err := existingRoles(ctx, r, o.ID(), managed)
 		if err != nil {
