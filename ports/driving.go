@@ -127,7 +127,8 @@ type Members interface {
 	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (Member, error)
 	// Add needs members:write. Errors: *domain.ValidationError (also for an
 	// unknown user_id or role), domain.ErrEscalation, domain.ErrOwnerRequired,
-	// domain.ErrAlreadyMember.
+	// domain.ErrAlreadyMember, domain.ErrUserErased (an erased user's
+	// tombstone gets no membership).
 	Add(ctx context.Context, p Principal, org domain.OrgRef, in AddMember) (Member, error)
 	// Update needs members:write. ifVersion, when non-zero, must match the
 	// current version (domain.ErrVersionMismatch), compared in the
