@@ -140,6 +140,14 @@ func TestUserDeactivateActivate(t *testing.T) {
 	if one, batch := allowed(t, e, owner, orgID, bobID, "members:read"); one || batch {
 		t.Fatalf("check about a deactivated user: %v %v, want false", one, batch)
 	}
+	// The operator's dry run answers as authentication does.
+	for _, tok := range []string{bob, bobAgain} {
+		res, body = e.do(t, http.MethodPost, "/api/v1/admin/token-check", root, obj{"token": tok})
+		wantStatus(t, res, body, http.StatusOK)
+		if got := decodeJSONBody[obj](t, body); got["accepted"] != false || got["reason"] != "user_deactivated" {
+			t.Errorf("dry run of a deactivated user's token: %s", body)
+		}
+	}
 	res, body = e.do(t, http.MethodPost, "/api/v1/organizations/"+orgID+"/check", owner,
 		obj{"subject": "ul-bob", "permission": "members:read"})
 	wantStatus(t, res, body, http.StatusOK)
