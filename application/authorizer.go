@@ -252,6 +252,9 @@ func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *
 			return nil, err
 		}
 	}
+	if err := signInRefused(u); err != nil {
+		return nil, err
+	}
 	beforeEmail, beforeName := u.Email(), u.Name()
 	if u.RefreshClaims(p.Email, p.Name, az.clock.Now()) {
 		// Which personal fields changed is recorded, never their values.
@@ -273,6 +276,24 @@ func (az *authorizer) ensureUser(ctx context.Context, p ports.Principal, known *
 		}
 	}
 	return u, nil
+}
+
+// signInRefused returns the 401 a token of u gets when u is not active
+// (user lifecycle): *ports.TokenError with ports.ReasonUserDeactivated or
+// ports.ReasonUserErased. The status is read from the database with the
+// caller's access on every request, so a deactivation takes effect at once,
+// for tokens already verified and cached too. An erased user's tombstone
+// keeps its issuer and subject, so its next token finds it here instead of
+// creating a new user.
+func signInRefused(u *domain.User) error {
+	err := u.CheckSignIn()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, domain.ErrUserErased):
+		return &ports.TokenError{Reason: ports.ReasonUserErased, Detail: "the token's user was erased", Err: err}
+	}
+	return &ports.TokenError{Reason: ports.ReasonUserDeactivated, Detail: "the token's user is deactivated", Err: err}
 }
 
 // createUser stores a new user for the principal. It returns nil and no

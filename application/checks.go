@@ -255,14 +255,15 @@ func (s *CheckService) decide(ctx context.Context, acc *access, q checkQuery) (p
 
 // verdict answers one check from its facts: allowed when the organization
 // is active, the subject's membership is an active one in this
-// organization, the permission is defined there and one of the subject's
-// roles gives it.
+// organization, the subject's user is active (not deactivated or erased),
+// the permission is defined there and one of the subject's roles gives it.
 func verdict(acc *access, q checkQuery, facts ports.CheckFacts) ports.CheckResult {
 	if !acc.org.IsActive() {
 		return denied()
 	}
 	m := facts.Membership
-	if m == nil || !m.IsActive() || m.OrgID() != acc.org.ID() || !facts.PermissionDefined {
+	if m == nil || !m.IsActive() || m.OrgID() != acc.org.ID() || !facts.PermissionDefined ||
+		facts.UserStatus != domain.UserActive {
 		return denied()
 	}
 	by := grantsOf(m, facts.Roles).GrantedBy(q.perm)

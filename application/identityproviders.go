@@ -346,6 +346,11 @@ func (s *IdentityProviderService) SyncMembership(ctx context.Context, p ports.Pr
 		if u, err = r.Users().CreateIfAbsent(ctx, u); err != nil {
 			return err
 		}
+		// A deactivated or erased user is neither re-activated nor given a
+		// membership again: its token is refused (user lifecycle).
+		if err := signInRefused(u); err != nil {
+			return err
+		}
 		actor := providerActor(p, u.ID())
 		if u.ID() == newID {
 			events = append(events, change{actor, "", domain.ActionUserCreated, u.ID(), domain.Snapshot(userFields, userRecord(u), true)})

@@ -56,3 +56,38 @@ func (s *MeService) Me(ctx context.Context, p ports.Principal) (ports.Profile, e
 	}
 	return out, nil
 }
+
+// UpdateMetadata merges changes into the caller's own metadata, in one
+// transaction that locks the user row: the version precondition is
+// compared under that lock, and nothing is written when nothing changes.
+// Only metadata may change here; email and name come from tokens.
+func (s *MeService) UpdateMetadata(ctx context.Context, p ports.Principal, changes map[string]*string, ifVersion int64) (ports.Profile, error) {
+	az := s.auth
+	u, err := az.callerUser(ctx, p)
+	if err != nil {
+		return ports.Profile{}, err
+	}
+	err = az.store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		cur, err := r.Users().GetForUpdate(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(ifVersion, cur.Version()); err != nil {
+			return err
+		}
+		changed, err := cur.UpdateMetadata(changes, az.clock.Now())
+		if err != nil || !changed {
+			return err
+		}
+		if err := r.Users().Save(ctx, cur); err != nil {
+			return err
+		}
+		// Metadata is personal: the event says it changed, never to what.
+		return az.record(ctx, r, change{actorOf(p, cur.ID()), "", domain.ActionUserUpdated, cur.ID(),
+			[]domain.FieldChange{{Field: "metadata", Redacted: true}}})
+	})
+	if err != nil {
+		return ports.Profile{}, err
+	}
+	return s.Me(ctx, p)
+}

@@ -117,6 +117,10 @@ func (s *MemberService) Add(ctx context.Context, p ports.Principal, org domain.O
 				events = append(events, change{actor, "", domain.ActionUserCreated, user.ID(), domain.Snapshot(userFields, userRecord(user), true)})
 			}
 		}
+		// An erased user's tombstone never gets a membership again.
+		if user.Status() == domain.UserErased {
+			return domain.ErrUserErased
+		}
 		if m, err = domain.NewMembership(orgID, user.ID(), in.Roles, now); err != nil {
 			return err
 		}

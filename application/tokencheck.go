@@ -54,11 +54,23 @@ func DryRun(ctx context.Context, store ports.Store, verifier ports.TokenVerifier
 		ref = domain.ParseOrgRef(p.ProviderOrgID)
 	}
 	if ref.IsZero() {
-		return res, nil
+		// No organization to read with the user: one read of the user
+		// alone, for its lifecycle status.
+		u, err := store.Users().GetByIdentity(ctx, p.Issuer, p.Subject)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return res, nil
+		case err != nil:
+			return ports.TokenCheckResult{}, err
+		}
+		return refusedUser(res, u), nil
 	}
 	a, err := store.LoadAccess(ctx, ref, p.Issuer, p.Subject)
 	if err != nil {
 		return ports.TokenCheckResult{}, err
+	}
+	if a.User != nil && !a.User.IsActive() {
+		return refusedUser(res, a.User), nil
 	}
 	res.Organization = a.Org
 	if a.Org == nil || a.User == nil || a.Membership == nil ||
@@ -72,4 +84,15 @@ func DryRun(ctx context.Context, store ports.Store, verifier ports.TokenVerifier
 		}
 	}
 	return res, nil
+}
+
+// refusedUser is res, or the refusal a token of a deactivated or erased
+// user gets (reason user_deactivated or user_erased), as authentication
+// would answer it.
+func refusedUser(res ports.TokenCheckResult, u *domain.User) ports.TokenCheckResult {
+	var te *ports.TokenError
+	if err := signInRefused(u); errors.As(err, &te) {
+		return ports.TokenCheckResult{Reason: string(te.Reason), Detail: te.Detail}
+	}
+	return res
 }

@@ -27,6 +27,19 @@
 // and not unique. A user may be provisioned before their first sign-in so
 // that roles can be assigned in advance.
 //
+// A user is active, deactivated or erased. A platform administrator may
+// deactivate a user: its tokens are refused and checks about it answer "not
+// allowed", while its memberships and profile are kept, so activating it
+// again restores everything. Erasing a user is final: its memberships are
+// removed and its email, name and metadata cleared, and only a tombstone
+// remains (ID, issuer, subject) so that the identity's next token is refused
+// instead of creating the user again. A user who is the last active owner of
+// an organization cannot be erased (ErrLastOwner, naming the
+// organizations); that rule is enforced by the application in the
+// transaction that locks each organization's owners. A user also keeps a
+// small set of its own labels (metadata, under the same rules as an
+// organization's) and a version that grows with every change.
+//
 // # Permissions
 //
 // A Permission is one thing a user may do, named "resource:action"

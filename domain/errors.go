@@ -50,6 +50,8 @@ var (
 	ErrLastOwner                = newError(KindConflict, "last_owner", "an organization must keep at least one active owner")
 	ErrAlreadyMember            = newError(KindConflict, "already_member", "the user is already a member of the organization")
 	ErrUserExists               = newError(KindConflict, "user_exists", "a user with this issuer and subject already exists")
+	ErrUserDeactivated          = newError(KindConflict, "user_deactivated", "the user is deactivated")
+	ErrUserErased               = newError(KindConflict, "user_erased", "the user was erased; erasure is final")
 	ErrRoleExists               = newError(KindConflict, "role_exists", "a role with this key already exists")
 	ErrBuiltinRole              = newError(KindConflict, "builtin_role", "built-in roles cannot be changed or deleted")
 	ErrRoleInUse                = newError(KindConflict, "role_in_use", "the role is held by members")
@@ -102,6 +104,30 @@ func fieldsMessage(prefix string, fields []FieldError) string {
 	}
 	return prefix + ": " + strings.Join(parts, "; ")
 }
+
+// LastOwnerError is ErrLastOwner naming the organizations whose last active
+// owner a change would remove (erasing a user who is the last active owner
+// of several organizations names them all).
+type LastOwnerError struct {
+	Organizations []OrganizationName
+}
+
+// OrganizationName names an organization in an error: its ID and slug.
+type OrganizationName struct {
+	ID   string
+	Slug string
+}
+
+func (e *LastOwnerError) Error() string {
+	parts := make([]string, len(e.Organizations))
+	for i, o := range e.Organizations {
+		parts[i] = o.Slug
+	}
+	return ErrLastOwner.Message + ": " + strings.Join(parts, ", ")
+}
+
+// Unwrap returns ErrLastOwner, so errors.Is(err, ErrLastOwner) holds.
+func (e *LastOwnerError) Unwrap() error { return ErrLastOwner }
 
 // UnknownReferenceError lists the fields of a well-formed input that name
 // something the organization does not hold: a role key no role has, a

@@ -26,6 +26,8 @@ var sentinels = []struct {
 	{domain.ErrLastOwner, domain.KindConflict},
 	{domain.ErrAlreadyMember, domain.KindConflict},
 	{domain.ErrUserExists, domain.KindConflict},
+	{domain.ErrUserDeactivated, domain.KindConflict},
+	{domain.ErrUserErased, domain.KindConflict},
 	{domain.ErrRoleExists, domain.KindConflict},
 	{domain.ErrBuiltinRole, domain.KindConflict},
 	{domain.ErrRoleInUse, domain.KindConflict},

@@ -1,8 +1,10 @@
 package domain_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orgstack/orgstack/domain"
 )
@@ -122,5 +124,146 @@ func TestUnmarshalUserFromDatabase(t *testing.T) {
 	if u.ID() != "user-1" || u.Issuer() != "iss" || u.Subject() != "sub" || u.Email() != "e@x.example" ||
 		u.Name() != "E" || !u.CreatedAt().Equal(t0) || !u.UpdatedAt().Equal(t1) {
 		t.Errorf("UnmarshalUserFromDatabase = {%q %q %q %q %q %v %v}", u.ID(), u.Issuer(), u.Subject(), u.Email(), u.Name(), u.CreatedAt(), u.UpdatedAt())
+	}
+}
+
+func TestUserLifecycleTransitions(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	newUser := func(t *testing.T) *domain.User {
+		u, err := domain.NewUser("u1", "iss", "sub", "a@example.com", "A", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	tests := []struct {
+		name        string
+		give        func(*domain.User) error
+		wantStatus  domain.UserStatus
+		wantVersion int64
+		wantErr     error
+	}{
+		{"deactivate", func(u *domain.User) error { _, err := u.Deactivate(t0); return err }, domain.UserDeactivated, 2, nil},
+		{"deactivate twice changes nothing", func(u *domain.User) error {
+			_, _ = u.Deactivate(t0)
+			changed, err := u.Deactivate(t0)
+			if changed {
+				t.Error("second Deactivate reported a change")
+			}
+			return err
+		}, domain.UserDeactivated, 2, nil},
+		{"activate an active user changes nothing", func(u *domain.User) error { _, err := u.Activate(t0); return err }, domain.UserActive, 1, nil},
+		{"reactivate", func(u *domain.User) error { _, _ = u.Deactivate(t0); _, err := u.Activate(t0); return err }, domain.UserActive, 3, nil},
+		{"erase", func(u *domain.User) error { return u.Erase(t0) }, domain.UserErased, 2, nil},
+		{"erase a deactivated user", func(u *domain.User) error { _, _ = u.Deactivate(t0); return u.Erase(t0) }, domain.UserErased, 3, nil},
+		{"erase twice", func(u *domain.User) error { _ = u.Erase(t0); return u.Erase(t0) }, domain.UserErased, 2, domain.ErrUserErased},
+		{"activate an erased user", func(u *domain.User) error { _ = u.Erase(t0); _, err := u.Activate(t0); return err }, domain.UserErased, 2, domain.ErrUserErased},
+		{"deactivate an erased user", func(u *domain.User) error { _ = u.Erase(t0); _, err := u.Deactivate(t0); return err }, domain.UserErased, 2, domain.ErrUserErased},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUser(t)
+			if err := tt.give(u); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error: got %v, want %v", err, tt.wantErr)
+			}
+			if u.Status() != tt.wantStatus || u.Version() != tt.wantVersion {
+				t.Errorf("got %s v%d, want %s v%d", u.Status(), u.Version(), tt.wantStatus, tt.wantVersion)
+			}
+		})
+	}
+}
+
+func TestUserEraseClearsPersonalFields(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	u, err := domain.NewUser("u1", "iss", "sub", "a@example.com", "A", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := "payments"
+	if _, err := u.UpdateMetadata(map[string]*string{"team": &v}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Erase(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if u.Email() != "" || u.Name() != "" || len(u.Metadata()) != 0 || u.ID() != "u1" || u.Issuer() != "iss" || u.Subject() != "sub" {
+		t.Errorf("erased: %q %q %v %s %s %s", u.Email(), u.Name(), u.Metadata(), u.ID(), u.Issuer(), u.Subject())
+	}
+	if !errors.Is(u.CheckSignIn(), domain.ErrUserErased) {
+		t.Errorf("CheckSignIn of an erased user: %v", u.CheckSignIn())
+	}
+	if u.RefreshClaims("b@example.com", "B", t0) || u.Email() != "" {
+		t.Error("RefreshClaims brought an erased user's email back")
+	}
+	if _, err := u.UpdateMetadata(map[string]*string{"team": &v}, t0); !errors.Is(err, domain.ErrUserErased) {
+		t.Errorf("UpdateMetadata of an erased user: %v", err)
+	}
+}
+
+func TestUserUpdateMetadata(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := func(v string) *string { return &v }
+	long := strings.Repeat("k", domain.MaxMetadataKey+1)
+	tests := []struct {
+		name      string
+		give      map[string]*string
+		wantField string // "" when valid
+	}{
+		{"set", map[string]*string{"team": s("payments")}, ""},
+		{"remove a missing key", map[string]*string{"gone": nil}, ""},
+		{"empty key", map[string]*string{"": s("x")}, "metadata/"},
+		{"long key", map[string]*string{long: s("x")}, "metadata/" + long},
+		{"long value", map[string]*string{"k": s(strings.Repeat("v", domain.MaxMetadataValue+1))}, "metadata/k"},
+		{"NUL in value", map[string]*string{"k": s("a\x00b")}, "metadata/k"},
+		{"slash in key", map[string]*string{"a/b": s("a\x00b")}, "metadata/a~1b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _ := domain.NewUser("u1", "iss", "sub", "", "", t0)
+			_, err := u.UpdateMetadata(tt.give, t0)
+			var v *domain.ValidationError
+			switch {
+			case tt.wantField == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tt.wantField != "" && (!errors.As(err, &v) || v.Fields[0].Field != tt.wantField):
+				t.Fatalf("got %v, want a validation error on %s", err, tt.wantField)
+			}
+			if tt.wantField != "" && (len(u.Metadata()) != 0 || u.Version() != 1) {
+				t.Errorf("a refused change changed the user: %v v%d", u.Metadata(), u.Version())
+			}
+		})
+	}
+	u, _ := domain.NewUser("u1", "iss", "sub", "", "", t0)
+	many := map[string]*string{}
+	for i := range domain.MaxMetadataKeys + 1 {
+		many[strings.Repeat("k", i%10+1)+string(rune('a'+i%26))+string(rune('a'+i/26))] = s("v")
+	}
+	if _, err := u.UpdateMetadata(many, t0); err == nil {
+		t.Error("more than the maximum number of keys accepted")
+	}
+	d, _ := domain.NewUser("u2", "iss", "sub2", "", "", t0)
+	_, _ = d.Deactivate(t0)
+	if _, err := d.UpdateMetadata(map[string]*string{"k": s("v")}, t0); !errors.Is(err, domain.ErrUserDeactivated) {
+		t.Errorf("UpdateMetadata of a deactivated user: %v", err)
+	}
+}
+
+func TestParseUserStatusAndWithLifecycle(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"active", "deactivated", "erased"} {
+		st, err := domain.ParseUserStatus(v)
+		if err != nil || st.String() != v {
+			t.Errorf("ParseUserStatus(%q) = %v, %v", v, st, err)
+		}
+	}
+	if _, err := domain.ParseUserStatus("suspended"); err == nil {
+		t.Error("ParseUserStatus(suspended) accepted")
+	}
+	u := domain.UnmarshalUserFromDatabase("u", "i", "s", "", "", time.Time{}, time.Time{}).WithLifecycle("bogus", nil, 7)
+	if u.IsActive() || u.Version() != 7 || u.Metadata() == nil {
+		t.Errorf("an unknown stored status must not let a token through: %s v%d", u.Status(), u.Version())
 	}
 }

@@ -100,10 +100,19 @@ type UserRepository interface {
 	Get(ctx context.Context, id string) (*domain.User, error)
 	// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
 	GetByIdentity(ctx context.Context, issuer, subject string) (*domain.User, error)
-	// Update stores the email and name of u and, in the same transaction,
-	// increments the version of every membership of u (a member shows its
-	// user's email and name). Errors: domain.ErrNotFound.
+	// Update stores the email and name of u (a token's newer claims) and its
+	// version and, in the same transaction, increments the version of every
+	// membership of u (a member shows its user's email and name). It leaves
+	// the status and metadata alone and never writes to an erased user.
+	// Errors: domain.ErrNotFound (no such user, or erased meanwhile).
 	Update(ctx context.Context, u *domain.User) error
+	// GetForUpdate returns a user by ID and locks it until the transaction
+	// ends (FOR UPDATE on PostgreSQL). Errors: domain.ErrNotFound.
+	GetForUpdate(ctx context.Context, id string) (*domain.User, error)
+	// Save stores every field of u (email, name, status, metadata, version,
+	// updated_at): the lifecycle changes, read with GetForUpdate in the same
+	// transaction. Errors: domain.ErrNotFound.
+	Save(ctx context.Context, u *domain.User) error
 	// List returns a page of users matching f.
 	List(ctx context.Context, f UserFilter) (Page[*domain.User], error)
 }
@@ -316,6 +325,10 @@ type CheckFacts struct {
 	// PermissionDefined says whether the permission is a system permission or
 	// a custom permission of the organization.
 	PermissionDefined bool
+	// UserStatus is the status of the member's user, read with the
+	// membership (the zero value when there is no membership): a check
+	// about a user who is not active is not allowed.
+	UserStatus domain.UserStatus
 }
 
 // CheckReader reads the facts of a permission check.

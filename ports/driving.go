@@ -92,6 +92,11 @@ type Me interface {
 	// Me returns the caller's user record and memberships, creating the
 	// user record on first use.
 	Me(ctx context.Context, p Principal) (Profile, error)
+	// UpdateMetadata merges changes into the caller's own metadata (a nil
+	// value removes the key) and returns the profile. ifVersion as for
+	// Members.Update, against the user's version. Errors:
+	// *domain.ValidationError, domain.ErrVersionMismatch.
+	UpdateMetadata(ctx context.Context, p Principal, changes map[string]*string, ifVersion int64) (Profile, error)
 }
 
 // AddMember is the input of Members.Add: either UserID, or Subject (with
@@ -122,7 +127,8 @@ type Members interface {
 	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (Member, error)
 	// Add needs members:write. Errors: *domain.ValidationError (also for an
 	// unknown user_id or role), domain.ErrEscalation, domain.ErrOwnerRequired,
-	// domain.ErrAlreadyMember.
+	// domain.ErrAlreadyMember, domain.ErrUserErased (an erased user's
+	// tombstone gets no membership).
 	Add(ctx context.Context, p Principal, org domain.OrgRef, in AddMember) (Member, error)
 	// Update needs members:write. ifVersion, when non-zero, must match the
 	// current version (domain.ErrVersionMismatch), compared in the
@@ -148,6 +154,23 @@ type Users interface {
 	Get(ctx context.Context, p Principal, org domain.OrgRef, userID string) (*domain.User, error)
 	// ListAll returns every user (platform admins only).
 	ListAll(ctx context.Context, p Principal, q UserQuery) (Page[*domain.User], error)
+	// GetAny returns any user by ID (platform admins only). Errors:
+	// domain.ErrPlatformAdminRequired, domain.ErrNotFound.
+	GetAny(ctx context.Context, p Principal, userID string) (*domain.User, error)
+	// SetStatus deactivates (domain.UserDeactivated) or activates
+	// (domain.UserActive) a user (platform admins only). ifVersion, when
+	// non-zero, must be the user's current version. Errors:
+	// domain.ErrPlatformAdminRequired, domain.ErrNotFound,
+	// *domain.ValidationError (another status), domain.ErrUserErased,
+	// domain.ErrVersionMismatch, domain.ErrPreconditionRequired.
+	SetStatus(ctx context.Context, p Principal, userID string, status string, ifVersion int64) (*domain.User, error)
+	// Erase removes every membership of a user and clears its personal
+	// fields, keeping a tombstone (platform admins only); ifVersion as for
+	// SetStatus. Errors: domain.ErrPlatformAdminRequired, domain.ErrNotFound,
+	// domain.ErrUserErased, *domain.LastOwnerError (the user is the last
+	// active owner of organizations), domain.ErrVersionMismatch,
+	// domain.ErrPreconditionRequired.
+	Erase(ctx context.Context, p Principal, userID string, ifVersion int64) error
 }
 
 // CreateRole is the input of Roles.Create.

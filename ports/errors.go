@@ -37,6 +37,13 @@ const (
 	// token of any issuer other than its provider's: it never says which
 	// issuer the token has or whose it is.
 	ReasonIssuerMismatch TokenReason = "issuer_mismatch"
+	// ReasonUserDeactivated: the token is valid, but a platform
+	// administrator deactivated its user (read from the database on every
+	// request, so it takes effect at once, cached tokens included).
+	ReasonUserDeactivated TokenReason = "user_deactivated"
+	// ReasonUserErased: the token is valid, but its user was erased; the
+	// identity is not created again.
+	ReasonUserErased TokenReason = "user_erased"
 )
 
 // TokenReasons lists every reason, in the order above.
@@ -45,6 +52,7 @@ var TokenReasons = []TokenReason{
 	ReasonUnknownKey, ReasonBadSignature, ReasonMalformed, ReasonKeysUnavailable,
 	ReasonAmbiguousOrganization, ReasonWrongType, ReasonTooOld, ReasonMissingClaim,
 	ReasonInactive, ReasonIntrospectionUnavailable, ReasonIssuerMismatch,
+	ReasonUserDeactivated, ReasonUserErased,
 }
 
 // TokenError is the error a TokenVerifier returns for a token it does not

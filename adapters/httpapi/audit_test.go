@@ -45,6 +45,7 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 	org := e.createOrg(t, owner, "au-acme")
 	base := "/api/v1/organizations/" + org
 	bob := e.addMember(t, owner, org, "au-bob", "member")
+	dave := e.addMember(t, owner, org, "au-dave", "member")
 	seen := len(e.auditEvents(t, owner, base+"/audit-events?size=100"))
 	steps := []struct {
 		method, route, path string
@@ -67,6 +68,12 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 		{http.MethodPut, "/identity-provider", base + "/identity-provider", owner, obj{"issuer": e.tenantIss, "jwks_url": e.tenantIss + "/jwks", "audiences": []string{"b"}, "algorithms": []string{"RS256"}}, []string{"identity_provider.updated"}},
 		{http.MethodDelete, "/identity-provider", base + "/identity-provider", owner, nil, []string{"identity_provider.deleted"}},
 		{http.MethodDelete, "/members/{userId}", base + "/members/" + bob, owner, nil, []string{"member.removed"}},
+		// The user lifecycle: user events belong to no organization, except
+		// the memberships an erasure removes.
+		{http.MethodPatch, "/api/v1/me", "/api/v1/me", e.token("au-dave"), obj{"metadata": obj{"team": "payments"}}, []string{"user.updated"}},
+		{http.MethodPatch, "/api/v1/admin/users/{userId}", "/api/v1/admin/users/" + dave, root, obj{"status": "deactivated"}, []string{"user.deactivated"}},
+		{http.MethodPatch, "/api/v1/admin/users/{userId}", "/api/v1/admin/users/" + dave, root, obj{"status": "active"}, []string{"user.activated"}},
+		{http.MethodDelete, "/api/v1/admin/users/{userId}", "/api/v1/admin/users/" + dave, root, nil, []string{"user.erased", "member.removed"}},
 	}
 	covered := map[string]bool{"POST /api/v1/organizations": true, "DELETE /api/v1/organizations/{orgId}": true}
 	for _, s := range steps {
@@ -77,10 +84,10 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 		all := e.auditEvents(t, root, "/api/v1/admin/audit-events?size=100")
 		orgEvents := e.auditEvents(t, owner, base+"/audit-events?size=100")
 		fresh := len(orgEvents) - seen
-		// user.created belongs to no organization: count it from the platform's view.
+		// User events belong to no organization: count them from the platform's view.
 		var got []string
 		for _, ev := range all {
-			if ev["organization_id"] == org || ev["action"] == "user.created" {
+			if ev["organization_id"] == org || strings.HasPrefix(ev["action"].(string), "user.") {
 				got = append(got, ev["action"].(string))
 			}
 		}
@@ -89,8 +96,10 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 			t.Errorf("%s %s: newest events %v, want %v", s.method, s.path, got[:min(n, len(got))], s.want)
 		}
 		wantOrg := n
-		if slices.Contains(s.want, "user.created") {
-			wantOrg--
+		for _, a := range s.want {
+			if strings.HasPrefix(a, "user.") {
+				wantOrg--
+			}
 		}
 		if fresh != wantOrg {
 			t.Errorf("%s %s: %d new organization events, want %d", s.method, s.path, fresh, wantOrg)

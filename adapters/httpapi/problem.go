@@ -52,6 +52,8 @@ var ErrorCodes = []ErrorCode{
 	{"last_owner", http.StatusConflict, "Last owner"},
 	{"already_member", http.StatusConflict, "Already a member"},
 	{"user_exists", http.StatusConflict, "User exists"},
+	{"user_deactivated", http.StatusConflict, "User deactivated"},
+	{"user_erased", http.StatusConflict, "User erased"},
 	{"role_exists", http.StatusConflict, "Role exists"},
 	{"builtin_role", http.StatusConflict, "Built-in role"},
 	{"role_in_use", http.StatusConflict, "Role in use"},
@@ -153,6 +155,15 @@ type problem struct {
 	TraceID   string         `json:"trace_id,omitempty"`
 	Errors    []fieldProblem `json:"errors,omitempty"`
 	Checks    []checkStatus  `json:"checks,omitempty"`
+	// Organizations names, on 409 last_owner from an erasure, every
+	// organization whose last active owner the user is.
+	Organizations []organizationNameJSON `json:"organizations,omitempty"`
+}
+
+// organizationNameJSON names an organization in a problem.
+type organizationNameJSON struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
 }
 
 // apiError is an error the adapter decides itself (malformed body, bad query
@@ -216,6 +227,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		te *ports.TokenError
 		ue *ports.UnavailableError
 		le *ports.RateLimitedError
+		lo *domain.LastOwnerError
 	)
 	var p problem
 	switch {
@@ -262,6 +274,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: "the request names something that does not exist"}
 		for _, f := range re.Fields {
 			p.Errors = append(p.Errors, bodyProblem(pointerOf(f.Field), f.Detail))
+		}
+	case errors.As(err, &lo):
+		c := codeIndex["last_owner"]
+		p = problem{Code: c.Code, Title: c.Title, Status: c.Status, Detail: lo.Error()}
+		for _, o := range lo.Organizations {
+			p.Organizations = append(p.Organizations, organizationNameJSON{ID: o.ID, Slug: o.Slug})
 		}
 	case errors.As(err, &de) && de.Kind != domain.KindInternal:
 		c := lookupCode(de.Code, de.Kind)

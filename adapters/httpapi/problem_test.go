@@ -20,7 +20,7 @@ func TestErrorCodesCoverDomain(t *testing.T) {
 		domain.ErrForbidden, domain.ErrOwnerRequired,
 		domain.ErrEscalation, domain.ErrOrganizationMismatch, domain.ErrOrganizationSuspended,
 		domain.ErrPlatformAdminRequired, ports.ErrOrgContextRequired, domain.ErrNotFound,
-		domain.ErrSlugTaken, domain.ErrLastOwner, domain.ErrAlreadyMember, domain.ErrUserExists,
+		domain.ErrSlugTaken, domain.ErrLastOwner, domain.ErrAlreadyMember, domain.ErrUserExists, domain.ErrUserDeactivated, domain.ErrUserErased,
 		domain.ErrRoleExists, domain.ErrBuiltinRole, domain.ErrRoleInUse, domain.ErrPermissionExists,
 		domain.ErrSystemPermission, domain.ErrPermissionInUse, domain.ErrVersionMismatch,
 	} {

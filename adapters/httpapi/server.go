@@ -228,7 +228,11 @@ func (s *server) routes() {
 	api.Handle("/organizations/{orgId}", authed(s.deleteOrganization)).Methods(http.MethodDelete)
 
 	api.Handle("/me", authed(s.me)).Methods(getAndHead...)
+	api.Handle("/me", authed(s.updateMe)).Methods(http.MethodPatch)
 	api.Handle("/admin/users", authed(s.listAllUsers)).Methods(getAndHead...)
+	api.Handle("/admin/users/{userId}", authed(s.getAnyUser)).Methods(getAndHead...)
+	api.Handle("/admin/users/{userId}", authed(s.updateUserStatus)).Methods(http.MethodPatch)
+	api.Handle("/admin/users/{userId}", authed(s.eraseUser)).Methods(http.MethodDelete)
 	api.Handle("/admin/token-check", authed(s.tokenCheck)).Methods(http.MethodPost)
 	api.Handle("/admin/audit-events", authed(s.listAllAuditEvents)).Methods(getAndHead...)
 

@@ -42,7 +42,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	}{
 		{"DELETE", "/api/v1/organizations", "GET, HEAD, POST"},
 		{"PUT", "/api/v1/organizations/acme", "GET, HEAD, PATCH, DELETE"},
-		{"POST", "/api/v1/me", "GET, HEAD"},
+		{"POST", "/api/v1/me", "GET, HEAD, PATCH"},
 		{"GET", "/api/v1/check", "POST"},
 		{"HEAD", "/api/v1/check", "POST"},
 		{"GET", "/api/v1/organizations/acme/check", "POST"},

@@ -37,6 +37,8 @@ var bodyBases = map[string][]string{
 	"POST /api/v1/organizations/{orgId}/permissions":                  {`{"key":"reports:run-{n}","description":"d"}`},
 	"PATCH /api/v1/organizations/{orgId}/permissions/{permissionKey}": {`{"description":"d"}`},
 	"POST /api/v1/admin/token-check":                                  {`{"token":"not-a-jwt"}`},
+	"PATCH /api/v1/admin/users/{userId}":                              {`{"status":"active"}`},
+	"PATCH /api/v1/me":                                                {`{"metadata":{"k":"v"}}`},
 	"POST /api/v1/organizations/{orgId}/identity-provider/test": {
 		`{"token":"not-a-jwt","provider":{"issuer":"https://idp-{n}.example.test/realms/x","jwks_url":"https://idp-{n}.example.test/keys?v=1","audiences":["orgstack"],"algorithms":["RS256"],` +
 			`"required_typ":"at+jwt","required_claims":[{"claim":["tid"],"value":"t-1"}],` +

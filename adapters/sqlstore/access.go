@@ -47,6 +47,7 @@ ORDER BY mr.role_key`
 func loadAccessSQL(orgCond string) string {
 	return `SELECT o.id, o.slug, o.name, o.status, o.metadata, o.created_at, o.updated_at, o.version,
        u.id, u.issuer, u.subject, u.email, u.name, u.created_at, u.updated_at,
+       u.status, u.metadata, u.version,
        m.status, m.joined_at, m.updated_at,
        ` + accessRoleColumns + `
 FROM (SELECT 1 AS one) AS x
@@ -57,10 +58,10 @@ LEFT JOIN memberships AS m ON m.org_id = o.id AND m.user_id = u.id` + accessRole
 
 // checkFactsSQL returns one row per role the membership holds (or one row
 // of NULLs), each carrying whether the permission is a custom one of the
-// organization. userJoin finds the subject's membership.
+// organization and the status of the member's user. userJoin finds the subject's membership.
 func checkFactsSQL(userJoin string) string {
 	return `SELECT EXISTS (SELECT 1 FROM permissions AS p WHERE p.org_id = ? AND p."key" = ?),
-       m.user_id, m.status, m.joined_at, m.updated_at,
+       m.user_id, (SELECT su.status FROM users AS su WHERE su.id = m.user_id), m.status, m.joined_at, m.updated_at,
        ` + accessRoleColumns + `
 FROM (SELECT 1 AS one) AS x
 ` + userJoin + accessRoleJoins
@@ -71,12 +72,15 @@ FROM (SELECT 1 AS one) AS x
 // for the caller's access, 1 for the check's subject), each padded with
 // NULLs to the same columns. The check part finds the organization by the
 // same condition instead of taking its ID. Columns: kind, the organization
-// (8; the check part carries only its ID), the user (7), whether the
-// permission is a custom one of the organization, the membership (user ID,
-// status, joined_at, updated_at), the role columns (7, the key at position 22).
+// (8; the check part carries only its ID), the user (10: the caller's; the
+// check part carries only the status of the subject's user, in the status
+// column), whether the permission is a custom one of the organization, the
+// membership (user ID, status, joined_at, updated_at), the role columns (7,
+// the key at position 25).
 func accessAndCheckSQL(orgCond, subjectJoin string) string {
 	return `SELECT 0, o.id, o.slug, o.name, o.status, o.metadata, o.created_at, o.updated_at, o.version,
        u.id, u.issuer, u.subject, u.email, u.name, u.created_at, u.updated_at,
+       u.status, u.metadata, u.version,
        NULL, m.user_id, m.status, m.joined_at, m.updated_at,
        ` + accessRoleColumns + `
 FROM (SELECT 1 AS one) AS x
@@ -86,13 +90,14 @@ LEFT JOIN memberships AS m ON m.org_id = o.id AND m.user_id = u.id` + roleJoins 
 UNION ALL
 SELECT 1, o.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       (SELECT su.status FROM users AS su WHERE su.id = m.user_id), NULL, NULL,
        EXISTS (SELECT 1 FROM permissions AS p WHERE p.org_id = o.id AND p."key" = ?),
        m.user_id, m.status, m.joined_at, m.updated_at,
        ` + accessRoleColumns + `
 FROM (SELECT 1 AS one) AS x
 LEFT JOIN organizations AS o ON ` + orgCond + `
 ` + subjectJoin + roleJoins + `
-ORDER BY 1, 22`
+ORDER BY 1, 25`
 }
 
 // Variants of accessAndCheckSQL, indexed by combinedBySlug|combinedByIdentity.
@@ -232,11 +237,14 @@ type callerCells struct {
 	oVersion                          pgtype.Int8
 	uID, uIss, uSub, uEmail, uName    pgtype.Text
 	uCreated, uUpdated                dbTime
+	uStatus, uMeta                    pgtype.Text
+	uVersion                          pgtype.Int8
 }
 
 func (c *callerCells) dest() []any {
 	return []any{&c.oID, &c.oSlug, &c.oName, &c.oStatus, &c.oMeta, &c.oCreated, &c.oUpdated, &c.oVersion,
-		&c.uID, &c.uIss, &c.uSub, &c.uEmail, &c.uName, &c.uCreated, &c.uUpdated}
+		&c.uID, &c.uIss, &c.uSub, &c.uEmail, &c.uName, &c.uCreated, &c.uUpdated,
+		&c.uStatus, &c.uMeta, &c.uVersion}
 }
 
 // read sets the organization and the user of acc from the cells.
@@ -250,8 +258,12 @@ func (c *callerCells) read(acc *ports.Access) error {
 			md, c.oCreated.Time(), c.oUpdated.Time(), c.oVersion.Int64)
 	}
 	if c.uID.Valid {
+		md, err := decodeMetadata(c.uMeta.String)
+		if err != nil {
+			return err
+		}
 		acc.User = domain.UnmarshalUserFromDatabase(c.uID.String, c.uIss.String, c.uSub.String, c.uEmail.String,
-			c.uName.String, c.uCreated.Time(), c.uUpdated.Time())
+			c.uName.String, c.uCreated.Time(), c.uUpdated.Time()).WithLifecycle(c.uStatus.String, md, c.uVersion.Int64)
 	}
 	return nil
 }
@@ -357,9 +369,11 @@ func (s *Store) AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issu
 		mine      = memberCells{roles: []*domain.Role{}}
 		theirs    = memberCells{roles: []*domain.Role{}}
 		theirUser string
-		orgID     string
-		sawAccess bool
-		readErr   error
+		// theirStatus is the status of the subject's user (user lifecycle).
+		theirStatus string
+		orgID       string
+		sawAccess   bool
+		readErr     error
 	)
 	dest := append(append(append([]any{&kind}, cc.dest()...), &defined, &mUser, &cur.status, &cur.joined, &cur.updated),
 		rc.dest()...)
@@ -380,6 +394,7 @@ func (s *Store) AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issu
 		default:
 			facts.PermissionDefined = defined.Valid && defined.Bool
 			theirUser = mUser.String
+			theirStatus = cc.uStatus.String
 		}
 		into.status, into.joined, into.updated = cur.status, cur.joined, cur.updated
 		rc.collect(orgID, &into.keys, &into.roles)
@@ -400,6 +415,7 @@ func (s *Store) AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issu
 	if acc.Org != nil && theirUser != "" {
 		if facts.Membership = theirs.membership(acc.Org.ID(), theirUser); facts.Membership != nil {
 			facts.Roles = theirs.roles
+			facts.UserStatus = userStatusOf(theirStatus)
 		}
 	}
 	return acc, facts, nil
@@ -419,10 +435,11 @@ func (s *Store) CheckFacts(ctx context.Context, orgID string, who ports.CheckSub
 		keys              []string
 		roles             = []*domain.Role{}
 		mUser, mStatus    pgtype.Text
+		uStatus           pgtype.Text // the member's user's status (user lifecycle)
 		mJoined, mUpdated dbTime
 		rc                roleCells
 	)
-	dest := append([]any{&defined, &mUser, &mStatus, &mJoined, &mUpdated}, rc.dest()...)
+	dest := append([]any{&defined, &mUser, &uStatus, &mStatus, &mJoined, &mUpdated}, rc.dest()...)
 	err := s.hot.each(ctx, s.sqldb, q, args, func(rows rowScanner) error {
 		rc = roleCells{}
 		if err := rows.Scan(dest...); err != nil {
@@ -439,6 +456,17 @@ func (s *Store) CheckFacts(ctx context.Context, orgID string, who ports.CheckSub
 		facts.Membership = domain.UnmarshalMembershipFromDatabase(orgID, mUser.String, keys, mStatus.String,
 			mJoined.Time(), mUpdated.Time())
 		facts.Roles = roles
+		facts.UserStatus = userStatusOf(uStatus.String)
 	}
 	return facts, nil
+}
+
+// userStatusOf parses a stored user status; an unknown one reads as
+// deactivated, which lets nothing through.
+func userStatusOf(v string) domain.UserStatus {
+	st, err := domain.ParseUserStatus(v)
+	if err != nil {
+		return domain.UserDeactivated
+	}
+	return st
 }

@@ -274,6 +274,19 @@ VALUES (?, ?, ?, ?, '{}', ?, ?, ?)`, o.ID(), string(o.Slug()), o.Name(), o.Statu
 	}
 }
 
+// insertOldUser stores u with the columns users had before the user
+// lifecycle migration (no status, metadata or version).
+func insertOldUser(t *testing.T, s *sqlstore.Store, u *domain.User) {
+	t.Helper()
+	const layout = "2006-01-02T15:04:05.000000Z"
+	_, err := s.DB().NewRaw(`INSERT INTO users (id, issuer, subject, email, name, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)`, u.ID(), u.Issuer(), u.Subject(), u.Email(), u.Name(),
+		u.CreatedAt().UTC().Format(layout), u.UpdatedAt().UTC().Format(layout)).Exec(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestTenantKeysMigrationKeepsData migrates a populated database from the
 // schema before the tenant-keys migration and checks that every row
 // survived and that the rules it moved (slug uniqueness, audience cleanup)
@@ -309,7 +322,7 @@ func TestTenantKeysMigrationKeepsData(t *testing.T) {
 			}
 			u, err := domain.NewUser("0190a5c4-0000-7000-8000-0000000000aa", "https://idp.example", "alice", "a@example.com", "Alice", now)
 			must(err)
-			must(s.Users().Create(ctx, u))
+			insertOldUser(t, s, u) // the schema of that release: no user lifecycle
 			for _, o := range orgs {
 				p, err := domain.NewCustomPermission("perm-"+o.ID(), o.ID(), "invoices:approve", "Approve", now)
 				must(err)

@@ -63,6 +63,9 @@
 //   - Locking: GetForUpdate uses FOR UPDATE on PostgreSQL; LockActiveOwners
 //     locks the organization row (FOR NO KEY UPDATE) and then the owner
 //     memberships (FOR UPDATE), so concurrent last-owner checks serialize.
+//     Users().GetForUpdate locks the user row (status changes, erasure, the
+//     caller's own metadata); a token's claims refresh never writes to an
+//     erased user (WHERE status <> 'erased'), so an erasure is never undone.
 //     SQLite connections use _txlock=immediate: every transaction takes the
 //     database's write lock when it begins, which serializes writers, and
 //     busy_timeout(5000) makes the others wait instead of failing.

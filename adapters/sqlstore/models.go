@@ -105,7 +105,7 @@ func (m *orgModel) toDomain() (*domain.Organization, error) {
 
 func decodeMetadata(s string) (map[string]string, error) {
 	md := map[string]string{}
-	if s == "" {
+	if s == "" || s == "{}" {
 		return md, nil
 	}
 	if err := json.Unmarshal([]byte(s), &md); err != nil {
@@ -123,21 +123,33 @@ type userModel struct {
 	Subject   string `bun:"subject"`
 	Email     string `bun:"email"`
 	Name      string `bun:"name"`
+	Status    string `bun:"status"`
+	Metadata  string `bun:"metadata"` // JSON object of strings
 	CreatedAt dbTime `bun:"created_at"`
 	UpdatedAt dbTime `bun:"updated_at"`
+	Version   int64  `bun:"version"`
 	Total     int64  `bun:"total,scanonly"`
 }
 
 func userFromDomain(u *domain.User) *userModel {
+	md, err := json.Marshal(u.Metadata())
+	if err != nil { // cannot happen: a map of strings
+		md = []byte("{}")
+	}
 	return &userModel{
 		ID: u.ID(), Issuer: u.Issuer(), Subject: u.Subject(), Email: u.Email(), Name: u.Name(),
-		CreatedAt: newDBTime(u.CreatedAt()), UpdatedAt: newDBTime(u.UpdatedAt()),
+		Status: u.Status().String(), Metadata: string(md),
+		CreatedAt: newDBTime(u.CreatedAt()), UpdatedAt: newDBTime(u.UpdatedAt()), Version: u.Version(),
 	}
 }
 
-func (m *userModel) toDomain() *domain.User {
+func (m *userModel) toDomain() (*domain.User, error) {
+	md, err := decodeMetadata(m.Metadata)
+	if err != nil {
+		return nil, err
+	}
 	return domain.UnmarshalUserFromDatabase(m.ID, m.Issuer, m.Subject, m.Email, m.Name,
-		m.CreatedAt.Time(), m.UpdatedAt.Time())
+		m.CreatedAt.Time(), m.UpdatedAt.Time()).WithLifecycle(m.Status, md, m.Version), nil
 }
 
 // membershipModel is a row of memberships; its roles live in

@@ -203,7 +203,7 @@ func TestMigrationRemovesDanglingReferences(t *testing.T) {
 			insertOldOrganization(t, s, o) // the schema of that release: no slug registry
 			u, err := domain.NewUser("0190a5c4-0000-7000-8000-000000000002", "iss", "alice", "", "", now)
 			must(err)
-			must(s.Users().Create(ctx, u))
+			insertOldUser(t, s, u) // the schema of that release: no user lifecycle
 			for _, key := range []string{"invoices:approve", "invoices:void"} {
 				p, err := domain.NewCustomPermission("id-"+key, o.ID(), key, "", now)
 				must(err)

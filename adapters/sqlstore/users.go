@@ -27,16 +27,22 @@ var userSorts = map[string]sortColumn{
 // first use) and read users by identity are written by hand with bound
 // parameters, so those texts never become SQL text.
 const (
-	insertUserSQL = "INSERT INTO users (id, issuer, subject, email, name, created_at, updated_at)" +
-		" VALUES (?, ?, ?, ?, ?, ?, ?)"
-	userByIdentitySQL = "SELECT id, issuer, subject, email, name, created_at, updated_at FROM users" +
-		" WHERE issuer = ? AND subject = ?"
-	updateUserSQL = "UPDATE users SET email = ?, name = ?, updated_at = ? WHERE id = ?"
+	userColumns   = "id, issuer, subject, email, name, status, metadata, created_at, updated_at, version"
+	insertUserSQL = "INSERT INTO users (" + userColumns + ")" +
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	userByIdentitySQL = "SELECT " + userColumns + " FROM users WHERE issuer = ? AND subject = ?"
+	userByIDSQL       = "SELECT " + userColumns + " FROM users WHERE id = ?"
+	// updateUserSQL never writes to an erased user: a token's claims read
+	// before an erasure committed must not bring the personal fields back.
+	updateUserSQL = "UPDATE users SET email = ?, name = ?, updated_at = ?, version = version + 1" +
+		" WHERE id = ? AND status <> 'erased'"
+	saveUserSQL = "UPDATE users SET email = ?, name = ?, status = ?, metadata = ?, updated_at = ?, version = ?" +
+		" WHERE id = ?"
 )
 
 func insertUserArgs(u *domain.User) []any {
 	m := userFromDomain(u)
-	return []any{m.ID, m.Issuer, m.Subject, m.Email, m.Name, m.CreatedAt, m.UpdatedAt}
+	return []any{m.ID, m.Issuer, m.Subject, m.Email, m.Name, m.Status, m.Metadata, m.CreatedAt, m.UpdatedAt, m.Version}
 }
 
 // Create stores a new user. Errors: domain.ErrUserExists.
@@ -48,7 +54,8 @@ func (r users) Create(ctx context.Context, u *domain.User) error {
 // CreateIfAbsent stores u unless a user with its (issuer, subject) exists
 // (INSERT … ON CONFLICT (issuer, subject) DO NOTHING, so a concurrent first
 // use of the identity neither fails nor aborts the transaction), then
-// returns the stored user: u, or the one that was there.
+// returns the stored user: u, or the one that was there (an erased user's
+// tombstone included: the caller decides).
 func (r users) CreateIfAbsent(ctx context.Context, u *domain.User) (*domain.User, error) {
 	_, err := r.c.execRaw(ctx, insertUserSQL+" ON CONFLICT (issuer, subject) DO NOTHING", insertUserArgs(u)...)
 	if err != nil {
@@ -57,23 +64,9 @@ func (r users) CreateIfAbsent(ctx context.Context, u *domain.User) (*domain.User
 	return r.GetByIdentity(ctx, u.Issuer(), u.Subject())
 }
 
-func (r users) get(ctx context.Context, q *bun.SelectQuery, dest *userModel) (*domain.User, error) {
-	err := q.Column("u.id", "u.issuer", "u.subject", "u.email", "u.name", "u.created_at", "u.updated_at").Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "get user", nil)
-	}
-	return dest.toDomain(), nil
-}
-
-// Get returns a user by ID. Errors: domain.ErrNotFound.
-func (r users) Get(ctx context.Context, id string) (*domain.User, error) {
-	var m userModel
-	return r.get(ctx, r.c.db.NewSelect().Model(&m).Where("u.id = ?", id), &m)
-}
-
-// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
-func (r users) GetByIdentity(ctx context.Context, issuer, subject string) (*domain.User, error) {
-	rows, err := r.c.queryRaw(ctx, userByIdentitySQL, issuer, subject)
+// one runs the user query q and returns its row. Errors: domain.ErrNotFound.
+func (r users) one(ctx context.Context, q string, args ...any) (*domain.User, error) {
+	rows, err := r.c.queryRaw(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "get user", nil)
 	}
@@ -85,13 +78,36 @@ func (r users) GetByIdentity(ctx context.Context, issuer, subject string) (*doma
 		return nil, domain.ErrNotFound
 	}
 	var m userModel
-	if err := rows.Scan(&m.ID, &m.Issuer, &m.Subject, &m.Email, &m.Name, &m.CreatedAt, &m.UpdatedAt); err != nil {
+	if err := rows.Scan(&m.ID, &m.Issuer, &m.Subject, &m.Email, &m.Name, &m.Status, &m.Metadata,
+		&m.CreatedAt, &m.UpdatedAt, &m.Version); err != nil {
 		return nil, translate(err, "get user", nil)
 	}
-	return m.toDomain(), nil
+	return m.toDomain()
 }
 
-// Update stores the email and name of u. Errors: domain.ErrNotFound.
+// Get returns a user by ID. Errors: domain.ErrNotFound.
+func (r users) Get(ctx context.Context, id string) (*domain.User, error) {
+	return r.one(ctx, userByIDSQL, id)
+}
+
+// GetForUpdate is Get that locks the user row until the transaction ends
+// (FOR UPDATE on PostgreSQL; SQLite serializes writers anyway).
+// Errors: domain.ErrNotFound.
+func (r users) GetForUpdate(ctx context.Context, id string) (*domain.User, error) {
+	q := userByIDSQL
+	if r.c.pg {
+		q += " FOR UPDATE"
+	}
+	return r.one(ctx, q, id)
+}
+
+// GetByIdentity returns the user for (issuer, subject). Errors: domain.ErrNotFound.
+func (r users) GetByIdentity(ctx context.Context, issuer, subject string) (*domain.User, error) {
+	return r.one(ctx, userByIdentitySQL, issuer, subject)
+}
+
+// Update stores the email and name of u (a token's newer claims) and
+// increments its version; an erased user is left alone (domain.ErrNotFound).
 //
 // A member shows the user's email and name, so the update also increments
 // the version of every membership of the user, in the same transaction:
@@ -101,6 +117,19 @@ func (r users) Update(ctx context.Context, u *domain.User) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		res, err := c.execRaw(ctx, updateUserSQL, m.Email, m.Name, m.UpdatedAt, m.ID)
 		if err := affectedOne(res, err, "update user"); err != nil {
+			return err
+		}
+		_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
+		return translate(err, "update memberships of user", nil)
+	})
+}
+
+// Save stores every field of u. Errors: domain.ErrNotFound.
+func (r users) Save(ctx context.Context, u *domain.User) error {
+	m := userFromDomain(u)
+	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+		res, err := c.execRaw(ctx, saveUserSQL, m.Email, m.Name, m.Status, m.Metadata, m.UpdatedAt, m.Version, m.ID)
+		if err := affectedOne(res, err, "save user"); err != nil {
 			return err
 		}
 		_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
@@ -133,7 +162,11 @@ func (r users) List(ctx context.Context, f ports.UserFilter) (ports.Page[*domain
 		return out, translate(err, "list users", nil)
 	}
 	for i := range rows {
-		out.Items = append(out.Items, rows[i].toDomain())
+		u, err := rows[i].toDomain()
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, u)
 	}
 	var first int64
 	if len(rows) > 0 {

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Versions", versionTests},
 		{"AuditEvents", auditTests},
 		{"Idempotency", idempotencyTests},
+		{"UserLifecycle", userLifecycleTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -217,6 +218,10 @@ func sameUser(t *testing.T, got, want *domain.User) {
 		t.Errorf("user: got %s/%s/%s/%q/%q, want %s/%s/%s/%q/%q",
 			got.ID(), got.Issuer(), got.Subject(), got.Email(), got.Name(),
 			want.ID(), want.Issuer(), want.Subject(), want.Email(), want.Name())
+	}
+	if got.Status() != want.Status() || got.Version() != want.Version() || !maps.Equal(got.Metadata(), want.Metadata()) {
+		t.Errorf("user lifecycle: got %s v%d %v, want %s v%d %v",
+			got.Status(), got.Version(), got.Metadata(), want.Status(), want.Version(), want.Metadata())
 	}
 	wantTime(t, "user created_at", got.CreatedAt(), want.CreatedAt())
 	wantTime(t, "user updated_at", got.UpdatedAt(), want.UpdatedAt())
