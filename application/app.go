@@ -1,6 +1,7 @@
 package application
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ type Deps struct {
 	// ProviderTokens verifies tokens for organizations' dry runs; nil
 	// answers every dry run as keys_unavailable.
 	ProviderTokens ports.ProviderTokenTester
+	// Sealer encrypts webhook secrets with the operator's key; nil refuses
+	// to create webhooks (domain.ErrSecretKeyMissing).
+	Sealer ports.SecretSealer
+	// SecretOverlap is how long a replaced webhook secret keeps signing
+	// (default DefaultSecretOverlap).
+	SecretOverlap time.Duration
 	// OrgLimiter, when set, limits requests per organization once the
 	// organization is resolved; nil limits nothing.
 	OrgLimiter ports.OrganizationLimiter
@@ -56,6 +63,8 @@ type App struct {
 	// IdentityProviders manages organizations' own identity providers and
 	// runs just-in-time membership for their users.
 	IdentityProviders *IdentityProviderService
+	// Webhooks manages organizations' webhook endpoints.
+	Webhooks *WebhookService
 }
 
 // New builds every use case on d.
@@ -77,6 +86,7 @@ func New(d Deps) *App {
 		Permissions:       &PermissionService{auth: a},
 		Checks:            &CheckService{auth: a},
 		IdentityProviders: idps,
+		Webhooks:          &WebhookService{auth: a, urls: d.URLPolicy, sealer: d.Sealer, overlap: cmp.Or(d.SecretOverlap, DefaultSecretOverlap)},
 	}
 }
 

@@ -340,6 +340,8 @@ type Repositories interface {
 	Roles() RoleRepository
 	Permissions() PermissionRepository
 	IdentityProviders() IdentityProviderRepository
+	Webhooks() WebhookRepository
+	Outbox() Outbox
 }
 
 // TxRunner runs work in one transaction.

@@ -42,6 +42,8 @@ type Services struct {
 	TokenChecks ports.TokenChecks
 	// IdentityProviders manages organizations' own identity providers.
 	IdentityProviders ports.IdentityProviders
+	// Webhooks manages organizations' webhook endpoints.
+	Webhooks ports.Webhooks
 }
 
 // Options configure the handler.
@@ -187,6 +189,15 @@ func (s *server) routes() {
 		sr.Handle("/identity-provider", authed(s.putIdentityProvider)).Methods(http.MethodPut)
 		sr.Handle("/identity-provider", authed(s.deleteIdentityProvider)).Methods(http.MethodDelete)
 		sr.Handle("/identity-provider/test", authed(s.testIdentityProvider)).Methods(http.MethodPost)
+		sr.Handle("/webhooks", authed(s.listWebhooks)).Methods(getAndHead...)
+		sr.Handle("/webhooks", authed(s.createWebhook)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}", authed(s.getWebhook)).Methods(getAndHead...)
+		sr.Handle("/webhooks/{webhookId}", authed(s.updateWebhook)).Methods(http.MethodPatch)
+		sr.Handle("/webhooks/{webhookId}", authed(s.deleteWebhook)).Methods(http.MethodDelete)
+		sr.Handle("/webhooks/{webhookId}/rotate-secret", authed(s.rotateWebhookSecret)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/replay", authed(s.replayWebhook)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/deliveries", authed(s.listWebhookDeliveries)).Methods(getAndHead...)
+		sr.Handle("/webhooks/{webhookId}/deliveries/{deliveryId}/replay", authed(s.replayWebhookDelivery)).Methods(http.MethodPost)
 	}
 	// The explicit form first: it is the form integrations use most, and the
 	// check route is the hottest of all.

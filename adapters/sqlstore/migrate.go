@@ -100,6 +100,7 @@ var reservedResources = []struct {
 	Resources []string
 }{
 	{Migration: "20261205000001", Resources: []string{"identity_provider"}},
+	{Migration: "20261218000001", Resources: []string{"webhooks"}},
 }
 
 // InitialSystemResources are the system resources of the first schema,
