@@ -150,12 +150,12 @@ func TestPermissionRules(t *testing.T) {
 		total int
 		first string
 	}{
-		{ports.PermissionQuery{}, 13, "authz:check"},
+		{ports.PermissionQuery{}, 15, "authz:check"},
 		{ports.PermissionQuery{Type: "custom"}, 1, "invoices:read"},
-		{ports.PermissionQuery{Type: "system"}, 12, "authz:check"},
+		{ports.PermissionQuery{Type: "system"}, 14, "authz:check"},
 		{ports.PermissionQuery{Q: "MEMBERS"}, 2, "members:read"},
-		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 2, Size: 10}}, 13, "permissions:write"},
-		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 3, Size: 10}}, 13, ""},
+		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 2, Size: 10}}, 15, "permissions:write"},
+		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 3, Size: 10}}, 15, ""},
 	}
 	for _, tt := range tests {
 		page, err := e.app.Permissions.List(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), tt.give)

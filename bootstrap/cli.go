@@ -211,7 +211,7 @@ func serveSettings(c Config) settings {
 		CORSOrigins:             c.CORSOrigins,
 		RequireIfMatch:          c.RequireIfMatch,
 		SecretKey:               c.SecretKey,
-		SecretOverlap:           c.WebhookSecretOverlap,
+		SecretOverlap:           c.WebhookRotationOverlap,
 		Webhooks: application.DispatcherConfig{
 			RetrySchedule: c.WebhookRetrySchedule, DisableAfter: c.WebhookDisableAfter,
 			PollInterval: c.WebhookPollInterval, Workers: c.WebhookWorkers, Lease: c.WebhookLease,

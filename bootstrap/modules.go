@@ -70,7 +70,7 @@ type settings struct {
 	SecretKeyDerived bool
 	// Webhooks configures the dispatcher.
 	Webhooks application.DispatcherConfig
-	// SecretOverlap is ORGSTACK_WEBHOOK_SECRET_OVERLAP.
+	// SecretOverlap is ORGSTACK_WEBHOOK_ROTATION_OVERLAP.
 	SecretOverlap time.Duration
 	// tracerProvider is the tracing provider newStore hands the store (nil
 	// when tracing is off).
@@ -276,7 +276,7 @@ var webhookModule = fx.Module("webhooks",
 			return nil, nil
 		}
 		if s.SecretKeyDerived {
-			log.Warn("dev: webhook secrets are encrypted with a key derived from the development signing key; set ORGSTACK_SECRET_KEY in production")
+			log.Info("dev: webhook secrets are encrypted with a key derived from the development signing key; set ORGSTACK_SECRET_KEY in production")
 		}
 		b, err := secretbox.New(s.SecretKey)
 		if err != nil {

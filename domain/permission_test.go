@@ -102,6 +102,7 @@ var systemKeys = []string{
 	"permissions:read", "permissions:write",
 	"authz:check",
 	"identity_provider:read", "identity_provider:write",
+	"webhooks:read", "webhooks:write",
 }
 
 func TestSystemPermissions(t *testing.T) {

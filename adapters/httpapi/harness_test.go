@@ -222,7 +222,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	app := application.New(application.Deps{
 		OrgLimiter: orgLimiter, URLPolicy: cfg.urls, Sealer: sealer,
-		Store:      store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
+		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)

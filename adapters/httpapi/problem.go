@@ -60,6 +60,7 @@ var ErrorCodes = []ErrorCode{
 	{"permission_in_use", http.StatusConflict, "Permission in use"},
 	{"unknown_reference", http.StatusConflict, "Unknown reference"},
 	{"identity_provider_conflict", http.StatusConflict, "Identity provider conflict"},
+	{"secret_key_missing", http.StatusConflict, "Secret key missing"},
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
 	{"precondition_required", http.StatusPreconditionRequired, "Precondition required"},
 	{"payload_too_large", http.StatusRequestEntityTooLarge, "Payload too large"},

@@ -211,22 +211,27 @@ func (s *server) replayWebhookDelivery(w http.ResponseWriter, r *http.Request) {
 
 // replayRequest is the body of POST …/webhooks/{webhookId}/replay.
 type replayRequest struct {
-	Since *time.Time `json:"since"`
+	Since *string `json:"since"`
 }
 
 // replayWebhook handles POST …/webhooks/{webhookId}/replay: every event
 // since a time is queued again; 202 with how many.
 func (s *server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 	var req replayRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	err := decodeJSON(w, r, &req)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Since == nil {
+	var since time.Time
+	if req.Since != nil {
+		since, err = time.Parse(time.RFC3339Nano, *req.Since)
+	}
+	if req.Since == nil || err != nil {
 		s.writeError(w, r, domain.Invalid("since", "is required: an RFC 3339 time"))
 		return
 	}
-	n, err := s.svc.Webhooks.ReplaySince(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "webhookId"), *req.Since)
+	n, err := s.svc.Webhooks.ReplaySince(r.Context(), principal(r.Context()), orgRef(r), pathVar(r, "webhookId"), since)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
