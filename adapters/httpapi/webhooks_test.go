@@ -582,3 +582,20 @@ func TestWebhookURLCheckedOnDelivery(t *testing.T) {
 		t.Fatalf("attempt %v, want error_class policy", attempt)
 	}
 }
+
+// TestWebhookCrashedHoldLapses: an instance killed while it holds an
+// endpoint (kill -9: no release) leaves the hold behind; once its lease
+// lapses another instance takes the endpoint and delivers everything.
+func TestWebhookCrashedHoldLapses(t *testing.T) {
+	w := newWebhookEnv(t)
+	w.create(t, "member.*")
+	w.enqueue(t, "member.added", 3)
+	cl, ok, err := w.Store.Outbox().Claim(context.Background(), time.Now(), 300*time.Millisecond)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	_ = cl // the "crashed" instance never records nor releases
+	w.dispatcher(t, application.DispatcherConfig{})
+	w.enqueue(t, "member.added", 2)
+	wantInOrder(t, w.rc, 5)
+}
