@@ -12,6 +12,7 @@ import (
 
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/application"
+	"github.com/orgstack/orgstack/domain"
 	"github.com/orgstack/orgstack/ports"
 )
 
@@ -84,4 +85,52 @@ func TestWebhookDeliveryDelay(t *testing.T) {
 	q := func(p float64) time.Duration { return delays[int(p*float64(len(delays)-1))] }
 	t.Logf("%d events at %d/s for %s (3 endpoints, one organization; per delivery): commit→receiver delay p50 %s p90 %s p99 %s max %s",
 		total, rate, offered.Round(time.Millisecond), q(0.5).Round(time.Millisecond), q(0.9).Round(time.Millisecond), q(0.99).Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond))
+}
+
+// TestWebhookOutboxWriteCost measures what the outbox adds to a change's
+// transaction: an organization update alone, with Enqueue when the
+// organization has no subscribed endpoint, and with one. Opt-in with
+// ORGSTACK_WEBHOOK_WRITECOST=<n> (writes per case); it reports figures.
+func TestWebhookOutboxWriteCost(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("ORGSTACK_WEBHOOK_WRITECOST"))
+	if n <= 0 {
+		t.Skip("set ORGSTACK_WEBHOOK_WRITECOST=<writes per case> to measure the outbox's cost on a write")
+	}
+	w := newWebhookEnv(t)
+	ctx := context.Background()
+	run := func(name string, enqueue bool) {
+		var d []time.Duration
+		for i := 0; i < n; i++ {
+			start := time.Now()
+			err := w.Store.RunInTx(ctx, func(ctx context.Context, r ports.Repositories) error {
+				o, err := r.Organizations().GetForUpdate(ctx, w.org)
+				if err != nil {
+					return err
+				}
+				prev := o.Version()
+				name := "Org " + strconv.Itoa(i)
+				if err := o.Apply(domain.OrganizationChanges{Name: &name}, time.Now()); err != nil {
+					return err
+				}
+				if err := r.Organizations().Update(ctx, o, prev); err != nil {
+					return err
+				}
+				if !enqueue {
+					return nil
+				}
+				return r.Outbox().Enqueue(ctx, ports.OutboxEvent{ID: system.UUIDv7{}.NewID(), OrgID: w.org, Type: "organization.updated",
+					OccurredAt: time.Now(), Subject: "organizations/" + w.org, Data: map[string]any{"name": name}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d = append(d, time.Since(start))
+		}
+		slices.Sort(d)
+		t.Logf("%-44s p50 %6s p99 %6s", name, d[len(d)/2].Round(10*time.Microsecond), d[len(d)*99/100].Round(10*time.Microsecond))
+	}
+	run("update alone", false)
+	run("update + Enqueue, no subscribed endpoint", true)
+	w.create(t, "organization.*")
+	run("update + Enqueue, one subscribed endpoint", true)
 }
