@@ -38,6 +38,12 @@ var tenantTables = map[string]string{
 	"role_grants":        "org_id",
 	"permissions":        "org_id",
 	"identity_providers": "org_id",
+	"webhooks":           "org_id",
+	"webhook_claims":     "org_id",
+	"webhook_sequences":  "org_id",
+	"webhook_events":     "org_id",
+	"webhook_deliveries": "org_id",
+	"webhook_attempts":   "org_id",
 }
 
 // globalTables are the tables that are not sharded (Citus reference tables,

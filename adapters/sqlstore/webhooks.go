@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -94,7 +95,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, w.ID(), w.OrgID(), w.URL(), types, w.
 		if err != nil {
 			return translate(err, "create webhook", nil)
 		}
-		_, err = c.db.ExecContext(ctx, "INSERT INTO webhook_claims (webhook_id, token, until_us) VALUES (?, '', 0)", w.ID())
+		_, err = c.db.ExecContext(ctx, "INSERT INTO webhook_claims (org_id, webhook_id, token, until_us) VALUES (?, ?, '', 0)", w.OrgID(), w.ID())
 		return translate(err, "create webhook claim", nil)
 	})
 }
@@ -168,9 +169,9 @@ WHERE org_id = ? AND id = ?`, w.URL(), types, w.Spec().Description, w.Enabled(),
 			return translate(err, "update webhook", nil)
 		}
 		if w.Enabled() && !wasEnabled {
-			_, err = c.db.ExecContext(ctx, "UPDATE webhooks SET failing_since = NULL WHERE id = ?", w.ID())
+			_, err = c.db.ExecContext(ctx, "UPDATE webhooks SET failing_since = NULL WHERE org_id = ? AND id = ?", w.OrgID(), w.ID())
 			if err == nil {
-				_, err = c.db.ExecContext(ctx, "UPDATE webhook_deliveries SET next_at = ? WHERE webhook_id = ? AND status = 'pending'", micros(w.UpdatedAt()), w.ID())
+				_, err = c.db.ExecContext(ctx, "UPDATE webhook_deliveries SET next_at = ? WHERE org_id = ? AND webhook_id = ? AND status = 'pending'", micros(w.UpdatedAt()), w.OrgID(), w.ID())
 			}
 		}
 		return translate(err, "update webhook", nil)
@@ -298,7 +299,7 @@ func (o outbox) Claim(ctx context.Context, now time.Time, lease time.Duration) (
 		ok bool
 	)
 	err := o.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		q := `SELECT c.webhook_id, w.org_id FROM webhook_claims AS c JOIN webhooks AS w ON w.id = c.webhook_id
+		q := `SELECT c.webhook_id, w.org_id FROM webhook_claims AS c JOIN webhooks AS w ON w.org_id = c.org_id AND w.id = c.webhook_id
 WHERE w.enabled AND c.until_us < ?
 AND (SELECT d.next_at FROM webhook_deliveries AS d WHERE d.webhook_id = c.webhook_id AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT 1) <= ?
 ORDER BY c.until_us LIMIT 1`
@@ -321,14 +322,14 @@ ORDER BY c.until_us LIMIT 1`
 		}
 		cl.Token = uuid.NewString()
 		cl.Until = now.Add(lease)
-		_, err = c.db.ExecContext(ctx, "UPDATE webhook_claims SET token = ?, until_us = ? WHERE webhook_id = ?", cl.Token, micros(cl.Until), cl.WebhookID)
+		_, err = c.db.ExecContext(ctx, "UPDATE webhook_claims SET token = ?, until_us = ? WHERE org_id = ? AND webhook_id = ?", cl.Token, micros(cl.Until), cl.OrgID, cl.WebhookID)
 		return translate(err, "claim webhook", nil)
 	})
 	return cl, ok && err == nil, err
 }
 
 const deliverySelect = `d.id, d.webhook_id, d.org_id, d.event_id, e.type, d.seq, d.status, d.attempts, d.next_at, d.created_at, e.subject, e.occurred_at, e.data
-FROM webhook_deliveries AS d JOIN webhook_events AS e ON e.id = d.event_id`
+FROM webhook_deliveries AS d JOIN webhook_events AS e ON e.org_id = d.org_id AND e.id = d.event_id`
 
 func scanDelivery(sc interface{ Scan(...any) error }) (ports.Delivery, error) {
 	var (
@@ -365,20 +366,20 @@ func (o outbox) Pending(ctx context.Context, cl ports.Claim, limit int) (*domain
 	if err != nil {
 		return nil, nil, err
 	}
-	ds, err := queryDeliveries(ctx, o.c, "WHERE d.webhook_id = ? AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT ?", cl.WebhookID, limit)
+	ds, err := queryDeliveries(ctx, o.c, "WHERE d.org_id = ? AND d.webhook_id = ? AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT ?", cl.OrgID, cl.WebhookID, limit)
 	return w, ds, err
 }
 
 // Record stores one attempt's result under the claim.
 func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r ports.AttemptResult, until time.Time) error {
 	return o.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		q := "SELECT token FROM webhook_claims WHERE webhook_id = ?"
+		q := "SELECT token FROM webhook_claims WHERE org_id = ? AND webhook_id = ?"
 		if c.pg {
 			q += " FOR UPDATE"
 		}
 		var token string
-		if err := c.db.NewRaw(q, cl.WebhookID).Scan(ctx, &token); err != nil {
-			if err == sql.ErrNoRows {
+		if err := c.db.NewRaw(q, cl.OrgID, cl.WebhookID).Scan(ctx, &token); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
 				return ports.ErrClaimLost
 			}
 			return translate(err, "record delivery", nil)
@@ -387,8 +388,8 @@ func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r 
 			return ports.ErrClaimLost
 		}
 		a := r.Attempt
-		_, err := c.db.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, at, status_code, error_class, duration_us, excerpt) VALUES (?, ?, ?, ?, ?, ?)`,
-			d.ID, newDBTime(a.At), a.StatusCode, a.ErrorClass, a.Duration.Microseconds(), a.Excerpt)
+		_, err := c.db.ExecContext(ctx, `INSERT INTO webhook_attempts (org_id, delivery_id, at, status_code, error_class, duration_us, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			cl.OrgID, d.ID, newDBTime(a.At), a.StatusCode, a.ErrorClass, a.Duration.Microseconds(), a.Excerpt)
 		if err != nil {
 			return translate(err, "record delivery", nil)
 		}
@@ -399,13 +400,13 @@ func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r 
 		case r.RetryAt.IsZero():
 			status = ports.DeliveryFailed
 		}
-		if _, err := c.db.ExecContext(ctx, "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, next_at = ? WHERE id = ?", status, next, d.ID); err != nil {
+		if _, err := c.db.ExecContext(ctx, "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, next_at = ? WHERE org_id = ? AND id = ?", status, next, cl.OrgID, d.ID); err != nil {
 			return translate(err, "record delivery", nil)
 		}
 		if r.Delivered {
-			_, err = c.db.ExecContext(ctx, "UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL", cl.WebhookID)
+			_, err = c.db.ExecContext(ctx, "UPDATE webhooks SET failing_since = NULL WHERE org_id = ? AND id = ? AND failing_since IS NOT NULL", cl.OrgID, cl.WebhookID)
 		} else {
-			_, err = c.db.ExecContext(ctx, "UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL", micros(a.At), cl.WebhookID)
+			_, err = c.db.ExecContext(ctx, "UPDATE webhooks SET failing_since = ? WHERE org_id = ? AND id = ? AND failing_since IS NULL", micros(a.At), cl.OrgID, cl.WebhookID)
 		}
 		if err != nil {
 			return translate(err, "record delivery", nil)
@@ -426,7 +427,7 @@ func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r 
 				}
 			}
 		}
-		_, err = c.db.ExecContext(ctx, "UPDATE webhook_claims SET until_us = ? WHERE webhook_id = ?", micros(until), cl.WebhookID)
+		_, err = c.db.ExecContext(ctx, "UPDATE webhook_claims SET until_us = ? WHERE org_id = ? AND webhook_id = ?", micros(until), cl.OrgID, cl.WebhookID)
 		return translate(err, "record delivery", nil)
 	})
 }
@@ -441,7 +442,7 @@ func (o outbox) FailingSince(ctx context.Context, webhookID string) (time.Time, 
 
 // Release gives the hold up (only when it is still this claim's).
 func (o outbox) Release(ctx context.Context, cl ports.Claim) error {
-	_, err := o.c.db.ExecContext(ctx, "UPDATE webhook_claims SET until_us = 0 WHERE webhook_id = ? AND token = ?", cl.WebhookID, cl.Token)
+	_, err := o.c.db.ExecContext(ctx, "UPDATE webhook_claims SET until_us = 0 WHERE org_id = ? AND webhook_id = ? AND token = ?", cl.OrgID, cl.WebhookID, cl.Token)
 	return translate(err, "release webhook", nil)
 }
 
@@ -472,8 +473,8 @@ func (o outbox) ListDeliveries(ctx context.Context, orgID, webhookID string, p p
 		ids[i] = d.ID
 		idx[d.ID] = i
 	}
-	rows, err := o.c.db.QueryContext(ctx, "SELECT delivery_id, at, status_code, error_class, duration_us, excerpt FROM webhook_attempts WHERE delivery_id IN (?"+
-		strings.Repeat(", ?", len(ids)-1)+") ORDER BY id", ids...)
+	rows, err := o.c.db.QueryContext(ctx, "SELECT delivery_id, at, status_code, error_class, duration_us, excerpt FROM webhook_attempts WHERE org_id = ? AND delivery_id IN (?"+
+		strings.Repeat(", ?", len(ids)-1)+") ORDER BY id", append([]any{orgID}, ids...)...)
 	if err != nil {
 		return out, translate(err, "list attempts", nil)
 	}
@@ -512,7 +513,7 @@ func (o outbox) Replay(ctx context.Context, orgID, webhookID, deliveryID string,
 		if err := insertDelivery(ctx, c, webhookID, orgID, ds[0].EventID, ds[0].Sequence, now); err != nil {
 			return err
 		}
-		got, err := queryDeliveries(ctx, c, "WHERE d.webhook_id = ? AND d.event_id = ? ORDER BY d.id DESC LIMIT 1", webhookID, ds[0].EventID)
+		got, err := queryDeliveries(ctx, c, "WHERE d.org_id = ? AND d.webhook_id = ? AND d.event_id = ? ORDER BY d.id DESC LIMIT 1", orgID, webhookID, ds[0].EventID)
 		if err == nil && len(got) == 1 {
 			out = got[0]
 		}
@@ -527,7 +528,7 @@ func (o outbox) ReplaySince(ctx context.Context, orgID, webhookID string, since,
 	n := 0
 	err := o.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		n = 0
-		rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT e.id, e.seq FROM webhook_deliveries AS d JOIN webhook_events AS e ON e.id = d.event_id
+		rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT e.id, e.seq FROM webhook_deliveries AS d JOIN webhook_events AS e ON e.org_id = d.org_id AND e.id = d.event_id
 WHERE d.org_id = ? AND d.webhook_id = ? AND e.occurred_at >= ? ORDER BY e.seq`, orgID, webhookID, newDBTime(since))
 		if err != nil {
 			return translate(err, "replay deliveries", nil)
