@@ -180,7 +180,7 @@ func (d *Dispatcher) planRetry(ctx context.Context, w *domain.Webhook, del ports
 		wait = time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
 		res.RetryAt = now.Add(wait)
 	}
-	since, err := d.store.Outbox().FailingSince(ctx, w.ID())
+	since, err := d.store.Outbox().FailingSince(ctx, w.OrgID(), w.ID())
 	if err != nil {
 		return err
 	}

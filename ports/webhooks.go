@@ -132,7 +132,7 @@ type Outbox interface {
 	Record(ctx context.Context, c Claim, d Delivery, r AttemptResult, until time.Time) error
 	// FailingSince returns since when the endpoint's deliveries have failed
 	// without a success in between (zero when the last one succeeded).
-	FailingSince(ctx context.Context, webhookID string) (time.Time, error)
+	FailingSince(ctx context.Context, orgID, webhookID string) (time.Time, error)
 	// Release gives the hold up.
 	Release(ctx context.Context, c Claim) error
 	// ListDeliveries returns a page of an endpoint's deliveries, newest

@@ -434,9 +434,9 @@ func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r 
 
 // FailingSince returns since when the endpoint's deliveries fail (zero when
 // they do not).
-func (o outbox) FailingSince(ctx context.Context, webhookID string) (time.Time, error) {
+func (o outbox) FailingSince(ctx context.Context, orgID, webhookID string) (time.Time, error) {
 	var v sql.NullInt64
-	err := o.c.db.NewRaw("SELECT failing_since FROM webhooks WHERE id = ?", webhookID).Scan(ctx, &v)
+	err := o.c.db.NewRaw("SELECT failing_since FROM webhooks WHERE org_id = ? AND id = ?", orgID, webhookID).Scan(ctx, &v)
 	return fromMicros(v.Int64), translate(err, "read webhook failures", nil)
 }
 

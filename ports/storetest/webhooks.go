@@ -124,7 +124,7 @@ var webhookTests = []contract{
 		if _, ok, err := f.s.Outbox().Claim(f.ctx, now, time.Minute); err != nil || ok {
 			t.Fatalf("an endpoint whose head waits was claimed: %v %v", ok, err)
 		}
-		since, err := f.s.Outbox().FailingSince(f.ctx, w.ID())
+		since, err := f.s.Outbox().FailingSince(f.ctx, o.ID(), w.ID())
 		must(t, err)
 		if !since.Equal(now.UTC().Truncate(time.Microsecond)) {
 			t.Fatalf("failing since %v, want %v", since, now)
@@ -145,7 +145,7 @@ var webhookTests = []contract{
 		if len(ds2) != 1 || ds2[0].EventType != "member.removed" {
 			t.Fatalf("pending after success: %+v", ds2)
 		}
-		if since, _ := f.s.Outbox().FailingSince(f.ctx, w.ID()); !since.IsZero() {
+		if since, _ := f.s.Outbox().FailingSince(f.ctx, o.ID(), w.ID()); !since.IsZero() {
 			t.Fatal("a success did not clear the failure")
 		}
 		n, err := f.s.Outbox().ReplaySince(f.ctx, o.ID(), w.ID(), time.Time{}, later)
