@@ -1,6 +1,7 @@
 package application
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ type Deps struct {
 	// ProviderTokens verifies tokens for organizations' dry runs; nil
 	// answers every dry run as keys_unavailable.
 	ProviderTokens ports.ProviderTokenTester
+	// Sealer encrypts webhook secrets with the operator's key; nil refuses
+	// to create webhooks (domain.ErrSecretKeyMissing).
+	Sealer ports.SecretSealer
+	// SecretOverlap is how long a replaced webhook secret keeps signing
+	// (default DefaultSecretOverlap).
+	SecretOverlap time.Duration
 	// OrgLimiter, when set, limits requests per organization once the
 	// organization is resolved; nil limits nothing.
 	OrgLimiter ports.OrganizationLimiter
@@ -58,6 +65,8 @@ type App struct {
 	IdentityProviders *IdentityProviderService
 	// Audit reads the audit log every change writes.
 	Audit *AuditService
+	// Webhooks manages organizations' webhook endpoints.
+	Webhooks *WebhookService
 }
 
 // New builds every use case on d.
@@ -80,6 +89,7 @@ func New(d Deps) *App {
 		Checks:            &CheckService{auth: a},
 		IdentityProviders: idps,
 		Audit:             &AuditService{auth: a},
+		Webhooks:          &WebhookService{auth: a, urls: d.URLPolicy, sealer: d.Sealer, overlap: cmp.Or(d.SecretOverlap, DefaultSecretOverlap)},
 	}
 }
 

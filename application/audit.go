@@ -42,8 +42,46 @@ func (az *authorizer) record(ctx context.Context, r ports.Repositories, cs ...ch
 		if err := r.AuditEvents().Append(ctx, e); err != nil {
 			return err
 		}
+		// Integrators hear of every organization's change through its
+		// webhooks: the same event, in the same transaction (the outbox).
+		if e.OrgID() != "" {
+			if err := r.Outbox().Enqueue(ctx, outboxEvent(e)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// outboxEvent is the webhook event of an audit event: the same ID (a
+// receiver's webhook-id is the audit event's ID), type and time, and the
+// audit event's public part as data, shaped as the audit log's API shows
+// it (personal and secret values are already redacted).
+func outboxEvent(e *domain.AuditEvent) ports.OutboxEvent {
+	a, t, rq := e.Actor(), e.Target(), e.Request()
+	changes := make([]any, 0, len(e.Changes()))
+	for _, c := range e.Changes() {
+		changes = append(changes, map[string]any{"field": c.Field, "before": c.Before, "after": c.After, "redacted": c.Redacted})
+	}
+	return ports.OutboxEvent{
+		ID: e.ID(), OrgID: e.OrgID(), Type: string(e.Action()), OccurredAt: e.OccurredAt(), Subject: t.Type + "/" + t.ID,
+		Data: map[string]any{
+			"action": string(e.Action()),
+			"actor": map[string]any{"type": string(a.Kind), "issuer": nullable(a.Issuer), "subject": nullable(a.Subject),
+				"user_id": nullable(a.UserID), "platform_admin": a.PlatformAdmin},
+			"target":  map[string]any{"type": t.Type, "id": t.ID},
+			"changes": changes,
+			"request": map[string]any{"request_id": nullable(rq.RequestID), "trace_id": nullable(rq.TraceID), "client_ip": nullable(rq.ClientIP)},
+		},
+	}
+}
+
+// nullable is v, or nil (JSON null) when v is empty.
+func nullable(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // actorOf is the actor of a change a caller makes with a token.

@@ -150,12 +150,12 @@ func TestPermissionRules(t *testing.T) {
 		total int
 		first string
 	}{
-		{ports.PermissionQuery{}, 14, "audit:read"},
+		{ports.PermissionQuery{}, 16, "audit:read"},
 		{ports.PermissionQuery{Type: "custom"}, 1, "invoices:read"},
-		{ports.PermissionQuery{Type: "system"}, 13, "audit:read"},
+		{ports.PermissionQuery{Type: "system"}, 15, "audit:read"},
 		{ports.PermissionQuery{Q: "MEMBERS"}, 2, "members:read"},
-		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 2, Size: 10}}, 14, "permissions:read"},
-		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 3, Size: 10}}, 14, ""},
+		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 2, Size: 10}}, 16, "permissions:read"},
+		{ports.PermissionQuery{PageRequest: ports.PageRequest{Page: 3, Size: 10}}, 16, ""},
 	}
 	for _, tt := range tests {
 		page, err := e.app.Permissions.List(ctx, principal("bob"), domain.ParseOrgRef(o.ID()), tt.give)

@@ -212,6 +212,12 @@ func serveSettings(c Config) settings {
 		RequireIfMatch:          c.RequireIfMatch,
 		IdempotencyTTL:          c.IdempotencyTTL,
 		IdempotencySweep:        c.IdempotencySweep,
+		SecretKey:               c.SecretKey,
+		SecretOverlap:           c.WebhookRotationOverlap,
+		Webhooks: application.DispatcherConfig{
+			RetrySchedule: c.WebhookRetrySchedule, DisableAfter: c.WebhookDisableAfter,
+			PollInterval: c.WebhookPollInterval, Workers: c.WebhookWorkers, Lease: c.WebhookLease,
+		},
 	}
 }
 
@@ -303,6 +309,11 @@ func devSettings(c Config, signer *devissuer.Signer) settings {
 	s.Auth.AdminValue = devissuer.AdminValue
 	s.Auth.HTTPClient = devJWKSClient(signer)
 	s.Introspection, s.IntrospectionSecretFile = introspection.Config{}, "" // serve only
+	if s.SecretKey == "" {
+		// dev works without set-up: the webhook secret key is derived from
+		// the development signing key (said so in the log at start).
+		s.SecretKey, s.SecretKeyDerived = signer.DerivedSecret("orgstack-dev-webhook-secret-key"), true
+	}
 	return s
 }
 

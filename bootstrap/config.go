@@ -87,6 +87,15 @@ type Config struct {
 	RedisTimeout               time.Duration `env:"REDIS_TIMEOUT" envDefault:"250ms" cmds:"serve" desc:"bound on each Redis call of the limiter, connecting included; beyond it the in-process fallback answers"`
 	TrustedProxies             []string      `env:"TRUSTED_PROXIES" cmds:"serve dev" show:"none" desc:"CIDRs of proxies whose Forwarded / X-Forwarded-For name the client address"`
 
+	SecretKey              string          `env:"SECRET_KEY" cmds:"serve dev" show:"none (dev derives one)" desc:"key (32 characters or more, e.g. openssl rand -base64 32) that encrypts webhook secrets at rest; without it serve refuses to create webhooks"`
+	SecretKeyFile          string          `env:"SECRET_KEY_FILE" cmds:"serve dev" show:"none" desc:"file holding that key"`
+	WebhookRetrySchedule   []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,10h" cmds:"serve dev" desc:"wait before each retry of a failed webhook delivery (±20% jitter); after the last the delivery is failed"`
+	WebhookDisableAfter    time.Duration   `env:"WEBHOOK_DISABLE_AFTER" envDefault:"24h" cmds:"serve dev" desc:"an endpoint whose deliveries fail this long without a success is disabled (event webhook.disabled)"`
+	WebhookRotationOverlap time.Duration   `env:"WEBHOOK_ROTATION_OVERLAP" envDefault:"24h" cmds:"serve dev" desc:"how long a rotated webhook secret keeps signing beside the new one"`
+	WebhookPollInterval    time.Duration   `env:"WEBHOOK_POLL_INTERVAL" envDefault:"250ms" cmds:"serve dev" desc:"how often an idle webhook dispatcher looks for due deliveries"`
+	WebhookWorkers         int             `env:"WEBHOOK_WORKERS" envDefault:"4" cmds:"serve dev" desc:"endpoints one instance delivers to at once"`
+	WebhookLease           time.Duration   `env:"WEBHOOK_LEASE" envDefault:"60s" cmds:"serve dev" desc:"how long a dispatcher's hold on an endpoint lasts unrenewed (a crashed instance's endpoints resume after it)"`
+
 	DevDatabaseURL string `env:"DEV_DATABASE_URL" envDefault:"sqlite:orgstack-dev.db" cmds:"dev token" desc:"database of orgstack dev"`
 	DevKeyFile     string `env:"DEV_KEY_FILE" cmds:"dev token" show:"beside the dev database" desc:"signing key of the development issuer"`
 }
@@ -118,6 +127,7 @@ func (c *Config) readSecretFiles() error {
 		file  string
 	}{
 		{"ORGSTACK_DATABASE_URL", &c.DatabaseURL, c.DatabaseURLFile},
+		{"ORGSTACK_SECRET_KEY", &c.SecretKey, c.SecretKeyFile},
 	}
 	var errs []error
 	for _, sc := range secrets {

@@ -25,6 +25,7 @@ import (
 	"github.com/orgstack/orgstack/adapters/introspection"
 	"github.com/orgstack/orgstack/adapters/jwks"
 	"github.com/orgstack/orgstack/adapters/outbound"
+	"github.com/orgstack/orgstack/adapters/secretbox"
 	"github.com/orgstack/orgstack/adapters/system"
 	"github.com/orgstack/orgstack/adapters/telemetry"
 	"github.com/orgstack/orgstack/application"
@@ -67,6 +68,14 @@ type settings struct {
 	// ORGSTACK_IDEMPOTENCY_SWEEP_INTERVAL.
 	IdempotencyTTL   time.Duration
 	IdempotencySweep time.Duration
+	// SecretKey encrypts webhook secrets ("" refuses to create webhooks);
+	// SecretKeyDerived says dev derived it from its signing key.
+	SecretKey        string
+	SecretKeyDerived bool
+	// Webhooks configures the dispatcher.
+	Webhooks application.DispatcherConfig
+	// SecretOverlap is ORGSTACK_WEBHOOK_ROTATION_OVERLAP.
+	SecretOverlap time.Duration
 	// tracerProvider is the tracing provider newStore hands the store (nil
 	// when tracing is off).
 	tracerProvider trace.TracerProvider
@@ -251,13 +260,59 @@ func newVerifier(lc fx.Lifecycle, s settings, out *outbound.Client, log *zap.Log
 
 // applicationModule wires the use cases to the driven ports.
 var applicationModule = fx.Module("application",
-	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses, tt ports.ProviderTokenTester, ol ports.OrganizationLimiter) *application.App {
+	fx.Provide(func(store ports.Store, v ports.TokenVerifier, s settings, out *outbound.Client, st ports.ProviderStatuses, tt ports.ProviderTokenTester, ol ports.OrganizationLimiter, sealer ports.SecretSealer) *application.App {
 		return application.New(application.Deps{
 			Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: s.App, Verifier: v,
 			URLPolicy: out, ProviderStatuses: st, ProviderTokens: tt, OrgLimiter: ol,
+			Sealer: sealer, SecretOverlap: s.SecretOverlap,
 		})
 	}),
 )
+
+// webhookModule provides the secret sealer (nil without ORGSTACK_SECRET_KEY:
+// webhooks cannot then be created) and runs the webhook dispatcher from
+// start to stop: on stop it finishes or abandons the attempts in flight
+// (an abandoned one is sent again later, with the same webhook-id).
+var webhookModule = fx.Module("webhooks",
+	fx.Provide(func(s settings, log *zap.Logger) (ports.SecretSealer, error) {
+		if s.SecretKey == "" {
+			log.Warn("ORGSTACK_SECRET_KEY is not set: webhooks cannot be created (409 secret_key_missing)")
+			return nil, nil
+		}
+		if s.SecretKeyDerived {
+			log.Info("dev: webhook secrets are encrypted with a key derived from the development signing key; set ORGSTACK_SECRET_KEY in production")
+		}
+		b, err := secretbox.New(s.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("ORGSTACK_SECRET_KEY: %w", err)
+		}
+		return b, nil
+	}),
+	fx.Invoke(startDispatcher),
+)
+
+func startDispatcher(lc fx.Lifecycle, s settings, store ports.Store, out *outbound.Client, sealer ports.SecretSealer, log *zap.Logger) {
+	cfg := s.Webhooks
+	l := log.Named("webhooks")
+	cfg.OnError = func(err error) { l.Warn("webhook dispatch", zap.Error(err)) }
+	d := application.NewDispatcher(store, out, sealer, out, system.Clock{}, system.UUIDv7{}, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); d.Run(ctx) }()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+			case <-stopCtx.Done():
+			}
+			return nil
+		},
+	})
+}
 
 // outboundModule builds, once, the guarded client through which every
 // tenant-supplied URL is fetched (adapters/outbound); the adapters that need
@@ -425,6 +480,7 @@ func newHandler(p handlerParams) (http.Handler, error) {
 		TokenChecks:       p.App.TokenChecks,
 		IdentityProviders: p.App.IdentityProviders,
 		Audit:             p.App.Audit,
+		Webhooks:          p.App.Webhooks,
 	}, opts)
 	traced := func(h http.Handler) http.Handler {
 		if p.Tracing == nil {
@@ -495,6 +551,7 @@ func appOptions(s settings, log *zap.Logger, extra ...fx.Option) []fx.Option {
 		tokenModule,
 		applicationModule,
 		outboundModule,
+		webhookModule,
 		rateLimitModule,
 		httpModule,
 	}, extra...)

@@ -59,6 +59,7 @@ var (
 	ErrSystemPermission         = newError(KindConflict, "system_permission", "system permissions cannot be changed or deleted")
 	ErrPermissionInUse          = newError(KindConflict, "permission_in_use", "the permission is granted by a role")
 	ErrIdentityProviderConflict = newError(KindConflict, "identity_provider_conflict", "the issuer is configured by the operator, or another organization's provider accepts this issuer and audience")
+	ErrSecretKeyMissing         = newError(KindConflict, "secret_key_missing", "the server has no secret key (ORGSTACK_SECRET_KEY), so it cannot keep webhook secrets")
 	ErrVersionMismatch          = newError(KindPrecondition, "version_mismatch", "the resource was changed by someone else")
 	ErrPreconditionRequired     = newError(KindPreconditionRequired, "precondition_required", "this change must name the version it replaces (If-Match)")
 )

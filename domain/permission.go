@@ -74,11 +74,13 @@ var (
 	PermIdentityProviderRead  = PermissionKey{"identity_provider", "read"}
 	PermIdentityProviderWrite = PermissionKey{"identity_provider", "write"}
 	PermAuditRead             = PermissionKey{"audit", "read"}
+	PermWebhooksRead          = PermissionKey{"webhooks", "read"}
+	PermWebhooksWrite         = PermissionKey{"webhooks", "write"}
 )
 
 var systemResources = map[string]bool{
 	"organization": true, "members": true, "roles": true, "permissions": true, "authz": true,
-	"identity_provider": true,
+	"identity_provider": true, "webhooks": true,
 }
 
 // IsSystemResource reports whether name is reserved for system permissions.
@@ -113,6 +115,8 @@ var systemPermissions = []*Permission{
 	{key: PermIdentityProviderRead, description: "Read the organization's identity provider", system: true, version: BuiltinVersion},
 	{key: PermIdentityProviderWrite, description: "Register, replace and remove the organization's identity provider", system: true, version: BuiltinVersion},
 	{key: PermAuditRead, description: "Read the organization's audit log", system: true, version: BuiltinVersion},
+	{key: PermWebhooksRead, description: "List and read webhooks and their deliveries", system: true, version: BuiltinVersion},
+	{key: PermWebhooksWrite, description: "Create, change, delete and replay webhooks and rotate their secrets", system: true, version: BuiltinVersion},
 }
 
 // SystemPermissions returns the system permissions in their canonical order.

@@ -103,6 +103,7 @@ var systemKeys = []string{
 	"authz:check",
 	"identity_provider:read", "identity_provider:write",
 	"audit:read",
+	"webhooks:read", "webhooks:write",
 }
 
 func TestSystemPermissions(t *testing.T) {

@@ -354,6 +354,8 @@ type Repositories interface {
 	Permissions() PermissionRepository
 	IdentityProviders() IdentityProviderRepository
 	AuditEvents() AuditEventRepository
+	Webhooks() WebhookRepository
+	Outbox() Outbox
 }
 
 // TxRunner runs work in one transaction.

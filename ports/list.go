@@ -102,6 +102,13 @@ var (
 		DefaultSort: []SortField{{Field: "key"}},
 		Filters:     map[string]FilterRule{"q": textFilter()},
 	}
+	// WebhookList: Webhooks.List and Webhooks.Deliveries (newest first; no
+	// other order, no filters).
+	WebhookList = ListRules{
+		Sorts:       []string{"created_at"},
+		DefaultSort: []SortField{{Field: "created_at", Desc: true}},
+		Filters:     map[string]FilterRule{},
+	}
 	// PermissionList: Permissions.List, PermissionRepository.List.
 	PermissionList = ListRules{
 		Sorts:       []string{"key", "created_at"},

@@ -9,11 +9,13 @@
 package devissuer
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -242,4 +244,14 @@ func (s *Signer) Mint(r TokenRequest, now time.Time) (string, error) {
 		return "", fmt.Errorf("devissuer: sign: %w", err)
 	}
 	return signed, nil
+}
+
+// DerivedSecret returns a secret derived from the signing key and label
+// (HMAC-SHA256 of label keyed with the key's private exponent, hex): stable
+// for as long as the key file is kept, for development settings that need
+// a key without set-up (the webhook secret key of `orgstack dev`).
+func (s *Signer) DerivedSecret(label string) string {
+	m := hmac.New(sha256.New, s.key.D.Bytes())
+	m.Write([]byte(label))
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -46,6 +47,12 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 	base := "/api/v1/organizations/" + org
 	bob := e.addMember(t, owner, org, "au-bob", "member")
 	dave := e.addMember(t, owner, org, "au-dave", "member")
+	res, body := e.do(t, http.MethodPost, base+"/webhooks", owner, obj{"url": "https://hooks.example.test/in", "event_types": []string{"*"}})
+	wantStatus(t, res, body, http.StatusCreated)
+	hook := data(t, body)["id"].(string)
+	if got := eventActions(e.auditEvents(t, owner, base+"/audit-events?size=1")); !slices.Equal(got, []string{"webhook.created"}) {
+		t.Errorf("POST webhooks: newest event %v, want webhook.created", got)
+	}
 	seen := len(e.auditEvents(t, owner, base+"/audit-events?size=100"))
 	steps := []struct {
 		method, route, path string
@@ -68,6 +75,9 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 		{http.MethodPut, "/identity-provider", base + "/identity-provider", owner, obj{"issuer": e.tenantIss, "jwks_url": e.tenantIss + "/jwks", "audiences": []string{"b"}, "algorithms": []string{"RS256"}}, []string{"identity_provider.updated"}},
 		{http.MethodDelete, "/identity-provider", base + "/identity-provider", owner, nil, []string{"identity_provider.deleted"}},
 		{http.MethodDelete, "/members/{userId}", base + "/members/" + bob, owner, nil, []string{"member.removed"}},
+		{http.MethodPatch, "/webhooks/{webhookId}", base + "/webhooks/" + hook, owner, obj{"description": "CRM"}, []string{"webhook.updated"}},
+		{http.MethodPost, "/webhooks/{webhookId}/rotate-secret", base + "/webhooks/" + hook + "/rotate-secret", owner, nil, []string{"webhook.secret_rotated"}},
+		{http.MethodDelete, "/webhooks/{webhookId}", base + "/webhooks/" + hook, owner, nil, []string{"webhook.deleted"}},
 		// The user lifecycle: user events belong to no organization, except
 		// the memberships an erasure removes.
 		{http.MethodPatch, "/api/v1/me", "/api/v1/me", e.token("au-dave"), obj{"metadata": obj{"team": "payments"}}, []string{"user.updated"}},
@@ -75,7 +85,8 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 		{http.MethodPatch, "/api/v1/admin/users/{userId}", "/api/v1/admin/users/" + dave, root, obj{"status": "active"}, []string{"user.activated"}},
 		{http.MethodDelete, "/api/v1/admin/users/{userId}", "/api/v1/admin/users/" + dave, root, nil, []string{"user.erased", "member.removed"}},
 	}
-	covered := map[string]bool{"POST /api/v1/organizations": true, "DELETE /api/v1/organizations/{orgId}": true}
+	covered := map[string]bool{"POST /api/v1/organizations": true, "DELETE /api/v1/organizations/{orgId}": true,
+		"POST /api/v1/organizations/{orgId}/webhooks": true, "POST /api/v1/webhooks": true}
 	for _, s := range steps {
 		res, body := e.do(t, s.method, s.path, s.tok, s.body)
 		if res.StatusCode >= 300 {
@@ -112,7 +123,7 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 		}
 	}
 	// Deleting the organization: its events, the deletion last, survive.
-	res, body := e.do(t, http.MethodDelete, base, owner, nil)
+	res, body = e.do(t, http.MethodDelete, base, owner, nil)
 	wantStatus(t, res, body, http.StatusNoContent)
 	after := e.auditEvents(t, root, "/api/v1/admin/audit-events?size=100&organization_id="+org)
 	if len(after) != seen+1 || after[0]["action"] != "organization.deleted" {
@@ -124,6 +135,10 @@ func TestAuditEveryMutatingRouteRecordsItsAction(t *testing.T) {
 	for _, p := range []string{"/api/v1", "/api/v1/organizations/{orgId}"} {
 		notChanges["POST "+p+"/check"] = true
 		notChanges["POST "+p+"/identity-provider/test"] = true
+		// Replays send events again; they change no configuration (their
+		// deliveries are listed under the webhook).
+		notChanges["POST "+p+"/webhooks/{webhookId}/replay"] = true
+		notChanges["POST "+p+"/webhooks/{webhookId}/deliveries/{deliveryId}/replay"] = true
 	}
 	notChanges["POST /api/v1/admin/token-check"] = true
 	srv := &server{}
@@ -416,5 +431,28 @@ func TestOpenAPIAuditCatalogue(t *testing.T) {
 	}
 	if !slices.Equal(types, wantTypes) {
 		t.Errorf("target_type enum = %v, want %v", types, wantTypes)
+	}
+
+	// Webhook event types are the same catalogue: the document lists
+	// exactly the domain's types, and its pattern accepts each of them, each
+	// prefix and "*", and nothing else of the audit catalogue.
+	wh := s.doc.Components.Schemas["WebhookEventType"].Value
+	raw, _ = json.Marshal(wh.Extensions["x-event-types"])
+	var evTypes []string
+	if err := json.Unmarshal(raw, &evTypes); err != nil {
+		t.Fatalf("x-event-types: %v", err)
+	}
+	if !slices.Equal(evTypes, domain.WebhookEventTypes()) {
+		t.Errorf("x-event-types = %v, domain %v", evTypes, domain.WebhookEventTypes())
+	}
+	re := regexp.MustCompile(wh.Pattern)
+	for _, a := range domain.AuditActions() {
+		deliverable := slices.Contains(domain.WebhookEventTypes(), string(a))
+		if re.MatchString(string(a)) != deliverable {
+			t.Errorf("WebhookEventType pattern on %q: %v, want %v", a, !deliverable, deliverable)
+		}
+		if domain.ValidateEventTypePattern(string(a)) == nil != deliverable {
+			t.Errorf("the domain accepts %q: %v, want %v", a, !deliverable, deliverable)
+		}
 	}
 }

@@ -97,6 +97,8 @@ type envConfig struct {
 	limits    *RateLimits
 	proxies   []netip.Prefix
 	appConfig application.Config
+	urls      ports.URLPolicy // nil: https only
+	noSealer  bool            // no ORGSTACK_SECRET_KEY
 	readiness map[string]func(context.Context) error
 	idp       func(keySet []byte) http.Handler
 	publicURL string
@@ -106,6 +108,12 @@ type envConfig struct {
 }
 
 // withOptions adjusts the handler's Options (telemetry sinks, CORS).
+// withURLPolicy sets the application's URL policy (webhook URLs).
+func withURLPolicy(p ports.URLPolicy) envOption { return func(c *envConfig) { c.urls = p } }
+
+// withoutSecretKey runs the application as serve without ORGSTACK_SECRET_KEY.
+func withoutSecretKey() envOption { return func(c *envConfig) { c.noSealer = true } }
+
 func withOptions(f func(*Options)) envOption {
 	return func(c *envConfig) { c.options = append(c.options, f) }
 }
@@ -208,9 +216,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if cfg.limits != nil {
 		orgLimiter = cfg.limits
 	}
+	var sealer ports.SecretSealer
+	if !cfg.noSealer {
+		sealer = testSealer(t)
+	}
 	app := application.New(application.Deps{
-		OrgLimiter: orgLimiter,
-		Store:      store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
+		OrgLimiter: orgLimiter, URLPolicy: cfg.urls, Sealer: sealer,
+		Store: store, Clock: system.Clock{}, IDs: system.UUIDv7{}, Config: cfg.appConfig, Verifier: verifier,
 		ProviderStatuses: verifier, ProviderTokens: verifier,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -239,8 +251,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	h := NewHandler(Services{
 		Organizations: app.Organizations, Me: app.Me, Members: app.Members, Users: app.Users,
 		Roles: app.Roles, Permissions: app.Permissions, Checks: app.Checks, TokenChecks: app.TokenChecks,
-		IdentityProviders: app.IdentityProviders,
-		Audit:             app.Audit,
+		IdentityProviders: app.IdentityProviders, Audit: app.Audit, Webhooks: app.Webhooks,
 	}, o)
 	if cfg.wrap != nil {
 		h = cfg.wrap(h)

@@ -42,6 +42,15 @@ var isolationRoutes = []isolationRoute{
 	{"GET", "/identity-provider", ""},
 	{"PUT", "/identity-provider", `{"issuer":"https://evil.example.test","audiences":["orgstack"],"algorithms":["RS256"],"jit":{"enabled":true,"role_claim":["groups"],"role_mapping":{"x":["admin"]}}}`},
 	{"DELETE", "/identity-provider", ""},
+	{"GET", "/webhooks", ""},
+	{"POST", "/webhooks", `{"url":"https://evil.example.test/in","event_types":["*"]}`},
+	{"GET", "/webhooks/{bWebhook}", ""},
+	{"PATCH", "/webhooks/{bWebhook}", `{"url":"https://evil.example.test/in"}`},
+	{"DELETE", "/webhooks/{bWebhook}", ""},
+	{"POST", "/webhooks/{bWebhook}/rotate-secret", ""},
+	{"GET", "/webhooks/{bWebhook}/deliveries", ""},
+	{"POST", "/webhooks/{bWebhook}/deliveries/{bDelivery}/replay", ""},
+	{"POST", "/webhooks/{bWebhook}/replay", `{"since":"2020-01-01T00:00:00Z"}`},
 }
 
 // isolationOrg builds the two organizations of the isolation suite. B has,
@@ -60,7 +69,8 @@ func isolationOrgs(t *testing.T) (*env, *secOrg, *secOrg, func(string) string) {
 	wantStatus(t, res, body, http.StatusCreated)
 	res, body = e.do(t, http.MethodPatch, b.path("/members/"+b.TargetID), bOwner, obj{"roles": []string{"member", b.Role, "closer"}})
 	wantStatus(t, res, body, http.StatusOK)
-	fill := strings.NewReplacer("{target}", b.TargetID, "{owner}", b.OwnerID, "{bRole}", "closer", "{bPerm}", "ledger:close").Replace
+	fill := strings.NewReplacer("{target}", b.TargetID, "{owner}", b.OwnerID, "{bRole}", "closer", "{bPerm}", "ledger:close",
+		"{bWebhook}", b.Webhook, "{bDelivery}", b.Delivery).Replace
 	return e, a, b, fill
 }
 

@@ -23,6 +23,9 @@ type secOrg struct {
 	// Custom permissions and roles: Perm is granted by Role (held by the
 	// target), SparePerm and SpareRole are used by nothing.
 	Perm, SparePerm, Role, SpareRole string
+	// Webhook is an endpoint subscribed to everything; Delivery is the
+	// delivery of its own webhook.created event.
+	Webhook, Delivery string
 }
 
 // secFixtures builds populated organizations in one environment.
@@ -73,6 +76,12 @@ func (f *secFixtures) org(t testing.TB, prefix string) *secOrg {
 		"jit": obj{"enabled": true, "role_claim": []string{"groups"}, "role_mapping": obj{"approvers": []string{o.Role}}},
 	})
 	wantStatus(t, res, body, http.StatusCreated)
+	res, body = e.do(t, http.MethodPost, o.path("/webhooks"), ownerTok, obj{"url": "https://hooks.example.test/" + o.Slug, "event_types": []string{"*"}})
+	wantStatus(t, res, body, http.StatusCreated)
+	o.Webhook = data(t, body)["id"].(string)
+	res, body = e.do(t, http.MethodGet, o.path("/webhooks/"+o.Webhook+"/deliveries"), ownerTok, nil)
+	wantStatus(t, res, body, http.StatusOK)
+	o.Delivery = listData(t, body)[0].(obj)["id"].(string)
 	return o
 }
 
@@ -89,7 +98,7 @@ func (o *secOrg) snapshot(t testing.TB, e *env) map[string][]any {
 	res, body := e.do(t, http.MethodGet, o.path(""), tok, nil)
 	wantStatus(t, res, body, http.StatusOK)
 	out["organization"] = []any{data(t, body)}
-	for _, list := range []string{"members", "users", "roles", "permissions"} {
+	for _, list := range []string{"members", "users", "roles", "permissions", "webhooks"} {
 		res, body := e.do(t, http.MethodGet, o.path("/"+list+"?size=100"), tok, nil)
 		wantStatus(t, res, body, http.StatusOK)
 		out[list] = listData(t, body)
@@ -165,7 +174,8 @@ const (
 
 // matrixRow is one route of the authorization matrix. Tenant rows are run in
 // both path forms; path is then relative to the tenant prefix. Placeholders:
-// {org}, {target}, {member}, {role}, {spareRole}, {perm}, {sparePerm}, {n}.
+// {org}, {target}, {member}, {role}, {spareRole}, {perm}, {sparePerm},
+// {webhook}, {delivery}, {n}.
 type matrixRow struct {
 	method string
 	path   string
@@ -220,13 +230,22 @@ var matrix = []matrixRow{
 	{"POST", "/identity-provider/test", true, `{"token":"not-a-jwt"}`, [6]int{401, 404, 403, 403, 200, 200}},
 	{"DELETE", "/identity-provider", true, "", [6]int{401, 404, 403, 403, 204, 204}},
 	{"GET", "/audit-events", true, "", [6]int{401, 404, 403, 200, 200, 200}},
+	{"GET", "/webhooks", true, "", [6]int{401, 404, 403, 200, 200, 200}},
+	{"POST", "/webhooks", true, `{"url":"https://hooks-{n}.example.test/in","event_types":["member.*"]}`, [6]int{401, 404, 403, 201, 201, 201}},
+	{"GET", "/webhooks/{webhook}", true, "", [6]int{401, 404, 403, 200, 200, 200}},
+	{"PATCH", "/webhooks/{webhook}", true, `{"description":"changed"}`, [6]int{401, 404, 403, 200, 200, 200}},
+	{"DELETE", "/webhooks/{webhook}", true, "", [6]int{401, 404, 403, 204, 204, 204}},
+	{"POST", "/webhooks/{webhook}/rotate-secret", true, "", [6]int{401, 404, 403, 200, 200, 200}},
+	{"GET", "/webhooks/{webhook}/deliveries", true, "", [6]int{401, 404, 403, 200, 200, 200}},
+	{"POST", "/webhooks/{webhook}/deliveries/{delivery}/replay", true, "", [6]int{401, 404, 403, 202, 202, 202}},
+	{"POST", "/webhooks/{webhook}/replay", true, `{"since":"2020-01-01T00:00:00Z"}`, [6]int{401, 404, 403, 202, 202, 202}},
 }
 
 // fill replaces the placeholders of s.
 func (o *secOrg) fill(s, n string) string {
 	return strings.NewReplacer(
 		"{org}", o.ID, "{target}", o.TargetID, "{member}", o.MemberID,
-		"{role}", o.Role, "{spareRole}", o.SpareRole,
+		"{role}", o.Role, "{spareRole}", o.SpareRole, "{webhook}", o.Webhook, "{delivery}", o.Delivery,
 		"{perm}", o.Perm, "{sparePerm}", o.SparePerm, "{n}", n,
 	).Replace(s)
 }
@@ -311,7 +330,8 @@ func TestMatrixCoversEveryOperation(t *testing.T) {
 	s := mustSpec(t)
 	inMatrix := map[string]bool{}
 	norm := strings.NewReplacer("{org}", "{orgId}", "{target}", "{userId}", "{member}", "{userId}", "{spareUser}", "{userId}",
-		"{role}", "{roleKey}", "{spareRole}", "{roleKey}", "{perm}", "{permissionKey}", "{sparePerm}", "{permissionKey}")
+		"{role}", "{roleKey}", "{spareRole}", "{roleKey}", "{perm}", "{permissionKey}", "{sparePerm}", "{permissionKey}",
+		"{webhook}", "{webhookId}", "{delivery}", "{deliveryId}")
 	for _, row := range matrix {
 		if row.tenant {
 			inMatrix[row.method+" "+norm.Replace("/api/v1"+row.path)] = true

@@ -21,8 +21,8 @@ func TestPermissions(t *testing.T) {
 			res, body := e.do(t, http.MethodGet, base+"?type=system&size=100", tok, nil)
 			wantStatus(t, res, body, http.StatusOK)
 			system := listData(t, body)
-			if len(system) != 13 {
-				t.Errorf("%d system permissions, want 13", len(system))
+			if len(system) != 15 {
+				t.Errorf("%d system permissions, want 15", len(system))
 			}
 			if p := system[0].(obj); p["type"] != "system" || p["id"] != nil || p["created_at"] != nil {
 				t.Errorf("system permission %v", p)

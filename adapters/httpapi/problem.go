@@ -63,6 +63,7 @@ var ErrorCodes = []ErrorCode{
 	{"unknown_reference", http.StatusConflict, "Unknown reference"},
 	{"identity_provider_conflict", http.StatusConflict, "Identity provider conflict"},
 	{"idempotency_key_in_flight", http.StatusConflict, "Idempotency key in flight"},
+	{"secret_key_missing", http.StatusConflict, "Secret key missing"},
 	{"version_mismatch", http.StatusPreconditionFailed, "Version mismatch"},
 	{"precondition_required", http.StatusPreconditionRequired, "Precondition required"},
 	{"idempotency_key_reused", http.StatusUnprocessableEntity, "Idempotency key reused"},

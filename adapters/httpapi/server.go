@@ -44,6 +44,8 @@ type Services struct {
 	IdentityProviders ports.IdentityProviders
 	// Audit reads the audit log.
 	Audit ports.AuditLog
+	// Webhooks manages organizations' webhook endpoints.
+	Webhooks ports.Webhooks
 }
 
 // Options configure the handler.
@@ -215,6 +217,15 @@ func (s *server) routes() {
 		sr.Handle("/identity-provider", authed(s.deleteIdentityProvider)).Methods(http.MethodDelete)
 		sr.Handle("/identity-provider/test", authed(s.testIdentityProvider)).Methods(http.MethodPost)
 		sr.Handle("/audit-events", authed(s.listAuditEvents)).Methods(getAndHead...)
+		sr.Handle("/webhooks", authed(s.listWebhooks)).Methods(getAndHead...)
+		sr.Handle("/webhooks", authed(s.createWebhook)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}", authed(s.getWebhook)).Methods(getAndHead...)
+		sr.Handle("/webhooks/{webhookId}", authed(s.updateWebhook)).Methods(http.MethodPatch)
+		sr.Handle("/webhooks/{webhookId}", authed(s.deleteWebhook)).Methods(http.MethodDelete)
+		sr.Handle("/webhooks/{webhookId}/rotate-secret", authed(s.rotateWebhookSecret)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/replay", authed(s.replayWebhook)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/deliveries", authed(s.listWebhookDeliveries)).Methods(getAndHead...)
+		sr.Handle("/webhooks/{webhookId}/deliveries/{deliveryId}/replay", authed(s.replayWebhookDelivery)).Methods(http.MethodPost)
 	}
 	// The explicit form first: it is the form integrations use most, and the
 	// check route is the hottest of all.

@@ -45,6 +45,9 @@ var bodyBases = map[string][]string{
 			`"claims":{"subject":["sub"],"email":["https://example.test/email"],"name":["profile","name"]},` +
 			`"jit":{"enabled":true,"role_claim":["realm_access","roles"],"role_mapping":{"approvers":["{role}"]},"default_role":"member"}}}`,
 	},
+	"POST /api/v1/organizations/{orgId}/webhooks":                    {`{"url":"https://hooks-{n}.example.test/in","event_types":["member.*","role.created"],"description":"d"}`},
+	"PATCH /api/v1/organizations/{orgId}/webhooks/{webhookId}":       {`{"url":"https://hooks-{n}.example.test/in","event_types":["*"],"description":"d","enabled":true}`},
+	"POST /api/v1/organizations/{orgId}/webhooks/{webhookId}/replay": {`{"since":"2020-01-01T00:00:00Z"}`},
 	"PUT /api/v1/organizations/{orgId}/identity-provider": {
 		`{"issuer":"https://idp-{n}.example.test/realms/x","jwks_url":"https://idp-{n}.example.test/keys?v=1","audiences":["orgstack"],"algorithms":["RS256"],` +
 			`"required_typ":"at+jwt","required_claims":[{"claim":["tid"],"value":"t-1"}],` +
@@ -223,7 +226,7 @@ func TestTextRulesInEveryBodyField(t *testing.T) {
 				continue // the token form shares the handler; its path form is tested below
 			}
 			shapes := textSlots(op.RequestBody.Value.Content.Get("application/json").Schema)
-			target := strings.NewReplacer("{orgId}", o.ID, "{userId}", o.TargetID, "{roleKey}", o.Role, "{permissionKey}", o.Perm).Replace(path)
+			target := strings.NewReplacer("{orgId}", o.ID, "{userId}", o.TargetID, "{roleKey}", o.Role, "{permissionKey}", o.Perm, "{webhookId}", o.Webhook, "{deliveryId}", o.Delivery).Replace(path)
 			for _, baseText := range bases {
 				n++
 				var base map[string]any
@@ -307,7 +310,7 @@ func TestTextRulesInEveryQueryParameter(t *testing.T) {
 		if explicitForm(path) != path {
 			tok = e.token(o.OwnerSub, withOrg(o.ID))
 		}
-		target := strings.NewReplacer("{orgId}", o.ID, "{userId}", o.TargetID, "{roleKey}", o.Role, "{permissionKey}", o.Perm).Replace(path)
+		target := strings.NewReplacer("{orgId}", o.ID, "{userId}", o.TargetID, "{roleKey}", o.Role, "{permissionKey}", o.Perm, "{webhookId}", o.Webhook, "{deliveryId}", o.Delivery).Replace(path)
 		for _, pr := range op.Parameters {
 			if pr.Value.In != openapi3.ParameterInQuery {
 				continue
@@ -419,7 +422,7 @@ func TestHeadAnswersEveryGetRoute(t *testing.T) {
 	}
 	ignore := map[string]bool{"Date": true, "X-Request-Id": true}
 	for _, tpl := range templates {
-		path := strings.NewReplacer("{orgId}", o.ID, "{userId}", o.TargetID, "{roleKey}", o.Role, "{permissionKey}", o.Perm).Replace(tpl)
+		path := strings.NewReplacer("{orgId}", o.ID, "{userId}", o.TargetID, "{roleKey}", o.Role, "{permissionKey}", o.Perm, "{webhookId}", o.Webhook, "{deliveryId}", o.Delivery).Replace(tpl)
 		tok := e.token(o.OwnerSub)
 		if explicitForm(tpl) != tpl {
 			tok = e.token(o.OwnerSub, withOrg(o.ID))

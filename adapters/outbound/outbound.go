@@ -23,6 +23,8 @@ package outbound
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +69,9 @@ type Config struct {
 	MaxBodySize int64
 	// Resolver resolves host names; nil uses net.DefaultResolver.
 	Resolver Resolver
+	// RootCAs, when set, replaces the system's trusted certificate
+	// authorities (tests; a private CA).
+	RootCAs *x509.CertPool
 }
 
 // Reasons of a PolicyError.
@@ -138,6 +143,9 @@ func New(c Config) (*Client, error) {
 		MaxIdleConns:          100,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
+	}
+	if c.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	cl.http = &http.Client{
 		Transport: &guardTransport{client: cl, base: tr},

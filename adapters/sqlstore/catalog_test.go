@@ -40,6 +40,12 @@ var tenantTables = map[string]string{
 	"identity_providers": "org_id",
 	"audit_events":       "org_id", // '' for user events: one shard holds them
 	"idempotency_keys":   "org_id", // "" for a request that resolved no organization
+	"webhooks":           "org_id",
+	"webhook_claims":     "org_id",
+	"webhook_sequences":  "org_id",
+	"webhook_events":     "org_id",
+	"webhook_deliveries": "org_id",
+	"webhook_attempts":   "org_id",
 }
 
 // globalTables are the tables that are not sharded (Citus reference tables,

@@ -101,6 +101,7 @@ var reservedResources = []struct {
 }{
 	{Migration: "20261205000001", Resources: []string{"identity_provider"}},
 	{Migration: "20261215000001", Resources: []string{"audit"}},
+	{Migration: "20261218000001", Resources: []string{"webhooks"}},
 }
 
 // InitialSystemResources are the system resources of the first schema,

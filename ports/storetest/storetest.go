@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Roles", roleTests},
 		{"Permissions", permissionTests},
 		{"IdentityProviders", identityProviderTests},
+		{"Webhooks", webhookTests},
 		{"Access", accessTests},
 		{"AccessAndCheckFacts", combinedTests},
 		{"Transactions", txTests},
