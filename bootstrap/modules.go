@@ -339,6 +339,7 @@ type handlerParams struct {
 	Metrics   *telemetry.Metrics
 	Tracing   *telemetry.Tracing
 	Store     ports.Store
+	Sealer    ports.SecretSealer `optional:"true"`
 }
 
 // httpModule serves the API (and, in development, the issuer's JWKS). Its
@@ -467,7 +468,7 @@ func newHandler(p handlerParams) (http.Handler, error) {
 	// Keys are honoured when the store keeps them (it binds them to the
 	// changes it runs; see ports.TxRunner).
 	if is, ok := p.Store.(ports.IdempotencyStore); ok {
-		opts.Idempotency = &httpapi.Idempotency{Store: is, TTL: p.Settings.IdempotencyTTL, Clock: system.Clock{}}
+		opts.Idempotency = &httpapi.Idempotency{Store: is, TTL: p.Settings.IdempotencyTTL, Clock: system.Clock{}, Sealer: p.Sealer}
 	}
 	api := httpapi.NewHandler(httpapi.Services{
 		Organizations:     p.App.Organizations,

@@ -244,7 +244,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	o := Options{Verifier: verifier, Logger: log, Readiness: readiness, RateLimits: cfg.limits, TrustedProxies: cfg.proxies,
 		PublicURL: cfg.publicURL, AuthorizationServers: []string{testIssuer},
-		Idempotency: &Idempotency{Store: store}}
+		Idempotency: &Idempotency{Store: store, Sealer: sealer}}
 	for _, f := range cfg.options {
 		f(&o)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,7 +28,16 @@ type Idempotency struct {
 	TTL time.Duration
 	// Clock tells the time; nil is the wall clock.
 	Clock ports.Clock
+	// Sealer encrypts the kept 2xx answers of the routes whose answer
+	// carries a secret (creating a webhook, rotating its secret), so that
+	// no secret is stored in clear; nil keeps no such answer (the change
+	// is refused with 500 rather than stored in clear, which cannot happen
+	// in practice: those routes need the same sealer to answer 2xx).
+	Sealer ports.SecretSealer
 }
+
+// sealedPrefix marks a kept body that Idempotency.Sealer encrypted.
+const sealedPrefix = "sealed:"
 
 // DefaultIdempotencyTTL is how long a response is kept under its key unless
 // Idempotency.TTL says otherwise.
@@ -172,7 +182,10 @@ func (b *bufferedResponse) stored() ports.StoredResponse {
 //     the response stored meanwhile is replayed.
 //
 // Without a key, or without Options.Idempotency, the handler runs as is.
-func (s *server) idempotent(next http.HandlerFunc) http.HandlerFunc {
+//
+// secret marks a route whose 2xx answer carries a secret: that answer is
+// kept encrypted (Idempotency.Sealer) and decrypted to be replayed.
+func (s *server) idempotent(next http.HandlerFunc, secret bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values(IdempotencyKeyHeader)
 		if s.idem == nil || len(values) == 0 {
@@ -209,16 +222,16 @@ func (s *server) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		}()
 		buf := &bufferedResponse{header: w.Header()}
 		next(buf, r)
-		s.finishIdempotent(w, r, req, buf)
+		s.finishIdempotent(w, r, req, buf, secret)
 	}
 }
 
 // finishIdempotent sends the response of an idempotent request (see
 // idempotent).
-func (s *server) finishIdempotent(w http.ResponseWriter, r *http.Request, req *ports.IdempotentRequest, buf *bufferedResponse) {
+func (s *server) finishIdempotent(w http.ResponseWriter, r *http.Request, req *ports.IdempotentRequest, buf *bufferedResponse, secret bool) {
 	ctx := r.Context()
 	if st := req.Replay(); st != nil {
-		writeReplay(w, st)
+		s.replay(w, r, st)
 		return
 	}
 	if pc := req.TakePending(); pc != nil {
@@ -227,10 +240,16 @@ func (s *server) finishIdempotent(w http.ResponseWriter, r *http.Request, req *p
 			buf.flush(w)
 			return
 		}
+		kept, err := s.keep(buf, secret)
+		if err != nil {
+			_ = pc.Rollback()
+			s.rewriteError(w, r, err)
+			return
+		}
 		if s.beforeCommit != nil {
 			s.beforeCommit(r)
 		}
-		if err := pc.Commit(ctx, buf.stored()); err != nil {
+		if err := pc.Commit(ctx, kept); err != nil {
 			s.rewriteError(w, r, err)
 			return
 		}
@@ -241,7 +260,12 @@ func (s *server) finishIdempotent(w http.ResponseWriter, r *http.Request, req *p
 		buf.flush(w) // the key's own 409/422, or an answer that is not kept
 		return
 	}
-	st, err := s.idem.RecordResponse(ctx, req, ports.NotedOrganization(ctx), buf.stored())
+	kept, err := s.keep(buf, secret)
+	if err != nil {
+		s.rewriteError(w, r, err)
+		return
+	}
+	st, err := s.idem.RecordResponse(ctx, req, ports.NotedOrganization(ctx), kept)
 	switch {
 	case err != nil && req.Refused() != nil:
 		s.rewriteError(w, r, err)
@@ -250,10 +274,47 @@ func (s *server) finishIdempotent(w http.ResponseWriter, r *http.Request, req *p
 		s.log.Warn("idempotency key not stored", zap.String("request_id", requestID(ctx)), zap.Error(err))
 		buf.flush(w)
 	case st != nil:
-		writeReplay(w, st)
+		s.replay(w, r, st)
 	default:
 		buf.flush(w)
 	}
+}
+
+// keep is the response to store under the key: as answered, or, for a
+// 2xx of a route whose answer carries a secret, with its body encrypted.
+func (s *server) keep(buf *bufferedResponse, secret bool) (ports.StoredResponse, error) {
+	st := buf.stored()
+	if !secret || st.Status >= 300 {
+		return st, nil
+	}
+	if s.idemSealer == nil {
+		return st, errors.New("idempotency: no sealer for an answer that carries a secret")
+	}
+	sealed, err := s.idemSealer.Seal(string(st.Body))
+	if err != nil {
+		return st, err
+	}
+	st.Body = []byte(sealedPrefix + sealed)
+	return st, nil
+}
+
+// replay sends a stored response (writeReplay), decrypting a sealed body.
+func (s *server) replay(w http.ResponseWriter, r *http.Request, st *ports.StoredResponse) {
+	if rest, ok := bytes.CutPrefix(st.Body, []byte(sealedPrefix)); ok {
+		if s.idemSealer == nil {
+			s.rewriteError(w, r, errors.New("idempotency: a sealed answer and no sealer"))
+			return
+		}
+		plain, err := s.idemSealer.Open(string(rest))
+		if err != nil {
+			s.rewriteError(w, r, err)
+			return
+		}
+		cp := *st
+		cp.Body = []byte(plain)
+		st = &cp
+	}
+	writeReplay(w, st)
 }
 
 // rewriteError replaces a buffered response by the problem of err.

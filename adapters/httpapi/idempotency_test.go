@@ -119,6 +119,46 @@ func TestIdempotencyReplay(t *testing.T) {
 	})
 }
 
+// TestIdempotencySecretAnswers: creating a webhook and rotating its secret
+// answer a secret; a retry gets the same answer, secret included, and the
+// kept answer holds no secret in clear.
+func TestIdempotencySecretAnswers(t *testing.T) {
+	idemStores(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
+		e := newEnv(t, withStore(open))
+		tok := e.token("alice")
+		org := e.createOrg(t, tok, "acme")
+		base := "/api/v1/organizations/" + org + "/webhooks"
+		spec := obj{"url": "https://hooks.example.test/in", "event_types": []string{"member.*"}}
+		first, firstBody := e.do(t, http.MethodPost, base, tok, spec, IdempotencyKeyHeader, idemKey("hook"))
+		wantStatus(t, first, firstBody, http.StatusCreated)
+		replay, replayBody := e.do(t, http.MethodPost, base, tok, spec, IdempotencyKeyHeader, idemKey("hook"))
+		wantReplay(t, first, firstBody, replay, replayBody)
+		hook := data(t, firstBody)
+		rot, rotBody := e.do(t, http.MethodPost, base+"/"+hook["id"].(string)+"/rotate-secret", tok, nil, IdempotencyKeyHeader, idemKey("rotate"))
+		wantStatus(t, rot, rotBody, http.StatusOK)
+		again, againBody := e.do(t, http.MethodPost, base+"/"+hook["id"].(string)+"/rotate-secret", tok, nil, IdempotencyKeyHeader, idemKey("rotate"))
+		wantReplay(t, rot, rotBody, again, againBody)
+		secrets := []string{hook["secret"].(string), data(t, rotBody)["secret"].(string)}
+		if !strings.HasPrefix(secrets[0], "whsec_") || !strings.HasPrefix(secrets[1], "whsec_") || secrets[0] == secrets[1] {
+			t.Fatalf("secrets %q", secrets)
+		}
+		var bodies [][]byte
+		if err := e.Store.DB().NewRaw("SELECT body FROM idempotency_keys").Scan(context.Background(), &bodies); err != nil {
+			t.Fatal(err)
+		}
+		if len(bodies) < 2 {
+			t.Fatalf("%d kept answers, want 2", len(bodies))
+		}
+		for _, b := range bodies {
+			for _, sec := range secrets {
+				if bytes.Contains(b, []byte(sec)) || bytes.Contains(b, []byte(strings.TrimPrefix(sec, "whsec_"))) {
+					t.Errorf("a kept answer holds a secret in clear: %.80s…", b)
+				}
+			}
+		}
+	})
+}
+
 // TestIdempotencyKeyReused: the same key with another body or path is 422
 // idempotency_key_reused, and changes nothing.
 func TestIdempotencyKeyReused(t *testing.T) {
@@ -316,13 +356,14 @@ func TestIdempotencyCrashBeforeCommit(t *testing.T) {
 		}
 		if e.Store.Dialect() == sqlstore.Postgres {
 			crashes["connection killed"] = func(r *http.Request) {
-				// The backend holding the open change: its last statement
-				// wrote this test's role.
+				// The backend holding the open change: idle in its
+				// transaction, holding the key's advisory lock.
 				ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 				defer stop()
 				var n int
-				if err := e.Store.DB().NewRaw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE state = 'idle in transaction' AND query LIKE '%crash-connection-killed%' AND pid <> pg_backend_pid()`).Scan(ctx, &n); err != nil || n != 1 {
+				if err := e.Store.DB().NewRaw(`SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
+WHERE a.state = 'idle in transaction' AND a.datname = current_database() AND a.pid <> pg_backend_pid()
+  AND a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted)`).Scan(ctx, &n); err != nil || n != 1 {
 					t.Errorf("terminate the change's backend: %d, %v", n, err)
 				}
 			}
@@ -543,8 +584,11 @@ func TestIdempotencyDocumentedOnEveryChangingPOST(t *testing.T) {
 				documented = true
 			}
 		}
-		if creates := op.Responses.Value("201") != nil; creates != documented {
-			t.Errorf("POST %s: answers 201 %v, documents %s %v", path, creates, IdempotencyKeyHeader, documented)
+		// Every POST changes state except the checks and the dry runs.
+		changes := !strings.HasSuffix(path, "/check") && !strings.HasSuffix(path, "/identity-provider/test") &&
+			path != "/api/v1/admin/token-check"
+		if changes != documented {
+			t.Errorf("POST %s: changes state %v, documents %s %v", path, changes, IdempotencyKeyHeader, documented)
 		}
 		// The key is read before the handler: a token-form route needs no
 		// organization in the token to show it.

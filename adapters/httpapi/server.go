@@ -125,9 +125,11 @@ type server struct {
 	// requireIfMatch makes If-Match required on changes (428).
 	requireIfMatch bool
 	// idem keeps idempotent responses (nil: keys ignored) for idemTTL.
-	idem      ports.IdempotencyStore
-	idemTTL   time.Duration
-	idemClock ports.Clock
+	idem    ports.IdempotencyStore
+	idemTTL time.Duration
+	// idemSealer encrypts kept answers that carry a secret.
+	idemSealer ports.SecretSealer
+	idemClock  ports.Clock
 	// beforeCommit is Options.beforeCommit.
 	beforeCommit func(*http.Request)
 }
@@ -149,6 +151,7 @@ func NewHandler(s Services, o Options) http.Handler {
 	}
 	if o.Idempotency != nil && o.Idempotency.Store != nil {
 		srv.idem, srv.idemTTL, srv.idemClock = o.Idempotency.Store, o.Idempotency.TTL, o.Idempotency.Clock
+		srv.idemSealer = o.Idempotency.Sealer
 		if srv.idemTTL <= 0 {
 			srv.idemTTL = DefaultIdempotencyTTL
 		}
@@ -189,7 +192,9 @@ func (s *server) routes() {
 	// changes registers a POST that changes state: it honours
 	// Idempotency-Key (see idempotent). POSTs that only read or test
 	// (checks, dry runs) are registered with authed and ignore the header.
-	changes := func(h http.HandlerFunc) http.Handler { return s.authenticate(s.idempotent(h)) }
+	changes := func(h http.HandlerFunc) http.Handler { return s.authenticate(s.idempotent(h, false)) }
+	// changesSecret: a change whose answer carries a secret (kept encrypted).
+	changesSecret := func(h http.HandlerFunc) http.Handler { return s.authenticate(s.idempotent(h, true)) }
 
 	// Tenant routes in the token form, then in the explicit form; the check
 	// routes come first of each.
@@ -218,14 +223,14 @@ func (s *server) routes() {
 		sr.Handle("/identity-provider/test", authed(s.testIdentityProvider)).Methods(http.MethodPost)
 		sr.Handle("/audit-events", authed(s.listAuditEvents)).Methods(getAndHead...)
 		sr.Handle("/webhooks", authed(s.listWebhooks)).Methods(getAndHead...)
-		sr.Handle("/webhooks", authed(s.createWebhook)).Methods(http.MethodPost)
+		sr.Handle("/webhooks", changesSecret(s.createWebhook)).Methods(http.MethodPost)
 		sr.Handle("/webhooks/{webhookId}", authed(s.getWebhook)).Methods(getAndHead...)
 		sr.Handle("/webhooks/{webhookId}", authed(s.updateWebhook)).Methods(http.MethodPatch)
 		sr.Handle("/webhooks/{webhookId}", authed(s.deleteWebhook)).Methods(http.MethodDelete)
-		sr.Handle("/webhooks/{webhookId}/rotate-secret", authed(s.rotateWebhookSecret)).Methods(http.MethodPost)
-		sr.Handle("/webhooks/{webhookId}/replay", authed(s.replayWebhook)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/rotate-secret", changesSecret(s.rotateWebhookSecret)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/replay", changes(s.replayWebhook)).Methods(http.MethodPost)
 		sr.Handle("/webhooks/{webhookId}/deliveries", authed(s.listWebhookDeliveries)).Methods(getAndHead...)
-		sr.Handle("/webhooks/{webhookId}/deliveries/{deliveryId}/replay", authed(s.replayWebhookDelivery)).Methods(http.MethodPost)
+		sr.Handle("/webhooks/{webhookId}/deliveries/{deliveryId}/replay", changes(s.replayWebhookDelivery)).Methods(http.MethodPost)
 	}
 	// The explicit form first: it is the form integrations use most, and the
 	// check route is the hottest of all.
