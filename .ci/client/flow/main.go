@@ -75,12 +75,26 @@ func run() error {
 
 	// Create an organization.
 	meta := c.Metadata{"source": "ci"}
-	created, err := owner.CreateOrganizationWithResponse(ctx, c.CreateOrganizationRequest{Slug: slug, Name: "CI Org", Metadata: &meta})
+	// With an Idempotency-Key (a quoted sf-string): the retry below is a
+	// replay of the same answer, not a second organization.
+	idemKey := `"` + slug + `"`
+	orgReq := c.CreateOrganizationRequest{Slug: slug, Name: "CI Org", Metadata: &meta}
+	created, err := owner.CreateOrganizationWithResponse(ctx, &c.CreateOrganizationParams{IdempotencyKey: &idemKey}, orgReq)
 	if err != nil {
 		return err
 	}
 	if err := want("create organization", created.StatusCode(), 201, created.Body); err != nil {
 		return err
+	}
+	retried, err := owner.CreateOrganizationWithResponse(ctx, &c.CreateOrganizationParams{IdempotencyKey: &idemKey}, orgReq)
+	if err != nil {
+		return err
+	}
+	if err := want("retry with the same Idempotency-Key", retried.StatusCode(), 201, retried.Body); err != nil {
+		return err
+	}
+	if retried.HTTPResponse.Header.Get("Idempotent-Replayed") != "true" || retried.JSON201.Data.Id != created.JSON201.Data.Id {
+		return fmt.Errorf("retry with the same Idempotency-Key: not a replay: %s", retried.Body)
 	}
 	org := created.JSON201.Data
 	if org.Slug != slug || org.Metadata["source"] != "ci" || org.Version != 1 {
@@ -90,7 +104,7 @@ func run() error {
 
 	// A custom permission and a custom role granting it.
 	desc := "Approve invoices"
-	perm, err := owner.CreatePermissionInOrganizationWithResponse(ctx, orgID, c.CreatePermissionRequest{Key: "invoices:approve", Description: &desc})
+	perm, err := owner.CreatePermissionInOrganizationWithResponse(ctx, orgID, nil, c.CreatePermissionRequest{Key: "invoices:approve", Description: &desc})
 	if err != nil {
 		return err
 	}
@@ -98,7 +112,7 @@ func run() error {
 		return err
 	}
 	grants := []c.Grant{"invoices:approve"}
-	role, err := owner.CreateRoleInOrganizationWithResponse(ctx, orgID, c.CreateRoleRequest{Key: "approver", Name: "Approver", Permissions: &grants})
+	role, err := owner.CreateRoleInOrganizationWithResponse(ctx, orgID, nil, c.CreateRoleRequest{Key: "approver", Name: "Approver", Permissions: &grants})
 	if err != nil {
 		return err
 	}
@@ -115,7 +129,7 @@ func run() error {
 	if err := add.FromAddMemberBySubject(c.AddMemberBySubject{Subject: bobSubject, Roles: c.RoleKeys{"member"}}); err != nil {
 		return err
 	}
-	added, err := owner.AddMemberInOrganizationWithResponse(ctx, orgID, add)
+	added, err := owner.AddMemberInOrganizationWithResponse(ctx, orgID, nil, add)
 	if err != nil {
 		return err
 	}
@@ -201,7 +215,7 @@ func run() error {
 	}
 
 	// A problem is typed too: a second organization with the same slug.
-	dup, err := owner.CreateOrganizationWithResponse(ctx, c.CreateOrganizationRequest{Slug: slug, Name: "Again"})
+	dup, err := owner.CreateOrganizationWithResponse(ctx, nil, c.CreateOrganizationRequest{Slug: slug, Name: "Again"})
 	if err != nil {
 		return err
 	}
