@@ -155,7 +155,8 @@ func (s *Store) checkReservedResources(ctx context.Context, m *migrate.Migrator)
 				Slug string `bun:"slug"`
 				What string `bun:"what"`
 			}
-			err := s.db.NewRaw(`SELECT o.slug AS slug, 'permission ' || p."key" AS what
+			err := s.repos(s.db).c.crossTenant(ctx, func(ctx context.Context, c conn) error {
+				return c.db.NewRaw(`SELECT o.slug AS slug, 'permission ' || p."key" AS what
 FROM permissions AS p JOIN organizations AS o ON o.id = p.org_id
 WHERE substr(p."key", 1, ?) = ?
 UNION ALL
@@ -163,6 +164,7 @@ SELECT o.slug AS slug, 'role ' || g.role_key || ' grants ' || g.grant_value AS w
 FROM role_grants AS g JOIN organizations AS o ON o.id = g.org_id
 WHERE substr(g.grant_value, 1, ?) = ?
 ORDER BY slug, what`, len(res)+1, res+":", len(res)+1, res+":").Scan(ctx, &rows)
+			})
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("check reserved resource %s: %w", res, err)
 			}
