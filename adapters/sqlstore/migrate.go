@@ -37,6 +37,20 @@ func (s *Store) migrator(ctx context.Context) (*migrate.Migrator, error) {
 		return nil, err
 	}
 	m := migrate.NewMigrator(s.db, ms, migrate.WithMarkAppliedOnSuccess(true))
+	if s.dialect == Postgres {
+		// Init creates the bookkeeping tables if missing, which needs the
+		// CREATE privilege on the schema even when they exist: a service
+		// connecting as a role that does not own the schema (see
+		// GrantRuntime) reads the status without it.
+		var have bool
+		err := s.db.NewRaw("SELECT to_regclass('bun_migrations') IS NOT NULL AND to_regclass('bun_migration_locks') IS NOT NULL").Scan(ctx, &have)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: init migrations: %w", unavailable(err))
+		}
+		if have {
+			return m, nil
+		}
+	}
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: init migrations: %w", err)
 	}
