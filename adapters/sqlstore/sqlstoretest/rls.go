@@ -34,6 +34,31 @@ type RLS struct {
 // is unset.
 func NewPostgresRLS(t testing.TB) RLS {
 	t.Helper()
+	r, ownerURL := EmptyPostgresRLS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r.Owner = open(t, ownerURL)
+	if err := r.Owner.GrantRuntime(ctx, r.RuntimeRole); err != nil {
+		t.Fatalf("sqlstoretest: %v", err)
+	}
+	rt, err := sqlstore.Open(ctx, r.RuntimeURL)
+	if err != nil {
+		t.Fatalf("sqlstoretest: open as %s: %v", r.RuntimeRole, err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Close(); err != nil {
+			t.Errorf("sqlstoretest: close: %v", err)
+		}
+	})
+	r.Runtime = rt
+	return r
+}
+
+// EmptyPostgresRLS is NewPostgresRLS without the stores: the roles and an
+// empty schema owned by the owner role, not migrated; it returns the
+// owner's URL of the schema.
+func EmptyPostgresRLS(t testing.TB) (r RLS, ownerURL string) {
+	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
 		t.Skip(PostgresURLEnv + " is not set")
@@ -45,7 +70,7 @@ func NewPostgresRLS(t testing.TB) RLS {
 		t.Fatalf("sqlstoretest: open %s: %v", PostgresURLEnv, err)
 	}
 	suffix := randomHex(t, 6)
-	r := RLS{RuntimeRole: "orgstack_rt_" + suffix, OwnerRole: "orgstack_owner_" + suffix}
+	r = RLS{RuntimeRole: "orgstack_rt_" + suffix, OwnerRole: "orgstack_owner_" + suffix}
 	exec := func(q string) {
 		t.Helper()
 		if _, err := admin.ExecContext(ctx, q); err != nil {
@@ -66,28 +91,14 @@ func NewPostgresRLS(t testing.TB) RLS {
 		}
 		_ = admin.Close()
 	})
-	schemaBase := schemaURL(t, base)
-	u, err := url.Parse(schemaBase)
+	u, err := url.Parse(schemaURL(t, base))
 	if err != nil {
 		t.Fatal(err)
 	}
 	exec("ALTER SCHEMA " + u.Query().Get("search_path") + " OWNER TO " + r.OwnerRole)
 	u.User = url.User(r.OwnerRole)
-	r.Owner = open(t, u.String())
-	if err := r.Owner.GrantRuntime(ctx, r.RuntimeRole); err != nil {
-		t.Fatalf("sqlstoretest: %v", err)
-	}
+	ownerURL = u.String()
 	u.User = url.User(r.RuntimeRole)
 	r.RuntimeURL = u.String()
-	rt, err := sqlstore.Open(ctx, r.RuntimeURL)
-	if err != nil {
-		t.Fatalf("sqlstoretest: open as %s: %v", r.RuntimeRole, err)
-	}
-	t.Cleanup(func() {
-		if err := rt.Close(); err != nil {
-			t.Errorf("sqlstoretest: close: %v", err)
-		}
-	})
-	r.Runtime = rt
-	return r
+	return r, ownerURL
 }
