@@ -332,3 +332,40 @@ FROM information_schema.role_table_grants WHERE grantee = current_user AND table
 		}
 	})
 }
+
+// BenchmarkAccessAndCheckFactsRLS is the check's one statement (and its
+// scoping, one round trip) through a role under row-level security.
+func BenchmarkAccessAndCheckFactsRLS(b *testing.B) {
+	ctx := b.Context()
+	s := sqlstoretest.NewPostgresRLS(b).Runtime
+	now := time.Now()
+	u, err := domain.NewUser("0190a5c4-0000-7000-8000-0000000000aa", "https://idp.example", "alice", "", "", now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := domain.NewMembership(o.ID(), u.ID(), []string{"owner"}, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, err := range []error{s.Users().Create(ctx, u), s.Organizations().Create(ctx, o), s.Memberships().Create(ctx, m)} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	key, err := domain.ParsePermissionKey("members:read")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := domain.ParseOrgRef(o.ID())
+	b.ReportAllocs()
+	for b.Loop() {
+		acc, _, err := s.AccessAndCheckFacts(ctx, ref, u.Issuer(), u.Subject(), ports.CheckSubject{UserID: u.ID()}, key)
+		if err != nil || acc.Membership == nil {
+			b.Fatal(acc, err)
+		}
+	}
+}
