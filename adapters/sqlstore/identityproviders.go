@@ -120,7 +120,7 @@ func (r identityProviders) writeAudiences(ctx context.Context, c conn, p *domain
 	return nil
 }
 
-// Create stores the provider of an organization that has none.
+// createScoped is the body of Create, which scopes it. Create stores the provider of an organization that has none.
 func (r identityProviders) createScoped(ctx context.Context, p *domain.IdentityProvider) error {
 	cfg, err := specToJSON(p.Spec())
 	if err != nil {
@@ -183,17 +183,17 @@ func (r identityProviders) get(ctx context.Context, orgID string, lock bool) (*d
 	return p, translate(rows.Close(), "get identity provider", nil)
 }
 
-// Get returns an organization's provider. Errors: domain.ErrNotFound.
+// getScoped is the body of Get, which scopes it. Get returns an organization's provider. Errors: domain.ErrNotFound.
 func (r identityProviders) getScoped(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
 	return r.get(ctx, orgID, false)
 }
 
-// GetForUpdate is Get that locks the row until the transaction ends.
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the row until the transaction ends.
 func (r identityProviders) getForUpdateScoped(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
 	return r.get(ctx, orgID, true)
 }
 
-// Update stores p if the stored version is still prevVersion.
+// updateScoped is the body of Update, which scopes it. Update stores p if the stored version is still prevVersion.
 func (r identityProviders) updateScoped(ctx context.Context, p *domain.IdentityProvider, prevVersion int64) error {
 	cfg, err := specToJSON(p.Spec())
 	if err != nil {
@@ -221,7 +221,7 @@ WHERE org_id = ?`, p.Issuer(), cfg, newDBTime(p.UpdatedAt()), p.Version(), v, p.
 	})
 }
 
-// Delete removes an organization's provider. Errors: domain.ErrNotFound.
+// deleteScoped is the body of Delete, which scopes it. Delete removes an organization's provider. Errors: domain.ErrNotFound.
 func (r identityProviders) deleteScoped(ctx context.Context, orgID string) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		res, err := c.db.ExecContext(ctx, "DELETE FROM identity_providers WHERE org_id = ?", orgID)
@@ -262,7 +262,7 @@ func deleteAudiences(ctx context.Context, c conn, orgID string) error {
 	return translate(err, "delete identity provider audiences", nil)
 }
 
-// OrgIDsByIssuer returns the organizations whose provider has that issuer.
+// orgIDsByIssuerScoped is the body of OrgIDsByIssuer, which scopes it. OrgIDsByIssuer returns the organizations whose provider has that issuer.
 func (r identityProviders) orgIDsByIssuerScoped(ctx context.Context, issuer string) ([]string, error) {
 	out := []string{}
 	err := r.c.db.NewRaw("SELECT org_id FROM identity_providers WHERE issuer = ? ORDER BY org_id", issuer).Scan(ctx, &out)

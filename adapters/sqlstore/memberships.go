@@ -46,7 +46,7 @@ func sortsOnUser(sort []ports.SortField) bool {
 	return false
 }
 
-// Create stores a new membership and its roles. Errors:
+// createScoped is the body of Create, which scopes it. Create stores a new membership and its roles. Errors:
 // domain.ErrAlreadyMember; domain.ErrNotFound when the organization or the
 // user does not exist.
 // A new row takes its version from the column default (1, as the
@@ -83,7 +83,7 @@ func (r memberships) get(ctx context.Context, q *bun.SelectQuery) (*membershipRo
 	return &row, nil
 }
 
-// Get returns one membership. Errors: domain.ErrNotFound.
+// getScoped is the body of Get, which scopes it. Get returns one membership. Errors: domain.ErrNotFound.
 func (r memberships) getScoped(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
 	row, err := r.get(ctx, r.selectOne(orgID, userID))
 	if err != nil {
@@ -92,7 +92,7 @@ func (r memberships) getScoped(ctx context.Context, orgID, userID string) (*doma
 	return row.membership(), nil
 }
 
-// GetForUpdate is Get that locks the membership row (FOR UPDATE on
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the membership row (FOR UPDATE on
 // PostgreSQL) until the transaction ends.
 func (r memberships) getForUpdateScoped(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
 	row, err := r.get(ctx, r.c.forUpdate(r.selectOne(orgID, userID), "m"))
@@ -102,7 +102,7 @@ func (r memberships) getForUpdateScoped(ctx context.Context, orgID, userID strin
 	return row.membership(), nil
 }
 
-// GetMember returns one membership with its user. Errors: domain.ErrNotFound.
+// getMemberScoped is the body of GetMember, which scopes it. GetMember returns one membership with its user. Errors: domain.ErrNotFound.
 func (r memberships) getMemberScoped(ctx context.Context, orgID, userID string) (ports.Member, error) {
 	q := r.selectOne(orgID, userID).Join("JOIN users AS u ON u.id = m.user_id").ColumnExpr(memberUserColumns)
 	row, err := r.get(ctx, q)
@@ -112,7 +112,7 @@ func (r memberships) getMemberScoped(ctx context.Context, orgID, userID string) 
 	return ports.Member{Membership: row.membership(), User: row.user()}, nil
 }
 
-// Update stores the roles, status and version of m if the stored version is
+// updateScoped is the body of Update, which scopes it. Update stores the roles, status and version of m if the stored version is
 // still m.Version()-1 (the one m was read at; Apply increments it).
 // Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
 func (r memberships) updateScoped(ctx context.Context, m *domain.Membership) error {
@@ -133,14 +133,14 @@ func (r memberships) updateScoped(ctx context.Context, m *domain.Membership) err
 	})
 }
 
-// Delete removes one membership (its roles cascade). Errors: domain.ErrNotFound.
+// deleteScoped is the body of Delete, which scopes it. Delete removes one membership (its roles cascade). Errors: domain.ErrNotFound.
 func (r memberships) deleteScoped(ctx context.Context, orgID, userID string) error {
 	res, err := r.c.db.NewDelete().Model((*membershipModel)(nil)).
 		Where("m.org_id = ?", orgID).Where("m.user_id = ?", userID).Exec(ctx)
 	return affectedOne(res, err, "delete membership")
 }
 
-// LockActiveOwners returns the user IDs of the organization's active
+// lockActiveOwnersScoped is the body of LockActiveOwners, which scopes it. LockActiveOwners returns the user IDs of the organization's active
 // owners, sorted, and holds locks until the transaction ends so that
 // concurrent last-owner checks serialize. On PostgreSQL it first locks the
 // organization row (FOR NO KEY UPDATE, which does not block inserts that
@@ -171,14 +171,14 @@ func (r memberships) lockActiveOwnersScoped(ctx context.Context, orgID string) (
 	return owners, nil
 }
 
-// CountWithRole returns how many memberships (any status) hold role.
+// countWithRoleScoped is the body of CountWithRole, which scopes it. CountWithRole returns how many memberships (any status) hold role.
 func (r memberships) countWithRoleScoped(ctx context.Context, orgID string, role domain.RoleKey) (int, error) {
 	n, err := r.c.db.NewSelect().Model((*membershipRoleModel)(nil)).
 		Where("mr.org_id = ?", orgID).Where("mr.role_key = ?", string(role)).Count(ctx)
 	return int(n), translate(err, "count role holders", nil)
 }
 
-// List returns a page of the organization's members matching f, ordered by
+// listScoped is the body of List, which scopes it. List returns a page of the organization's members matching f, ordered by
 // f.Sort (default joined_at) with the user ID as tie-break.
 //
 // It is one hand-written statement with driver placeholders; on PostgreSQL
@@ -342,7 +342,7 @@ func (s *memberScan) scan(rows rowScanner) (membershipRow, error) {
 	return m, err
 }
 
-// ListForUser returns every membership of a user with its organization's
+// listForUserScoped is the body of ListForUser, which scopes it. ListForUser returns every membership of a user with its organization's
 // slug and status, ordered by slug. It is the one method not scoped to an
 // organization: it answers "which organizations am I in".
 func (r memberships) listForUserScoped(ctx context.Context, userID string) ([]ports.OrganizationMembership, error) {

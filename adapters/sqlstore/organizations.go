@@ -24,7 +24,7 @@ var orgSorts = map[string]sortColumn{
 	"updated_at": {expr: "o.updated_at"},
 }
 
-// Create stores a new organization. Errors: domain.ErrSlugTaken.
+// createScoped is the body of Create, which scopes it. Create stores a new organization. Errors: domain.ErrSlugTaken.
 func (r organizations) createScoped(ctx context.Context, o *domain.Organization) error {
 	m, err := orgFromDomain(o)
 	if err != nil {
@@ -58,7 +58,7 @@ func (r organizations) get(ctx context.Context, where string, arg any, lock bool
 	return m.toDomain()
 }
 
-// Get returns the organization with that ID. Errors: domain.ErrNotFound.
+// getScoped is the body of Get, which scopes it. Get returns the organization with that ID. Errors: domain.ErrNotFound.
 func (r organizations) getScoped(ctx context.Context, id string) (*domain.Organization, error) {
 	return r.get(ctx, "o.id = ?", id, false)
 }
@@ -81,13 +81,13 @@ func (r organizations) GetByRef(ctx context.Context, ref domain.OrgRef) (*domain
 	return nil, domain.ErrNotFound
 }
 
-// GetForUpdate is Get that locks the row (FOR UPDATE on PostgreSQL) until
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the row (FOR UPDATE on PostgreSQL) until
 // the transaction ends.
 func (r organizations) getForUpdateScoped(ctx context.Context, id string) (*domain.Organization, error) {
 	return r.get(ctx, "o.id = ?", id, true)
 }
 
-// Update stores o if the stored version is still prevVersion. Errors:
+// updateScoped is the body of Update, which scopes it. Update stores o if the stored version is still prevVersion. Errors:
 // domain.ErrNotFound, domain.ErrVersionMismatch, domain.ErrSlugTaken.
 func (r organizations) updateScoped(ctx context.Context, o *domain.Organization, prevVersion int64) error {
 	m, err := orgFromDomain(o)
@@ -126,7 +126,7 @@ func (r organizations) updateMissed(ctx context.Context, c conn, id string) erro
 	return domain.ErrVersionMismatch
 }
 
-// Delete removes the organization and its slug; the foreign keys cascade to
+// deleteScoped is the body of Delete, which scopes it. Delete removes the organization and its slug; the foreign keys cascade to
 // its memberships, roles, custom permissions and identity provider, whose
 // deletion is recorded as a provider change first (and whose audiences,
 // a global table without a foreign key, are deleted with it). Errors:
@@ -145,7 +145,7 @@ func (r organizations) deleteScoped(ctx context.Context, id string) error {
 	})
 }
 
-// List returns a page of organizations matching f, ordered by f.Sort
+// listScoped is the body of List, which scopes it. List returns a page of organizations matching f, ordered by f.Sort
 // (default created_at) with the ID as tie-break.
 func (r organizations) listScoped(ctx context.Context, f ports.OrganizationFilter) (ports.Page[*domain.Organization], error) {
 	out := ports.Page[*domain.Organization]{Items: []*domain.Organization{}, Page: f.Page, Size: f.Size}

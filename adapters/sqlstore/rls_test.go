@@ -369,3 +369,61 @@ func BenchmarkAccessAndCheckFactsRLS(b *testing.B) {
 		}
 	}
 }
+
+// TestRowLevelSecurityPoolerModes: in the pooler-safe modes (the batch runs
+// in the URL's mode; simple_protocol sends it as one multi-statement query)
+// the hot paths still scope their transaction, through a role under
+// row-level security, and leave nothing set behind.
+func TestRowLevelSecurityPoolerModes(t *testing.T) {
+	env := sqlstoretest.NewPostgresRLS(t)
+	ctx := t.Context()
+	now := time.Now()
+	u, err := domain.NewUser("0190a5c4-0000-7000-8000-0000000000aa", "https://idp.example", "alice", "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := domain.NewMembership(o.ID(), u.ID(), []string{"owner"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{env.Runtime.Users().Create(ctx, u), env.Runtime.Organizations().Create(ctx, o), env.Runtime.Memberships().Create(ctx, m)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := domain.ParsePermissionKey("members:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"cache_describe", "exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			s, err := sqlstore.Open(ctx, env.RuntimeURL+"&default_query_exec_mode="+mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.SetMaxConns(1)
+			for _, ref := range []string{o.ID(), "acme"} {
+				acc, facts, err := s.AccessAndCheckFacts(ctx, domain.ParseOrgRef(ref), u.Issuer(), u.Subject(), ports.CheckSubject{UserID: u.ID()}, key)
+				if err != nil || acc.Org == nil || acc.Membership == nil || facts.Membership == nil {
+					t.Errorf("check in %s: %+v %+v %v", ref, acc, facts, err)
+				}
+				acc, err = s.LoadAccess(ctx, domain.ParseOrgRef(ref), u.Issuer(), u.Subject())
+				if err != nil || acc.Membership == nil {
+					t.Errorf("access in %s: %+v %v", ref, acc, err)
+				}
+			}
+			if _, err := s.CheckFacts(ctx, o.ID(), ports.CheckSubject{UserID: "nobody"}, key); err != nil {
+				t.Error(err)
+			}
+			var n int
+			if err := s.DB().QueryRowContext(ctx, "SELECT count(*) FROM memberships").Scan(&n); err != nil || n != 0 {
+				t.Errorf("unfiltered after the hot paths: %d, %v", n, err)
+			}
+		})
+	}
+}
