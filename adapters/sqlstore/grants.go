@@ -31,6 +31,8 @@ var RuntimePrivileges = map[string]string{
 	// to serve); a leftover bun lock row is cleared under the advisory lock.
 	"bun_migrations":      "SELECT",
 	"bun_migration_locks": "SELECT, DELETE",
+	// append-only: events are pruned by the owner (orgstack audit prune)
+	"audit_events": "SELECT, INSERT",
 }
 
 // GrantRuntime grants role, a PostgreSQL role that should not own the

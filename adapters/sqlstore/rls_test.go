@@ -123,7 +123,22 @@ func TestRowLevelSecurityCatalog(t *testing.T) {
 // row-level security applies to every statement the store sends.
 func TestContractPostgresRLS(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) ports.Store { return sqlstoretest.NewPostgresRLS(t).Runtime })
+	storetest.Run(t, func(t *testing.T) ports.Store {
+		env := sqlstoretest.NewPostgresRLS(t)
+		return ownerPrunes{Store: env.Runtime, owner: env.Owner}
+	})
+}
+
+// ownerPrunes is the runtime store whose audit pruning runs as the owner,
+// as `orgstack audit prune` does (ORGSTACK_MIGRATE_DATABASE_URL): the
+// runtime role may only read and append audit events.
+type ownerPrunes struct {
+	*sqlstore.Store
+	owner *sqlstore.Store
+}
+
+func (s ownerPrunes) PruneAuditEvents(ctx context.Context, before time.Time) (int64, error) {
+	return s.owner.PruneAuditEvents(ctx, before)
 }
 
 // TestRowLevelSecurity proves the policies through the store's own
@@ -289,6 +304,57 @@ VALUES ('perm-x', $1, 'things:do', '', now(), now())`, b)
 VALUES ('perm-y', $1, 'things:do', '', now(), now())`, b)
 			if err == nil || !strings.Contains(err.Error(), "row-level security") {
 				t.Errorf("cross-tenant insert: got %v, want a row-level security violation", err)
+			}
+		})
+	})
+	t.Run("rows of no organization: the sentinel only", func(t *testing.T) {
+		actor := domain.Actor{Kind: domain.ActorUser, Issuer: u.Issuer(), Subject: u.Subject(), UserID: u.ID()}
+		userEv, err := domain.NewAuditEvent("0190a5c4-0000-7000-8000-0000000000e1", now, actor, "", domain.ActionUserUpdated, u.ID(), nil, domain.RequestInfo{})
+		must(err)
+		orgEv, err := domain.NewAuditEvent("0190a5c4-0000-7000-8000-0000000000e2", now, actor, a, domain.ActionRoleCreated, "r", nil, domain.RequestInfo{})
+		must(err)
+		must(rt.AuditEvents().Append(ctx, userEv))
+		must(rt.AuditEvents().Append(ctx, orgEv))
+		for _, tb := range []string{"audit_events", "idempotency_keys"} {
+			if got := orgIDs(t, rt.DB().DB, tb); len(got) != 0 {
+				t.Errorf("%s, no organization set: got %v", tb, got)
+			}
+			inTx(t, rt.DB().DB, "SELECT set_config('orgstack.org_id', '', true)", func(tx *sql.Tx) {
+				if got := orgIDs(t, tx, tb); len(got) != 0 {
+					t.Errorf("%s, setting '': got %v", tb, got)
+				}
+			})
+		}
+		inTx(t, rt.DB().DB, "SELECT set_config('orgstack.org_id', '-', true)", func(tx *sql.Tx) {
+			if got := orgIDs(t, tx, "audit_events"); !slices.Equal(got, []string{""}) {
+				t.Errorf("audit_events, the no-organization sentinel: got %v, want only the user's event", got)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (org_id, scope, fingerprint, status, content_type, location, etag, body, created_at, expires_at)
+VALUES ($1, '\x01', '\x01', 200, '', '', '', '\x', 0, 0)`, a)
+			if err == nil || !strings.Contains(err.Error(), "row-level security") {
+				t.Errorf("an organization's key written under the sentinel: got %v", err)
+			}
+		})
+		inTx(t, rt.DB().DB, "SELECT set_config('orgstack.org_id', '"+a+"', true)", func(tx *sql.Tx) {
+			if got := orgIDs(t, tx, "audit_events"); !slices.Equal(got, []string{a}) {
+				t.Errorf("audit_events scoped to A: got %v", got)
+			}
+		})
+		// The platform's view (admin audit) is a cross-tenant read.
+		es, err := rt.AuditEvents().List(ctx, ports.AuditEventFilter{Limit: 10})
+		must(err)
+		if len(es) != 2 {
+			t.Errorf("admin audit list: %d events, want 2", len(es))
+		}
+	})
+	t.Run("audit events are append-only for the runtime role", func(t *testing.T) {
+		if _, err := rt.PruneAuditEvents(ctx, now.Add(time.Hour)); err == nil {
+			t.Error("the runtime role pruned audit events")
+		}
+		inTx(t, rt.DB().DB, "SELECT set_config('orgstack.org_id', '"+a+"', true)", func(tx *sql.Tx) {
+			_, err := tx.ExecContext(ctx, "DELETE FROM audit_events")
+			if err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Errorf("runtime DELETE FROM audit_events: got %v, want permission denied", err)
 			}
 		})
 	})

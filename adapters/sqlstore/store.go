@@ -343,6 +343,7 @@ func (s *Store) IdentityProviders() ports.IdentityProviderRepository {
 // AuditEvents returns the audit event repository outside any transaction
 // (for reading; changes append their events inside RunInTx).
 func (s *Store) AuditEvents() ports.AuditEventRepository { return s.repos(s.db).AuditEvents() }
+
 // Webhooks returns the webhook repository outside any transaction.
 func (s *Store) Webhooks() ports.WebhookRepository { return s.repos(s.db).Webhooks() }
 
@@ -406,8 +407,8 @@ func (r repositories) IdentityProviders() ports.IdentityProviderRepository {
 	return identityProviders(r)
 }
 func (r repositories) AuditEvents() ports.AuditEventRepository { return auditEvents(r) }
-func (r repositories) Webhooks() ports.WebhookRepository { return webhooks(r) }
-func (r repositories) Outbox() ports.Outbox              { return outbox(r) }
+func (r repositories) Webhooks() ports.WebhookRepository       { return webhooks(r) }
+func (r repositories) Outbox() ports.Outbox                    { return outbox(r) }
 
 // pgCached makes pgx prepare and cache the statement on the connection; it
 // is passed as the first query argument through database/sql. It is the

@@ -31,6 +31,32 @@ import (
 // transaction read (never write) every organization's rows.
 const crossTenantRead = "read"
 
+// noOrganization is the value of orgstack.org_id under which the rows of
+// no organization (org_id = ”) of audit_events and idempotency_keys are
+// visible and writable (policy no_organization, migration
+// 20261219000002_rls_stage6): a user's own audit events, the idempotency
+// keys of requests that resolved no organization. No organization ID is
+// "-"; an unset or empty setting still matches no row.
+const noOrganization = "-"
+
+// orgScope is the orgstack.org_id value for rows whose org_id is orgID:
+// orgID itself, or noOrganization for "". Only the tables with the
+// no_organization policy hold rows of no organization.
+func orgScope(orgID string) string {
+	if orgID == "" {
+		return noOrganization
+	}
+	return orgID
+}
+
+// tenantTx is tenant in a transaction on every dialect (c's, or a new
+// one), for a method whose writes must commit together.
+func (c conn) tenantTx(ctx context.Context, orgID string, fn func(ctx context.Context, c conn) error) error {
+	return c.inTx(ctx, func(ctx context.Context, c conn) error {
+		return c.tenant(ctx, orgID, fn)
+	})
+}
+
 // txScope is what the settings of one PostgreSQL transaction are, so that a
 // transaction running many repository calls for one organization sets them
 // once. It is shared by every conn bound to that transaction.

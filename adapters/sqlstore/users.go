@@ -121,31 +121,37 @@ func (r users) Update(ctx context.Context, u *domain.User) error {
 		if err := affectedOne(res, err, "update user"); err != nil {
 			return err
 		}
-		if !c.pg {
-			_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
-			return translate(err, "update memberships of user", nil)
-		}
-		// Under row-level security a transaction writes one organization's
-		// rows at a time: find the user's organizations (a cross-tenant
-		// read), then bump the membership in each, scoped to it.
-		var orgIDs []string
-		err = c.crossTenant(ctx, func(ctx context.Context, c conn) error {
-			return c.db.NewRaw("SELECT org_id FROM memberships WHERE user_id = ? ORDER BY org_id", m.ID).Scan(ctx, &orgIDs)
-		})
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return translate(err, "update memberships of user", nil)
-		}
-		for _, orgID := range orgIDs {
-			err := c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
-				_, err := c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE org_id = ? AND user_id = ?", orgID, m.ID)
-				return err
-			})
-			if err != nil {
-				return translate(err, "update memberships of user", nil)
-			}
-		}
-		return nil
+		return bumpMembershipsOfUser(ctx, c, m.ID)
 	})
+}
+
+// bumpMembershipsOfUser increments the version of every membership of the
+// user, in c's transaction. Under row-level security a transaction writes
+// one organization's rows at a time (a cross-tenant UPDATE changes
+// nothing): it finds the user's organizations (a cross-tenant read), then
+// bumps the membership in each, scoped to it.
+func bumpMembershipsOfUser(ctx context.Context, c conn, userID string) error {
+	if !c.pg {
+		_, err := c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", userID)
+		return translate(err, "update memberships of user", nil)
+	}
+	var orgIDs []string
+	err := c.crossTenant(ctx, func(ctx context.Context, c conn) error {
+		return c.db.NewRaw("SELECT org_id FROM memberships WHERE user_id = ? ORDER BY org_id", userID).Scan(ctx, &orgIDs)
+	})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return translate(err, "update memberships of user", nil)
+	}
+	for _, orgID := range orgIDs {
+		err := c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+			_, err := c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE org_id = ? AND user_id = ?", orgID, userID)
+			return err
+		})
+		if err != nil {
+			return translate(err, "update memberships of user", nil)
+		}
+	}
+	return nil
 }
 
 // Save stores every field of u. Errors: domain.ErrNotFound.
@@ -156,8 +162,7 @@ func (r users) Save(ctx context.Context, u *domain.User) error {
 		if err := affectedOne(res, err, "save user"); err != nil {
 			return err
 		}
-		_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
-		return translate(err, "update memberships of user", nil)
+		return bumpMembershipsOfUser(ctx, c, m.ID)
 	})
 }
 
