@@ -126,10 +126,12 @@ func (s *Store) holdKey(ctx context.Context, tx bun.Tx, req *ports.IdempotentReq
 	lock := "SELECT true AS locked"
 	args := []any{}
 	if s.dialect == Postgres {
-		// The advisory lock's key: the scope hash's first 8 bytes. Two
-		// scopes sharing them only answer 409 for each other while both
-		// are in flight.
-		lock = "SELECT pg_try_advisory_xact_lock(?) AS locked"
+		// The advisory lock's key: the scope hash's first 8 bytes, XOR
+		// a hash of the schema (advisory locks are database-wide: two
+		// OrgStack schemas in one database, as the tests' parallel
+		// schemas, must not hold each other's keys). Two scopes sharing
+		// a key only answer 409 for each other while both are in flight.
+		lock = "SELECT pg_try_advisory_xact_lock(? # hashtextextended(current_schema(), 0)) AS locked"
 		args = append(args, int64(binary.BigEndian.Uint64(scope[:8])))
 	}
 	args = append(args, orgID, scope[:], req.Now().UnixMilli())

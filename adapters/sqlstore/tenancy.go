@@ -82,7 +82,10 @@ func (c conn) tenantBySlug(ctx context.Context, slug string, fn func(ctx context
 // crossTenant runs fn with c allowed to read the rows of every organization
 // (and to write none of them): for the named cross-tenant paths only (the
 // organization list, a user's organizations, providers by issuer and their
-// change feed, the migration checks).
+// change feed, the migration checks, the admin audit list, the webhook
+// dispatcher's candidates, the idempotency sweep's organizations; see
+// ARCHITECTURE.md). A cross-tenant UPDATE or DELETE affects no row: such
+// work reads cross-tenant, then writes each row in tenant.
 func (c conn) crossTenant(ctx context.Context, fn func(ctx context.Context, c conn) error) error {
 	return c.scoped(ctx, "", true, "", fn)
 }

@@ -6,8 +6,8 @@
 -- the keys of requests that resolved no organization. tenant_isolation never
 -- matches them (its setting '' is NULL), so a third policy,
 -- no_organization, makes exactly those rows visible and writable while the
--- transaction set orgstack.org_id to the sentinel '-' (no organization ID is
--- '-'). An unset (NULL) or empty setting still matches no row.
+-- transaction set orgstack.org_id to the sentinel '-' (organization IDs are
+-- UUIDs, never '-'). An unset (NULL) or empty setting still matches no row.
 CREATE FUNCTION orgstack_no_org_rls(tbl regclass, col name) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format('CREATE POLICY no_organization ON %s USING (%I = '''' AND current_setting(''orgstack.org_id'', true) = ''-'') WITH CHECK (%I = '''' AND current_setting(''orgstack.org_id'', true) = ''-'')', tbl, col, col);
