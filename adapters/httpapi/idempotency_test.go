@@ -317,12 +317,13 @@ func TestIdempotencyCrashBeforeCommit(t *testing.T) {
 		if e.Store.Dialect() == sqlstore.Postgres {
 			crashes["connection killed"] = func(r *http.Request) {
 				// The backend holding the open change: its last statement
-				// wrote this test's role.
+				// named this test's organization (the role's insert, or the
+				// outbox's look-up of the organization's endpoints after it).
 				ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 				defer stop()
 				var n int
 				if err := e.Store.DB().NewRaw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE state = 'idle in transaction' AND query LIKE '%crash-connection-killed%' AND pid <> pg_backend_pid()`).Scan(ctx, &n); err != nil || n != 1 {
+WHERE state = 'idle in transaction' AND query LIKE '%' || ? || '%' AND pid <> pg_backend_pid()`, org).Scan(ctx, &n); err != nil || n != 1 {
 					t.Errorf("terminate the change's backend: %d, %v", n, err)
 				}
 			}

@@ -70,7 +70,12 @@ func (s *Store) runChange(ctx context.Context, req *ports.IdempotentRequest, fn 
 	if stored != nil {
 		return req.Answered(nil, stored)
 	}
-	if err := fn(ctx, s.repos(tx)); err != nil {
+	// holdKey left tx scoped to the key's organization (scopeKeys): the
+	// change's repositories know it, so a change in that organization sets
+	// nothing again.
+	r := s.repos(tx)
+	r.c.scope = &txScope{set: true, org: orgScope(orgID)}
+	if err := fn(ctx, r); err != nil {
 		req.Release() // rolled back: a later transaction may be the change
 		return unavailable(err)
 	}
