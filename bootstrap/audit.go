@@ -20,7 +20,7 @@ import (
 func auditCommand(env map[string]string) *cobra.Command {
 	cmd := withSettings(&cobra.Command{
 		Use:   "audit",
-		Short: "Audit-log retention (ORGSTACK_DATABASE_URL, as the owner of the tables)",
+		Short: "Audit-log retention (ORGSTACK_MIGRATE_DATABASE_URL, else ORGSTACK_DATABASE_URL: the owner of the tables)",
 	}, "audit")
 	var before string
 	prune := &cobra.Command{
@@ -41,7 +41,7 @@ func auditCommand(env map[string]string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)
 			defer cancel()
-			s, err := openStore(ctx, c.DatabaseURL, settings{})
+			s, err := openStore(ctx, c.migrateURL(), settings{})
 			if err != nil {
 				return err
 			}

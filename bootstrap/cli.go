@@ -186,6 +186,8 @@ func serveSettings(c Config) settings {
 		HTTPAddr:        c.HTTPAddr,
 		DebugAddr:       c.DebugAddr,
 		DatabaseURL:     c.DatabaseURL,
+		MigrateURL:      c.MigrateDatabaseURL,
+		RuntimeDBRole:   c.RuntimeDBRole,
 		AutoMigrate:     c.AutoMigrate,
 		MaxConns:        c.DatabaseMaxConn,
 		ShutdownTimeout: c.ShutdownTimeout,
@@ -456,7 +458,7 @@ func tokenCommand(env map[string]string, prog string) *cobra.Command {
 func migrateCommand(env map[string]string) *cobra.Command {
 	cmd := withSettings(&cobra.Command{
 		Use:   "migrate",
-		Short: "Apply, roll back or show database migrations (ORGSTACK_DATABASE_URL)",
+		Short: "Apply, roll back or show database migrations (ORGSTACK_MIGRATE_DATABASE_URL, else ORGSTACK_DATABASE_URL)",
 	}, "migrate")
 	withStore := func(fn func(ctx context.Context, m ports.Migrator, out io.Writer) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
@@ -464,21 +466,34 @@ func migrateCommand(env map[string]string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.validateDatabaseURL(); err != nil {
-				return err
+			if strings.TrimSpace(c.MigrateDatabaseURL) == "" {
+				// Without an owner URL, migrations run with the service's.
+				if err := c.validateDatabaseURL(); err != nil {
+					return err
+				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			s, err := openStore(ctx, c.DatabaseURL, settings{})
+			s, err := openStore(ctx, c.migrateURL(), settings{})
 			if err != nil {
 				return err
 			}
 			defer func() { _ = s.Close() }()
-			m, err := migratorOf(s, c.DatabaseURL)
+			m, err := migratorOf(s, c.migrateURL())
 			if err != nil {
 				return err
 			}
-			return fn(ctx, m, cmd.OutOrStdout())
+			if err := fn(ctx, m, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if cmd.Name() != "up" || strings.TrimSpace(c.RuntimeDBRole) == "" {
+				return nil
+			}
+			if err := grantRuntime(ctx, s, c.RuntimeDBRole); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "granted the service's privileges to", c.RuntimeDBRole)
+			return nil
 		}
 	}
 	cmd.AddCommand(

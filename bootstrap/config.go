@@ -28,19 +28,22 @@ const envPrefix = "ORGSTACK_"
 // replaces the default in help text. `orgstack <command> --help` is
 // generated from them, and a test keeps README.md's table in step.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080" cmds:"serve dev" desc:"listen address"`
-	DebugAddr       string        `env:"DEBUG_ADDR" cmds:"serve dev" show:"off" desc:"serve Go's profiler (/debug/pprof/) on this separate address; bind it to loopback"`
-	DatabaseURL     string        `env:"DATABASE_URL" cmds:"serve migrate audit" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
-	DatabaseURLFile string        `env:"DATABASE_URL_FILE" cmds:"serve migrate audit" show:"none" desc:"file holding ORGSTACK_DATABASE_URL (it may carry a password); set one of the two"`
-	AutoMigrate     bool          `env:"AUTO_MIGRATE" envDefault:"false" cmds:"serve" desc:"let serve apply pending migrations at start"`
-	DatabaseMaxConn int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve dev" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" cmds:"serve dev" desc:"time to drain connections on SIGINT/SIGTERM"`
-	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s" cmds:"serve dev" desc:"on SIGTERM, answer /readyz with 503 this long before draining"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" cmds:"serve dev" desc:"debug, info, warn or error"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json" cmds:"serve dev" desc:"json or console (dev defaults to console)"`
-	MetricsAddr     string        `env:"METRICS_ADDR" cmds:"serve dev" show:"off" desc:"serve Prometheus metrics (/metrics) on this separate address; bind it to a private address"`
-	CORSOrigins     []string      `env:"CORS_ORIGINS" cmds:"serve dev" show:"off" desc:"browser origins allowed to call the API: exact origins (https://app.example.com), comma-separated, or * alone; credentials mode is never allowed"`
-	LogBuffered     bool          `env:"LOG_BUFFERED" envDefault:"true" cmds:"serve dev" desc:"write log lines in batches, flushed every second (dev defaults to false)"`
+	HTTPAddr               string        `env:"HTTP_ADDR" envDefault:":8080" cmds:"serve dev" desc:"listen address"`
+	DebugAddr              string        `env:"DEBUG_ADDR" cmds:"serve dev" show:"off" desc:"serve Go's profiler (/debug/pprof/) on this separate address; bind it to loopback"`
+	DatabaseURL            string        `env:"DATABASE_URL" cmds:"serve migrate audit" show:"required" desc:"postgres://…, postgresql://…, sqlite:<path>[?pragmas] or sqlite::memory:"`
+	DatabaseURLFile        string        `env:"DATABASE_URL_FILE" cmds:"serve migrate audit" show:"none" desc:"file holding ORGSTACK_DATABASE_URL (it may carry a password); set one of the two"`
+	MigrateDatabaseURL     string        `env:"MIGRATE_DATABASE_URL" cmds:"serve migrate audit" show:"ORGSTACK_DATABASE_URL" desc:"the URL migrations run with (orgstack migrate, serve's auto-migration, orgstack audit prune): a role that owns the tables, while ORGSTACK_DATABASE_URL's role does not (row-level security)"`
+	MigrateDatabaseURLFile string        `env:"MIGRATE_DATABASE_URL_FILE" cmds:"serve migrate audit" show:"none" desc:"file holding ORGSTACK_MIGRATE_DATABASE_URL"`
+	RuntimeDBRole          string        `env:"RUNTIME_DB_ROLE" cmds:"serve migrate" show:"none" desc:"PostgreSQL role ORGSTACK_DATABASE_URL connects as: migrating grants it the service's privileges on every table"`
+	AutoMigrate            bool          `env:"AUTO_MIGRATE" envDefault:"false" cmds:"serve" desc:"let serve apply pending migrations at start"`
+	DatabaseMaxConn        int           `env:"DATABASE_MAX_CONNS" envDefault:"0" cmds:"serve dev" show:"0 (4 × CPUs)" desc:"PostgreSQL connection pool size (kept open)"`
+	ShutdownTimeout        time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" cmds:"serve dev" desc:"time to drain connections on SIGINT/SIGTERM"`
+	ShutdownDelay          time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s" cmds:"serve dev" desc:"on SIGTERM, answer /readyz with 503 this long before draining"`
+	LogLevel               string        `env:"LOG_LEVEL" envDefault:"info" cmds:"serve dev" desc:"debug, info, warn or error"`
+	LogFormat              string        `env:"LOG_FORMAT" envDefault:"json" cmds:"serve dev" desc:"json or console (dev defaults to console)"`
+	MetricsAddr            string        `env:"METRICS_ADDR" cmds:"serve dev" show:"off" desc:"serve Prometheus metrics (/metrics) on this separate address; bind it to a private address"`
+	CORSOrigins            []string      `env:"CORS_ORIGINS" cmds:"serve dev" show:"off" desc:"browser origins allowed to call the API: exact origins (https://app.example.com), comma-separated, or * alone; credentials mode is never allowed"`
+	LogBuffered            bool          `env:"LOG_BUFFERED" envDefault:"true" cmds:"serve dev" desc:"write log lines in batches, flushed every second (dev defaults to false)"`
 
 	ConfigFile          string        `env:"CONFIG" cmds:"serve config" show:"off" desc:"YAML (or JSON) file of trusted issuers; replaces the one-issuer variables below"`
 	OIDCIssuer          string        `env:"OIDC_ISSUER" cmds:"serve config" show:"required without ORGSTACK_CONFIG" desc:"expected iss of access tokens; also the base for OIDC discovery"`
@@ -127,6 +130,7 @@ func (c *Config) readSecretFiles() error {
 		file  string
 	}{
 		{"ORGSTACK_DATABASE_URL", &c.DatabaseURL, c.DatabaseURLFile},
+		{"ORGSTACK_MIGRATE_DATABASE_URL", &c.MigrateDatabaseURL, c.MigrateDatabaseURLFile},
 		{"ORGSTACK_SECRET_KEY", &c.SecretKey, c.SecretKeyFile},
 	}
 	var errs []error
@@ -294,7 +298,26 @@ func (c Config) validateDatabaseURL() error {
 	if strings.TrimSpace(c.DatabaseURL) == "" {
 		return fmt.Errorf("ORGSTACK_DATABASE_URL is required (%s); to try OrgStack locally, use the dev command, which needs no database", schemesHint())
 	}
+	return c.validateRuntimeRole()
+}
+
+// validateRuntimeRole: serve grants ORGSTACK_RUNTIME_DB_ROLE as the owner,
+// so it needs the owner's URL; a grant through the runtime role's own
+// connection would fail.
+func (c Config) validateRuntimeRole() error {
+	if strings.TrimSpace(c.RuntimeDBRole) != "" && strings.TrimSpace(c.MigrateDatabaseURL) == "" {
+		return errors.New("ORGSTACK_RUNTIME_DB_ROLE needs ORGSTACK_MIGRATE_DATABASE_URL (the owner grants the role)")
+	}
 	return nil
+}
+
+// migrateURL is the URL migrations run with: ORGSTACK_MIGRATE_DATABASE_URL,
+// else ORGSTACK_DATABASE_URL.
+func (c Config) migrateURL() string {
+	if strings.TrimSpace(c.MigrateDatabaseURL) != "" {
+		return c.MigrateDatabaseURL
+	}
+	return c.DatabaseURL
 }
 
 func (c Config) validateCommon() error {

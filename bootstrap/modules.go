@@ -38,6 +38,8 @@ type settings struct {
 	HTTPAddr        string
 	DebugAddr       string
 	DatabaseURL     string
+	MigrateURL      string // the owner's URL for migrations, when not DatabaseURL
+	RuntimeDBRole   string // granted the service's privileges after migrating
 	AutoMigrate     bool
 	MaxConns        int
 	ShutdownTimeout time.Duration
@@ -173,12 +175,53 @@ func newStore(lc fx.Lifecycle, s settings, log *zap.Logger, tr *telemetry.Tracin
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	if err := ensureSchema(ctx, store, s.AutoMigrate, log); err != nil {
+	if err := ensureSchemaWith(ctx, store, s, log); err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	lc.Append(fx.StopHook(store.Close))
 	return store, nil
+}
+
+// ensureSchemaWith checks (and, when allowed, migrates) the schema through
+// the owner's URL when ORGSTACK_MIGRATE_DATABASE_URL sets one, else through
+// the service's store; with ORGSTACK_RUNTIME_DB_ROLE it then grants that
+// role the service's privileges.
+func ensureSchemaWith(ctx context.Context, store ports.Store, s settings, log *zap.Logger) error {
+	if strings.TrimSpace(s.MigrateURL) == "" {
+		return ensureSchema(ctx, store, s.AutoMigrate, log)
+	}
+	owner, err := openStore(ctx, s.MigrateURL, settings{})
+	if err != nil {
+		return fmt.Errorf("open database (ORGSTACK_MIGRATE_DATABASE_URL): %w", err)
+	}
+	defer func() { _ = owner.Close() }()
+	if err := ensureSchema(ctx, owner, s.AutoMigrate, log); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s.RuntimeDBRole) == "" {
+		return nil
+	}
+	return grantRuntime(ctx, owner, s.RuntimeDBRole)
+}
+
+// runtimeGranter is a store that grants a database role the service's
+// privileges (sqlstore on PostgreSQL; see sqlstore.GrantRuntime).
+type runtimeGranter interface {
+	GrantRuntime(ctx context.Context, role string) error
+}
+
+// grantRuntime grants role the service's privileges through store (the
+// owner's connection), when the store can.
+func grantRuntime(ctx context.Context, store ports.Store, role string) error {
+	g, ok := store.(runtimeGranter)
+	if !ok {
+		return errors.New("ORGSTACK_RUNTIME_DB_ROLE: this store has no database roles to grant")
+	}
+	if err := g.GrantRuntime(ctx, role); err != nil {
+		return fmt.Errorf("grant ORGSTACK_RUNTIME_DB_ROLE: %w", err)
+	}
+	return nil
 }
 
 // ensureSchema applies pending migrations when allowed, and otherwise fails

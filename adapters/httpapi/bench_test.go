@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
 )
 
@@ -35,12 +36,25 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
+	return newBenchEnvOn(b, sqlstoretest.NewPostgres)
+}
+
+// newBenchEnvRLS is newBenchEnv on a store that connects as a role that
+// owns nothing and is no superuser, so that row-level security applies to
+// every statement (superusers skip the policies).
+func newBenchEnvRLS(b *testing.B) *benchEnv {
+	b.Helper()
+	return newBenchEnvOn(b, func(t testing.TB) *sqlstore.Store { return sqlstoretest.NewPostgresRLS(t).Runtime })
+}
+
+func newBenchEnvOn(b *testing.B, open func(testing.TB) *sqlstore.Store) *benchEnv {
+	b.Helper()
 	if os.Getenv("ORGSTACK_TEST_POSTGRES_URL") == "" {
 		b.Skip("ORGSTACK_TEST_POSTGRES_URL is not set: the hot-path benchmarks run on PostgreSQL")
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.AddSync(io.Discard), zapcore.InfoLevel))
-	e := newEnv(b, withStore(sqlstoretest.NewPostgres), withLogger(log))
+	e := newEnv(b, withStore(open), withLogger(log))
 	be := &benchEnv{env: e, tok: e.token("bench-owner")}
 	be.org = e.createOrg(b, be.tok, "bench")
 	for i := range 99 {
@@ -68,8 +82,12 @@ func (be *benchEnv) serve(b *testing.B, req *http.Request, body []byte, want int
 // BenchmarkCheck is POST /api/v1/organizations/{orgId}/check answering
 // whether another member may read members: the caller's token, its access
 // and the subject's grants, one database round trip.
-func BenchmarkCheck(b *testing.B) {
-	be := newBenchEnv(b)
+func BenchmarkCheck(b *testing.B) { benchCheck(b, newBenchEnv(b)) }
+
+// BenchmarkCheckRLS is BenchmarkCheck under row-level security.
+func BenchmarkCheckRLS(b *testing.B) { benchCheck(b, newBenchEnvRLS(b)) }
+
+func benchCheck(b *testing.B, be *benchEnv) {
 	body := []byte(`{"user_id":"` + be.target + `","permission":"members:read"}`)
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/organizations/"+be.org+"/check", nil)
 	req.Header.Set("Authorization", "Bearer "+be.tok)
@@ -82,8 +100,12 @@ func BenchmarkCheck(b *testing.B) {
 
 // BenchmarkListMembers is GET /api/v1/organizations/{orgId}/members?size=50:
 // a page of 50 members with their users and roles, and the totals.
-func BenchmarkListMembers(b *testing.B) {
-	be := newBenchEnv(b)
+func BenchmarkListMembers(b *testing.B) { benchListMembers(b, newBenchEnv(b)) }
+
+// BenchmarkListMembersRLS is BenchmarkListMembers under row-level security.
+func BenchmarkListMembersRLS(b *testing.B) { benchListMembers(b, newBenchEnvRLS(b)) }
+
+func benchListMembers(b *testing.B, be *benchEnv) {
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/organizations/"+be.org+"/members?size=50", nil)
 	req.Header.Set("Authorization", "Bearer "+be.tok)
 	b.ReportAllocs()

@@ -24,6 +24,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/orgstack/orgstack/adapters/jwks"
+	"github.com/uptrace/bun"
+
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
 	"github.com/orgstack/orgstack/adapters/system"
@@ -492,4 +494,25 @@ func (e *env) addMember(t testing.TB, tok, orgID, sub string, roles ...string) s
 		obj{"subject": sub, "roles": roles})
 	wantStatus(t, res, body, http.StatusCreated)
 	return data(t, body)["user_id"].(string)
+}
+
+// scanAll runs the read-only query q on s's database and scans its row into
+// dest, reading every organization's rows: on PostgreSQL the transaction
+// sets orgstack.cross_tenant = 'read', so that a test's own unfiltered
+// check still sees the rows when the store runs under row-level security
+// (ORGSTACK_TEST_POSTGRES_RLS=1) instead of passing vacuously.
+func scanAll(t testing.TB, s *sqlstore.Store, q string, args []any, dest ...any) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if s.Dialect() == sqlstore.Postgres {
+			if _, err := tx.ExecContext(ctx, "SELECT set_config('orgstack.cross_tenant', 'read', true)"); err != nil {
+				return err
+			}
+		}
+		return tx.NewRaw(q, args...).Scan(ctx, dest...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -514,9 +514,7 @@ func TestIdempotencyExpiryAndSweep(t *testing.T) {
 		key := idemKey("expiring")
 		keys := func() int {
 			var n int
-			if err := e.Store.DB().NewRaw("SELECT count(*) FROM idempotency_keys").Scan(context.Background(), &n); err != nil {
-				t.Fatal(err)
-			}
+			scanAll(t, e.Store, "SELECT count(*) FROM idempotency_keys", nil, &n)
 			return n
 		}
 		first, firstBody := e.do(t, http.MethodPost, path, tok, obj{"key": "editor", "name": "Editor"}, IdempotencyKeyHeader, key)

@@ -274,8 +274,8 @@ func TestUserErase(t *testing.T) {
 		email, name, status, metadata, issue string
 	)
 	db := e.Store.DB()
-	if err := db.NewRaw("SELECT count(*) FROM memberships WHERE user_id = ?", carolID).Scan(ctx, &n); err != nil || n != 0 {
-		t.Fatalf("memberships left: %d %v", n, err)
+	if scanAll(t, e.Store, "SELECT count(*) FROM memberships WHERE user_id = ?", []any{carolID}, &n); n != 0 {
+		t.Fatalf("memberships left: %d", n)
 	}
 	if err := db.NewRaw("SELECT email, name, status, metadata, issuer FROM users WHERE id = ?", carolID).
 		Scan(ctx, &email, &name, &status, &metadata, &issue); err != nil {

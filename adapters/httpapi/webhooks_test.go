@@ -515,9 +515,7 @@ func TestWebhookDeliveryAtLeastOnceInOrder(t *testing.T) {
 // attempts counts the recorded attempts of the environment's endpoints.
 func (w *webhookEnv) attempts(t testing.TB) int {
 	var n int
-	if err := w.Store.DB().NewRaw("SELECT count(*) FROM webhook_attempts").Scan(context.Background(), &n); err != nil {
-		t.Fatal(err)
-	}
+	scanAll(t, w.Store, "SELECT count(*) FROM webhook_attempts", nil, &n)
 	return n
 }
 
@@ -545,9 +543,7 @@ func TestWebhookAutoDisable(t *testing.T) {
 		t.Fatalf("not disabled: %s", body)
 	}
 	var n int
-	if err := w.Store.DB().NewRaw("SELECT count(*) FROM webhook_events WHERE type = 'webhook.disabled' AND data LIKE '%\"system\"%'").Scan(context.Background(), &n); err != nil {
-		t.Fatal(err)
-	}
+	scanAll(t, w.Store, "SELECT count(*) FROM webhook_events WHERE type = 'webhook.disabled' AND data LIKE '%\"system\"%'", nil, &n)
 	if n != 1 {
 		t.Fatalf("%d webhook.disabled events with a system actor, want 1", n)
 	}

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -154,14 +156,36 @@ func newHotQueries(d Dialect) hotQueries {
 	}
 }
 
-// each runs the hot statement q and calls fn for each row. On PostgreSQL
-// it talks to pgx directly on a pooled connection, as conn.eachRow does:
-// the statement runs in the store's query mode (by default prepared once per
-// connection and cached, pgx.QueryExecModeCacheStatement; the URL's
-// default_query_exec_mode otherwise, see "Scaling out"), and rows are decoded without
-// database/sql's per-query column setup, per-value conversions and locks,
-// which cost a check about a fifth of its allocations.
-func (h hotQueries) each(ctx context.Context, db *sql.DB, q string, args []any, fn func(rowScanner) error) error {
+// hotScope is the organization a hot statement reads, for row-level
+// security: its ID, or its slug (bySlug), resolved through the global slug
+// registry in the same round trip.
+type hotScope struct {
+	ref    string
+	bySlug bool
+}
+
+// The statements that scope a hot-path transaction to its organization
+// (see tenancy.go); an unknown slug sets ”, which matches no row.
+const (
+	setOrgSQL       = "SELECT set_config('orgstack.org_id', $1, true)"
+	setOrgBySlugSQL = "SELECT set_config('orgstack.org_id', coalesce((SELECT org_id FROM organization_slugs WHERE slug = $1), ''), true)"
+)
+
+// each runs the hot statement q, for the organization scope names, and
+// calls fn for each row. On PostgreSQL it talks to pgx directly on a pooled
+// connection, as conn.eachRow does, and sends BEGIN READ ONLY, set_config
+// (the organization, transaction-local, for row-level security), q and
+// COMMIT as one pgx batch: one round trip, as the bare statement took
+// before. In the store's default mode the scoping statement and q are
+// prepared once per connection (named statements, which the batch then
+// executes without parsing or planning again); when the URL names a
+// default_query_exec_mode (see "Scaling out"), the batch runs in that
+// mode, and in simple_protocol it is one multi-statement query. Rows are
+// decoded without database/sql's per-query column setup, per-value
+// conversions and locks, which cost a check about a fifth of its
+// allocations. A batch that fails inside its transaction is rolled back
+// before the connection returns to the pool.
+func (h hotQueries) each(ctx context.Context, db *sql.DB, q string, args []any, scope hotScope, fn func(rowScanner) error) error {
 	if !h.pg {
 		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -180,13 +204,63 @@ func (h hotQueries) each(ctx context.Context, db *sql.DB, q string, args []any, 
 		if !ok {
 			return fmt.Errorf("sqlstore: unexpected PostgreSQL driver connection %T", dc)
 		}
-		rows, err := pc.Conn().Query(ctx, q, append([]any{h.mode}, args...)...)
-		if err != nil {
+		conn := pc.Conn()
+		set := setOrgSQL
+		if scope.bySlug {
+			set = setOrgBySlugSQL
+		}
+		if h.mode == pgCached {
+			for _, stmt := range []string{set, q} {
+				// Idempotent: no round trip once the connection has it.
+				if _, err := conn.Prepare(ctx, stmt, stmt); err != nil {
+					return err
+				}
+			}
+		}
+		b := &pgx.Batch{}
+		b.Queue("BEGIN READ ONLY")
+		b.Queue(set, scope.ref)
+		b.Queue(q, args...)
+		b.Queue("COMMIT")
+		br := conn.SendBatch(ctx, b)
+		err := readHotBatch(br, fn)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+			// Failed inside the transaction: end it here, or the next
+			// user of the pooled connection would inherit it.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
+				return errors.Join(err, driver.ErrBadConn)
+			}
+		}
+		return err
+	})
+}
+
+// readHotBatch reads the results of the batch each sends.
+func readHotBatch(br pgx.BatchResults, fn func(rowScanner) error) error {
+	for range 2 { // BEGIN, set_config
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		defer rows.Close()
-		return scanEach(rows, fn)
-	})
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	err = scanEach(rows, fn)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = br.Exec() // COMMIT
+	return err
 }
 
 // The cells of the hot-path rows are pgtype.Text and pgtype.Int8, which
@@ -313,7 +387,7 @@ func (s *Store) LoadAccess(ctx context.Context, org domain.OrgRef, issuer, subje
 	)
 	dest := append(append(cc.dest(), &mc.status, &mc.joined, &mc.updated), rc.dest()...)
 	first := true
-	err := s.hot.each(ctx, s.sqldb, q, []any{orgRef, issuer, subject}, func(rows rowScanner) error {
+	err := s.hot.each(ctx, s.sqldb, q, []any{orgRef, issuer, subject}, hotScope{orgRef, bySlug}, func(rows rowScanner) error {
 		rc = roleCells{}
 		if err := rows.Scan(dest...); err != nil {
 			return err
@@ -377,7 +451,7 @@ func (s *Store) AccessAndCheckFacts(ctx context.Context, org domain.OrgRef, issu
 	)
 	dest := append(append(append([]any{&kind}, cc.dest()...), &defined, &mUser, &cur.status, &cur.joined, &cur.updated),
 		rc.dest()...)
-	err := s.hot.each(ctx, s.sqldb, s.hot.combined[variant], args, func(rows rowScanner) error {
+	err := s.hot.each(ctx, s.sqldb, s.hot.combined[variant], args, hotScope{orgRef, bySlug}, func(rows rowScanner) error {
 		cc, rc, cur = callerCells{}, roleCells{}, memberCells{}
 		if err := rows.Scan(dest...); err != nil {
 			return err
@@ -440,7 +514,7 @@ func (s *Store) CheckFacts(ctx context.Context, orgID string, who ports.CheckSub
 		rc                roleCells
 	)
 	dest := append([]any{&defined, &mUser, &uStatus, &mStatus, &mJoined, &mUpdated}, rc.dest()...)
-	err := s.hot.each(ctx, s.sqldb, q, args, func(rows rowScanner) error {
+	err := s.hot.each(ctx, s.sqldb, q, args, hotScope{ref: orgID}, func(rows rowScanner) error {
 		rc = roleCells{}
 		if err := rows.Scan(dest...); err != nil {
 			return err

@@ -98,12 +98,27 @@ func (r auditEvents) Append(ctx context.Context, e *domain.AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.c.db.NewInsert().Model(m).Exec(ctx)
-	return translate(err, "append audit event", nil)
+	return r.c.tenant(ctx, orgScope(m.OrgID), func(ctx context.Context, c conn) error {
+		_, err := c.db.NewInsert().Model(m).Exec(ctx)
+		return translate(err, "append audit event", nil)
+	})
 }
 
 // List returns up to f.Limit events matching f, newest first, after f.After.
+// Scoped to f.OrgID; without one (the platform's view of every
+// organization's and user's events: admin audit) it is a cross-tenant read.
 func (r auditEvents) List(ctx context.Context, f ports.AuditEventFilter) ([]*domain.AuditEvent, error) {
+	if f.OrgID != "" {
+		return scopedValue(ctx, r.c, f.OrgID, func(ctx context.Context, c conn) ([]*domain.AuditEvent, error) {
+			return auditEvents{c}.list(ctx, f)
+		})
+	}
+	return crossValue(ctx, r.c, func(ctx context.Context, c conn) ([]*domain.AuditEvent, error) {
+		return auditEvents{c}.list(ctx, f)
+	})
+}
+
+func (r auditEvents) list(ctx context.Context, f ports.AuditEventFilter) ([]*domain.AuditEvent, error) {
 	var ms []auditEventModel
 	q := r.c.db.NewSelect().Model(&ms)
 	if f.OrgID != "" {
@@ -157,13 +172,16 @@ func (r auditEvents) List(ctx context.Context, f ports.AuditEventFilter) ([]*dom
 // superuser) may run, so a runtime role that does not own the table can
 // never prune; the ALTER takes an exclusive lock on the table, so appends
 // wait for the prune to commit, and no other transaction ever sees the
-// trigger off. On SQLite the delete trigger is dropped and created again in
+// trigger off. Row-level security is forced on audit_events, for the owner
+// too, and a cross-tenant DELETE would delete nothing: the prune lifts the
+// FORCE the same way, inside its transaction (the owner, without FORCE, is
+// not subject to the policies), and restores it. On SQLite the delete trigger is dropped and created again in
 // the same transaction.
 func (s *Store) PruneAuditEvents(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		off, on := `ALTER TABLE audit_events DISABLE TRIGGER audit_events_immutable`,
-			`ALTER TABLE audit_events ENABLE TRIGGER audit_events_immutable`
+		off, on := `ALTER TABLE audit_events DISABLE TRIGGER audit_events_immutable, NO FORCE ROW LEVEL SECURITY`,
+			`ALTER TABLE audit_events ENABLE TRIGGER audit_events_immutable, FORCE ROW LEVEL SECURITY`
 		if s.dialect == SQLite {
 			off, on = `DROP TRIGGER audit_events_no_delete`, `CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN

@@ -109,6 +109,11 @@ func TestAuditPruneNeedsTheOwner(t *testing.T) {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL ROLE `+role); err != nil {
 			t.Fatal(err)
 		}
+		// Scoped to the event's organization: under row-level security
+		// an unscoped DELETE sees no row, so the trigger would not fire.
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('orgstack.org_id', 'org-1', true)`); err != nil {
+			t.Fatal(err)
+		}
 		_, err = tx.ExecContext(ctx, q)
 		_ = tx.Rollback()
 		if err == nil {

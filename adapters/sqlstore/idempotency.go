@@ -70,7 +70,12 @@ func (s *Store) runChange(ctx context.Context, req *ports.IdempotentRequest, fn 
 	if stored != nil {
 		return req.Answered(nil, stored)
 	}
-	if err := fn(ctx, s.repos(tx)); err != nil {
+	// holdKey left tx scoped to the key's organization (scopeKeys): the
+	// change's repositories know it, so a change in that organization sets
+	// nothing again.
+	r := s.repos(tx)
+	r.c.scope = &txScope{set: true, org: orgScope(orgID)}
+	if err := fn(ctx, r); err != nil {
 		req.Release() // rolled back: a later transaction may be the change
 		return unavailable(err)
 	}
@@ -120,13 +125,18 @@ func (s *Store) RecordResponse(ctx context.Context, req *ports.IdempotentRequest
 // lock is held), ErrIdempotencyKeyReused (the stored response answered
 // another fingerprint); both recorded on req.
 func (s *Store) holdKey(ctx context.Context, tx bun.Tx, req *ports.IdempotentRequest, orgID string, scope [32]byte) (*ports.StoredResponse, error) {
+	if err := s.scopeKeys(ctx, tx, orgID); err != nil {
+		return nil, err
+	}
 	lock := "SELECT true AS locked"
 	args := []any{}
 	if s.dialect == Postgres {
-		// The advisory lock's key: the scope hash's first 8 bytes. Two
-		// scopes sharing them only answer 409 for each other while both
-		// are in flight.
-		lock = "SELECT pg_try_advisory_xact_lock(?) AS locked"
+		// The advisory lock's key: the scope hash's first 8 bytes, XOR
+		// a hash of the schema (advisory locks are database-wide: two
+		// OrgStack schemas in one database, as the tests' parallel
+		// schemas, must not hold each other's keys). Two scopes sharing
+		// a key only answer 409 for each other while both are in flight.
+		lock = "SELECT pg_try_advisory_xact_lock(? # hashtextextended(current_schema(), 0)) AS locked"
 		args = append(args, int64(binary.BigEndian.Uint64(scope[:8])))
 	}
 	args = append(args, orgID, scope[:], req.Now().UnixMilli())
@@ -166,6 +176,9 @@ LEFT JOIN idempotency_keys AS k ON k.org_id = ? AND k.scope = ? AND k.expires_at
 // insertKey writes the key with resp; a live key already there (another
 // request finished first) is ErrIdempotencyKeyInFlight, recorded on req.
 func (s *Store) insertKey(ctx context.Context, tx bun.Tx, req *ports.IdempotentRequest, orgID string, scope [32]byte, resp ports.StoredResponse) error {
+	if err := s.scopeKeys(ctx, tx, orgID); err != nil {
+		return err
+	}
 	fp := req.Fingerprint()
 	body := resp.Body
 	if body == nil {
@@ -191,29 +204,64 @@ WHERE idempotency_keys.expires_at <= excluded.created_at`,
 	return nil
 }
 
+// scopeKeys scopes tx to the organization orgID for the idempotency_keys
+// row-level security (PostgreSQL): orgID, or for "" (a request that
+// resolved no organization) the no-organization sentinel. It is set before
+// every statement on the table, since the change between holdKey and
+// insertKey may have scoped tx to another organization.
+func (s *Store) scopeKeys(ctx context.Context, tx bun.Tx, orgID string) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT set_config('orgstack.org_id', ?, true), set_config('orgstack.cross_tenant', '', true)", orgScope(orgID))
+	return translate(err, "set the organization of the transaction", nil)
+}
+
 // SweepIdempotencyKeys deletes expired keys in batches (see
-// ports.IdempotencyStore). On PostgreSQL each batch skips rows another
+// ports.IdempotencyStore). It is a cross-tenant path: under row-level
+// security a cross-tenant DELETE deletes nothing, so it reads the
+// organizations with expired keys cross-tenant (those of no organization
+// included, org_id ”), then deletes each organization's expired keys in
+// batches scoped to it. On PostgreSQL each batch skips rows another
 // instance's sweep has locked, so instances never wait on each other.
 func (s *Store) SweepIdempotencyKeys(ctx context.Context, now time.Time) (int, error) {
+	c := s.repos(s.db).c
+	orgs, err := crossValue(ctx, c, func(ctx context.Context, c conn) ([]string, error) {
+		var orgs []string
+		err := c.db.NewRaw("SELECT DISTINCT org_id FROM idempotency_keys WHERE expires_at <= ? ORDER BY org_id", now.UnixMilli()).Scan(ctx, &orgs)
+		return orgs, translate(err, "sweep idempotency keys", nil)
+	})
+	if err != nil {
+		return 0, err
+	}
 	skip := ""
 	if s.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
 	total := 0
-	for {
-		res, err := s.db.NewRaw(`DELETE FROM idempotency_keys WHERE (org_id, scope) IN
-  (SELECT org_id, scope FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`+skip+`)`,
-			now.UnixMilli(), sweepBatch).Exec(ctx)
-		if err != nil {
-			return total, translate(err, "sweep idempotency keys", nil)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("sqlstore: sweep idempotency keys: %w", err)
-		}
-		total += int(n)
-		if n < sweepBatch {
-			return total, nil
+	for _, org := range orgs {
+		for {
+			var n int64
+			err := c.tenant(ctx, orgScope(org), func(ctx context.Context, c conn) error {
+				res, err := c.db.NewRaw(`DELETE FROM idempotency_keys WHERE org_id = ? AND scope IN
+  (SELECT scope FROM idempotency_keys WHERE org_id = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`+skip+`)`,
+					org, org, now.UnixMilli(), sweepBatch).Exec(ctx)
+				if err != nil {
+					return translate(err, "sweep idempotency keys", nil)
+				}
+				if n, err = res.RowsAffected(); err != nil {
+					return fmt.Errorf("sqlstore: sweep idempotency keys: %w", err)
+				}
+				return nil
+			})
+			if err != nil {
+				return total, err
+			}
+			total += int(n)
+			if n < sweepBatch {
+				break
+			}
 		}
 	}
+	return total, nil
 }

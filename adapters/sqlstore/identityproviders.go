@@ -120,8 +120,8 @@ func (r identityProviders) writeAudiences(ctx context.Context, c conn, p *domain
 	return nil
 }
 
-// Create stores the provider of an organization that has none.
-func (r identityProviders) Create(ctx context.Context, p *domain.IdentityProvider) error {
+// createScoped is the body of Create, which scopes it. Create stores the provider of an organization that has none.
+func (r identityProviders) createScoped(ctx context.Context, p *domain.IdentityProvider) error {
 	cfg, err := specToJSON(p.Spec())
 	if err != nil {
 		return err
@@ -183,18 +183,18 @@ func (r identityProviders) get(ctx context.Context, orgID string, lock bool) (*d
 	return p, translate(rows.Close(), "get identity provider", nil)
 }
 
-// Get returns an organization's provider. Errors: domain.ErrNotFound.
-func (r identityProviders) Get(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
+// getScoped is the body of Get, which scopes it. Get returns an organization's provider. Errors: domain.ErrNotFound.
+func (r identityProviders) getScoped(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
 	return r.get(ctx, orgID, false)
 }
 
-// GetForUpdate is Get that locks the row until the transaction ends.
-func (r identityProviders) GetForUpdate(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the row until the transaction ends.
+func (r identityProviders) getForUpdateScoped(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
 	return r.get(ctx, orgID, true)
 }
 
-// Update stores p if the stored version is still prevVersion.
-func (r identityProviders) Update(ctx context.Context, p *domain.IdentityProvider, prevVersion int64) error {
+// updateScoped is the body of Update, which scopes it. Update stores p if the stored version is still prevVersion.
+func (r identityProviders) updateScoped(ctx context.Context, p *domain.IdentityProvider, prevVersion int64) error {
 	cfg, err := specToJSON(p.Spec())
 	if err != nil {
 		return err
@@ -221,8 +221,8 @@ WHERE org_id = ?`, p.Issuer(), cfg, newDBTime(p.UpdatedAt()), p.Version(), v, p.
 	})
 }
 
-// Delete removes an organization's provider. Errors: domain.ErrNotFound.
-func (r identityProviders) Delete(ctx context.Context, orgID string) error {
+// deleteScoped is the body of Delete, which scopes it. Delete removes an organization's provider. Errors: domain.ErrNotFound.
+func (r identityProviders) deleteScoped(ctx context.Context, orgID string) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		res, err := c.db.ExecContext(ctx, "DELETE FROM identity_providers WHERE org_id = ?", orgID)
 		if err := affectedOne(res, err, "delete identity provider"); err != nil {
@@ -262,8 +262,8 @@ func deleteAudiences(ctx context.Context, c conn, orgID string) error {
 	return translate(err, "delete identity provider audiences", nil)
 }
 
-// OrgIDsByIssuer returns the organizations whose provider has that issuer.
-func (r identityProviders) OrgIDsByIssuer(ctx context.Context, issuer string) ([]string, error) {
+// orgIDsByIssuerScoped is the body of OrgIDsByIssuer, which scopes it. OrgIDsByIssuer returns the organizations whose provider has that issuer.
+func (r identityProviders) orgIDsByIssuerScoped(ctx context.Context, issuer string) ([]string, error) {
 	out := []string{}
 	err := r.c.db.NewRaw("SELECT org_id FROM identity_providers WHERE issuer = ? ORDER BY org_id", issuer).Scan(ctx, &out)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -280,37 +280,81 @@ func (r identityProviders) ListChangedSince(ctx context.Context, since int64) ([
 		cur int64
 	)
 	err := r.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		out = nil
-		if err := c.db.NewRaw("SELECT value FROM identity_provider_counter WHERE id = 1").Scan(ctx, &cur); err != nil {
-			return translate(err, "list identity provider changes", nil)
-		}
-		rows, err := c.db.QueryContext(ctx, `SELECT ch.org_id, ch.change_version, p.org_id, p.config, p.created_at, p.updated_at, p.version
-FROM identity_provider_changes AS ch LEFT JOIN identity_providers AS p ON p.org_id = ch.org_id
-WHERE ch.change_version > ? AND ch.change_version <= ? ORDER BY ch.change_version`, since, cur)
-		if err != nil {
-			return translate(err, "list identity provider changes", nil)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				ch               ports.IdentityProviderChange
-				pOrg, cfg        sql.NullString
-				created, updated dbTime
-				version          sql.NullInt64
-			)
-			if err := rows.Scan(&ch.OrgID, &ch.ChangeVersion, &pOrg, &cfg, &created, &updated, &version); err != nil {
+		return c.crossTenant(ctx, func(ctx context.Context, c conn) error {
+			out = nil
+			if err := c.db.NewRaw("SELECT value FROM identity_provider_counter WHERE id = 1").Scan(ctx, &cur); err != nil {
 				return translate(err, "list identity provider changes", nil)
 			}
-			if pOrg.Valid {
-				spec, err := specFromJSON(cfg.String)
-				if err != nil {
-					return err
-				}
-				ch.Provider = domain.UnmarshalIdentityProviderFromDatabase(pOrg.String, spec, created.Time(), updated.Time(), version.Int64)
+			rows, err := c.db.QueryContext(ctx, `SELECT ch.org_id, ch.change_version, p.org_id, p.config, p.created_at, p.updated_at, p.version
+FROM identity_provider_changes AS ch LEFT JOIN identity_providers AS p ON p.org_id = ch.org_id
+WHERE ch.change_version > ? AND ch.change_version <= ? ORDER BY ch.change_version`, since, cur)
+			if err != nil {
+				return translate(err, "list identity provider changes", nil)
 			}
-			out = append(out, ch)
-		}
-		return translate(rows.Err(), "list identity provider changes", nil)
+			defer rows.Close()
+			for rows.Next() {
+				var (
+					ch               ports.IdentityProviderChange
+					pOrg, cfg        sql.NullString
+					created, updated dbTime
+					version          sql.NullInt64
+				)
+				if err := rows.Scan(&ch.OrgID, &ch.ChangeVersion, &pOrg, &cfg, &created, &updated, &version); err != nil {
+					return translate(err, "list identity provider changes", nil)
+				}
+				if pOrg.Valid {
+					spec, err := specFromJSON(cfg.String)
+					if err != nil {
+						return err
+					}
+					ch.Provider = domain.UnmarshalIdentityProviderFromDatabase(pOrg.String, spec, created.Time(), updated.Time(), version.Int64)
+				}
+				out = append(out, ch)
+			}
+			return translate(rows.Err(), "list identity provider changes", nil)
+		})
 	})
 	return out, cur, err
+}
+
+// Create runs createScoped in a transaction scoped to its organization (see tenancy.go).
+func (r identityProviders) Create(ctx context.Context, p *domain.IdentityProvider) error {
+	return r.c.tenant(ctx, p.OrgID(), func(ctx context.Context, c conn) error {
+		return identityProviders{c}.createScoped(ctx, p)
+	})
+}
+
+// Get runs getScoped in a transaction scoped to its organization (see tenancy.go).
+func (r identityProviders) Get(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.IdentityProvider, error) {
+		return identityProviders{c}.getScoped(ctx, orgID)
+	})
+}
+
+// GetForUpdate runs getForUpdateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r identityProviders) GetForUpdate(ctx context.Context, orgID string) (*domain.IdentityProvider, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.IdentityProvider, error) {
+		return identityProviders{c}.getForUpdateScoped(ctx, orgID)
+	})
+}
+
+// Update runs updateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r identityProviders) Update(ctx context.Context, p *domain.IdentityProvider, prevVersion int64) error {
+	return r.c.tenant(ctx, p.OrgID(), func(ctx context.Context, c conn) error {
+		return identityProviders{c}.updateScoped(ctx, p, prevVersion)
+	})
+}
+
+// Delete runs deleteScoped in a transaction scoped to its organization (see tenancy.go).
+func (r identityProviders) Delete(ctx context.Context, orgID string) error {
+	return r.c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+		return identityProviders{c}.deleteScoped(ctx, orgID)
+	})
+}
+
+// OrgIDsByIssuer runs orgIDsByIssuerScoped across organizations (read only) (see tenancy.go).
+func (r identityProviders) OrgIDsByIssuer(ctx context.Context, issuer string) ([]string, error) {
+	return crossValue(ctx, r.c, func(ctx context.Context, c conn) ([]string, error) {
+		return identityProviders{c}.orgIDsByIssuerScoped(ctx, issuer)
+	})
 }

@@ -46,12 +46,12 @@ func sortsOnUser(sort []ports.SortField) bool {
 	return false
 }
 
-// Create stores a new membership and its roles. Errors:
+// createScoped is the body of Create, which scopes it. Create stores a new membership and its roles. Errors:
 // domain.ErrAlreadyMember; domain.ErrNotFound when the organization or the
 // user does not exist.
 // A new row takes its version from the column default (1, as the
 // domain starts it), so the insert also fits schemas before versions.
-func (r memberships) Create(ctx context.Context, m *domain.Membership) error {
+func (r memberships) createScoped(ctx context.Context, m *domain.Membership) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		if _, err := c.db.NewInsert().Model(membershipFromDomain(m)).ExcludeColumn("version").Exec(ctx); err != nil {
 			return translate(err, "create membership", domain.ErrAlreadyMember)
@@ -83,8 +83,8 @@ func (r memberships) get(ctx context.Context, q *bun.SelectQuery) (*membershipRo
 	return &row, nil
 }
 
-// Get returns one membership. Errors: domain.ErrNotFound.
-func (r memberships) Get(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
+// getScoped is the body of Get, which scopes it. Get returns one membership. Errors: domain.ErrNotFound.
+func (r memberships) getScoped(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
 	row, err := r.get(ctx, r.selectOne(orgID, userID))
 	if err != nil {
 		return nil, err
@@ -92,9 +92,9 @@ func (r memberships) Get(ctx context.Context, orgID, userID string) (*domain.Mem
 	return row.membership(), nil
 }
 
-// GetForUpdate is Get that locks the membership row (FOR UPDATE on
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the membership row (FOR UPDATE on
 // PostgreSQL) until the transaction ends.
-func (r memberships) GetForUpdate(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
+func (r memberships) getForUpdateScoped(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
 	row, err := r.get(ctx, r.c.forUpdate(r.selectOne(orgID, userID), "m"))
 	if err != nil {
 		return nil, err
@@ -102,8 +102,8 @@ func (r memberships) GetForUpdate(ctx context.Context, orgID, userID string) (*d
 	return row.membership(), nil
 }
 
-// GetMember returns one membership with its user. Errors: domain.ErrNotFound.
-func (r memberships) GetMember(ctx context.Context, orgID, userID string) (ports.Member, error) {
+// getMemberScoped is the body of GetMember, which scopes it. GetMember returns one membership with its user. Errors: domain.ErrNotFound.
+func (r memberships) getMemberScoped(ctx context.Context, orgID, userID string) (ports.Member, error) {
 	q := r.selectOne(orgID, userID).Join("JOIN users AS u ON u.id = m.user_id").ColumnExpr(memberUserColumns)
 	row, err := r.get(ctx, q)
 	if err != nil {
@@ -112,10 +112,10 @@ func (r memberships) GetMember(ctx context.Context, orgID, userID string) (ports
 	return ports.Member{Membership: row.membership(), User: row.user()}, nil
 }
 
-// Update stores the roles, status and version of m if the stored version is
+// updateScoped is the body of Update, which scopes it. Update stores the roles, status and version of m if the stored version is
 // still m.Version()-1 (the one m was read at; Apply increments it).
 // Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
-func (r memberships) Update(ctx context.Context, m *domain.Membership) error {
+func (r memberships) updateScoped(ctx context.Context, m *domain.Membership) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		res, err := c.db.NewUpdate().Model(membershipFromDomain(m)).Column("status", "updated_at", "version").
 			Where("m.org_id = ?", m.OrgID()).Where("m.user_id = ?", m.UserID()).
@@ -133,21 +133,21 @@ func (r memberships) Update(ctx context.Context, m *domain.Membership) error {
 	})
 }
 
-// Delete removes one membership (its roles cascade). Errors: domain.ErrNotFound.
-func (r memberships) Delete(ctx context.Context, orgID, userID string) error {
+// deleteScoped is the body of Delete, which scopes it. Delete removes one membership (its roles cascade). Errors: domain.ErrNotFound.
+func (r memberships) deleteScoped(ctx context.Context, orgID, userID string) error {
 	res, err := r.c.db.NewDelete().Model((*membershipModel)(nil)).
 		Where("m.org_id = ?", orgID).Where("m.user_id = ?", userID).Exec(ctx)
 	return affectedOne(res, err, "delete membership")
 }
 
-// LockActiveOwners returns the user IDs of the organization's active
+// lockActiveOwnersScoped is the body of LockActiveOwners, which scopes it. LockActiveOwners returns the user IDs of the organization's active
 // owners, sorted, and holds locks until the transaction ends so that
 // concurrent last-owner checks serialize. On PostgreSQL it first locks the
 // organization row (FOR NO KEY UPDATE, which does not block inserts that
 // reference it) and then reads the owners with a fresh snapshot FOR UPDATE;
 // on SQLite the IMMEDIATE transaction already holds the database's write
 // lock.
-func (r memberships) LockActiveOwners(ctx context.Context, orgID string) ([]string, error) {
+func (r memberships) lockActiveOwnersScoped(ctx context.Context, orgID string) ([]string, error) {
 	if r.c.pg {
 		var ids []string
 		err := r.c.db.NewSelect().TableExpr("organizations AS o").Column("o.id").
@@ -171,14 +171,14 @@ func (r memberships) LockActiveOwners(ctx context.Context, orgID string) ([]stri
 	return owners, nil
 }
 
-// CountWithRole returns how many memberships (any status) hold role.
-func (r memberships) CountWithRole(ctx context.Context, orgID string, role domain.RoleKey) (int, error) {
+// countWithRoleScoped is the body of CountWithRole, which scopes it. CountWithRole returns how many memberships (any status) hold role.
+func (r memberships) countWithRoleScoped(ctx context.Context, orgID string, role domain.RoleKey) (int, error) {
 	n, err := r.c.db.NewSelect().Model((*membershipRoleModel)(nil)).
 		Where("mr.org_id = ?", orgID).Where("mr.role_key = ?", string(role)).Count(ctx)
 	return int(n), translate(err, "count role holders", nil)
 }
 
-// List returns a page of the organization's members matching f, ordered by
+// listScoped is the body of List, which scopes it. List returns a page of the organization's members matching f, ordered by
 // f.Sort (default joined_at) with the user ID as tie-break.
 //
 // It is one hand-written statement with driver placeholders; on PostgreSQL
@@ -202,7 +202,7 @@ func (r memberships) CountWithRole(ctx context.Context, orgID string, role domai
 // what the count costs every page anyway, and joins only its own 50 rows.
 // That keeps its latency within 2× of page 1 (measured ~1.3×); keyset
 // pagination would need a cursor in the ports API.
-func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page[ports.Member], error) {
+func (r memberships) listScoped(ctx context.Context, f ports.MemberFilter) (ports.Page[ports.Member], error) {
 	out := ports.Page[ports.Member]{Items: []ports.Member{}, Page: f.Page, Size: f.Size}
 	order, err := r.c.orderTerms(memberSorts, f.Sort, ports.MemberList.DefaultSort, "m.user_id")
 	if err != nil {
@@ -342,10 +342,10 @@ func (s *memberScan) scan(rows rowScanner) (membershipRow, error) {
 	return m, err
 }
 
-// ListForUser returns every membership of a user with its organization's
+// listForUserScoped is the body of ListForUser, which scopes it. ListForUser returns every membership of a user with its organization's
 // slug and status, ordered by slug. It is the one method not scoped to an
 // organization: it answers "which organizations am I in".
-func (r memberships) ListForUser(ctx context.Context, userID string) ([]ports.OrganizationMembership, error) {
+func (r memberships) listForUserScoped(ctx context.Context, userID string) ([]ports.OrganizationMembership, error) {
 	var rows []membershipRow
 	err := r.c.db.NewSelect().TableExpr("memberships AS m").Join("JOIN organizations AS o ON o.id = m.org_id").
 		ColumnExpr(membershipColumns).ColumnExpr(membershipRoles).
@@ -364,4 +364,74 @@ func (r memberships) ListForUser(ctx context.Context, userID string) ([]ports.Or
 		out[i] = ports.OrganizationMembership{Membership: rows[i].membership(), OrgSlug: rows[i].OrgSlug, OrgStatus: st}
 	}
 	return out, nil
+}
+
+// Create runs createScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) Create(ctx context.Context, m *domain.Membership) error {
+	return r.c.tenant(ctx, m.OrgID(), func(ctx context.Context, c conn) error {
+		return memberships{c}.createScoped(ctx, m)
+	})
+}
+
+// Get runs getScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) Get(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.Membership, error) {
+		return memberships{c}.getScoped(ctx, orgID, userID)
+	})
+}
+
+// GetForUpdate runs getForUpdateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) GetForUpdate(ctx context.Context, orgID, userID string) (*domain.Membership, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.Membership, error) {
+		return memberships{c}.getForUpdateScoped(ctx, orgID, userID)
+	})
+}
+
+// GetMember runs getMemberScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) GetMember(ctx context.Context, orgID, userID string) (ports.Member, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (ports.Member, error) {
+		return memberships{c}.getMemberScoped(ctx, orgID, userID)
+	})
+}
+
+// Update runs updateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) Update(ctx context.Context, m *domain.Membership) error {
+	return r.c.tenant(ctx, m.OrgID(), func(ctx context.Context, c conn) error {
+		return memberships{c}.updateScoped(ctx, m)
+	})
+}
+
+// Delete runs deleteScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) Delete(ctx context.Context, orgID, userID string) error {
+	return r.c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+		return memberships{c}.deleteScoped(ctx, orgID, userID)
+	})
+}
+
+// LockActiveOwners runs lockActiveOwnersScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) LockActiveOwners(ctx context.Context, orgID string) ([]string, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) ([]string, error) {
+		return memberships{c}.lockActiveOwnersScoped(ctx, orgID)
+	})
+}
+
+// CountWithRole runs countWithRoleScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) CountWithRole(ctx context.Context, orgID string, role domain.RoleKey) (int, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (int, error) {
+		return memberships{c}.countWithRoleScoped(ctx, orgID, role)
+	})
+}
+
+// List runs listScoped in a transaction scoped to its organization (see tenancy.go).
+func (r memberships) List(ctx context.Context, f ports.MemberFilter) (ports.Page[ports.Member], error) {
+	return scopedValue(ctx, r.c, f.OrgID, func(ctx context.Context, c conn) (ports.Page[ports.Member], error) {
+		return memberships{c}.listScoped(ctx, f)
+	})
+}
+
+// ListForUser runs listForUserScoped across organizations (read only) (see tenancy.go).
+func (r memberships) ListForUser(ctx context.Context, userID string) ([]ports.OrganizationMembership, error) {
+	return crossValue(ctx, r.c, func(ctx context.Context, c conn) ([]ports.OrganizationMembership, error) {
+		return memberships{c}.listForUserScoped(ctx, userID)
+	})
 }

@@ -37,6 +37,20 @@ func (s *Store) migrator(ctx context.Context) (*migrate.Migrator, error) {
 		return nil, err
 	}
 	m := migrate.NewMigrator(s.db, ms, migrate.WithMarkAppliedOnSuccess(true))
+	if s.dialect == Postgres {
+		// Init creates the bookkeeping tables if missing, which needs the
+		// CREATE privilege on the schema even when they exist: a service
+		// connecting as a role that does not own the schema (see
+		// GrantRuntime) reads the status without it.
+		var have bool
+		err := s.db.NewRaw("SELECT to_regclass('bun_migrations') IS NOT NULL AND to_regclass('bun_migration_locks') IS NOT NULL").Scan(ctx, &have)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: init migrations: %w", unavailable(err))
+		}
+		if have {
+			return m, nil
+		}
+	}
 	if err := m.Init(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: init migrations: %w", err)
 	}
@@ -157,7 +171,8 @@ func (s *Store) checkReservedResources(ctx context.Context, m *migrate.Migrator)
 				Slug string `bun:"slug"`
 				What string `bun:"what"`
 			}
-			err := s.db.NewRaw(`SELECT o.slug AS slug, 'permission ' || p."key" AS what
+			err := s.repos(s.db).c.crossTenant(ctx, func(ctx context.Context, c conn) error {
+				return c.db.NewRaw(`SELECT o.slug AS slug, 'permission ' || p."key" AS what
 FROM permissions AS p JOIN organizations AS o ON o.id = p.org_id
 WHERE substr(p."key", 1, ?) = ?
 UNION ALL
@@ -165,6 +180,7 @@ SELECT o.slug AS slug, 'role ' || g.role_key || ' grants ' || g.grant_value AS w
 FROM role_grants AS g JOIN organizations AS o ON o.id = g.org_id
 WHERE substr(g.grant_value, 1, ?) = ?
 ORDER BY slug, what`, len(res)+1, res+":", len(res)+1, res+":").Scan(ctx, &rows)
+			})
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("check reserved resource %s: %w", res, err)
 			}

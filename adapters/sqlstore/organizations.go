@@ -24,8 +24,8 @@ var orgSorts = map[string]sortColumn{
 	"updated_at": {expr: "o.updated_at"},
 }
 
-// Create stores a new organization. Errors: domain.ErrSlugTaken.
-func (r organizations) Create(ctx context.Context, o *domain.Organization) error {
+// createScoped is the body of Create, which scopes it. Create stores a new organization. Errors: domain.ErrSlugTaken.
+func (r organizations) createScoped(ctx context.Context, o *domain.Organization) error {
 	m, err := orgFromDomain(o)
 	if err != nil {
 		return err
@@ -58,8 +58,8 @@ func (r organizations) get(ctx context.Context, where string, arg any, lock bool
 	return m.toDomain()
 }
 
-// Get returns the organization with that ID. Errors: domain.ErrNotFound.
-func (r organizations) Get(ctx context.Context, id string) (*domain.Organization, error) {
+// getScoped is the body of Get, which scopes it. Get returns the organization with that ID. Errors: domain.ErrNotFound.
+func (r organizations) getScoped(ctx context.Context, id string) (*domain.Organization, error) {
 	return r.get(ctx, "o.id = ?", id, false)
 }
 
@@ -67,23 +67,29 @@ func (r organizations) Get(ctx context.Context, id string) (*domain.Organization
 // domain.ErrNotFound.
 func (r organizations) GetByRef(ctx context.Context, ref domain.OrgRef) (*domain.Organization, error) {
 	if id, ok := ref.ID(); ok {
-		return r.get(ctx, "o.id = ?", id, false)
+		return r.Get(ctx, id)
 	}
 	if slug, ok := ref.Slug(); ok {
-		return r.get(ctx, "o.slug = ?", string(slug), false)
+		var o *domain.Organization
+		err := r.c.tenantBySlug(ctx, string(slug), func(ctx context.Context, c conn) error {
+			var err error
+			o, err = organizations{c}.get(ctx, "o.slug = ?", string(slug), false)
+			return err
+		})
+		return o, err
 	}
 	return nil, domain.ErrNotFound
 }
 
-// GetForUpdate is Get that locks the row (FOR UPDATE on PostgreSQL) until
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the row (FOR UPDATE on PostgreSQL) until
 // the transaction ends.
-func (r organizations) GetForUpdate(ctx context.Context, id string) (*domain.Organization, error) {
+func (r organizations) getForUpdateScoped(ctx context.Context, id string) (*domain.Organization, error) {
 	return r.get(ctx, "o.id = ?", id, true)
 }
 
-// Update stores o if the stored version is still prevVersion. Errors:
+// updateScoped is the body of Update, which scopes it. Update stores o if the stored version is still prevVersion. Errors:
 // domain.ErrNotFound, domain.ErrVersionMismatch, domain.ErrSlugTaken.
-func (r organizations) Update(ctx context.Context, o *domain.Organization, prevVersion int64) error {
+func (r organizations) updateScoped(ctx context.Context, o *domain.Organization, prevVersion int64) error {
 	m, err := orgFromDomain(o)
 	if err != nil {
 		return err
@@ -120,12 +126,12 @@ func (r organizations) updateMissed(ctx context.Context, c conn, id string) erro
 	return domain.ErrVersionMismatch
 }
 
-// Delete removes the organization and its slug; the foreign keys cascade to
+// deleteScoped is the body of Delete, which scopes it. Delete removes the organization and its slug; the foreign keys cascade to
 // its memberships, roles, custom permissions and identity provider, whose
 // deletion is recorded as a provider change first (and whose audiences,
 // a global table without a foreign key, are deleted with it). Errors:
 // domain.ErrNotFound.
-func (r organizations) Delete(ctx context.Context, id string) error {
+func (r organizations) deleteScoped(ctx context.Context, id string) error {
 	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
 		if err := recordOrgDeletion(ctx, c, id); err != nil {
 			return err
@@ -139,9 +145,9 @@ func (r organizations) Delete(ctx context.Context, id string) error {
 	})
 }
 
-// List returns a page of organizations matching f, ordered by f.Sort
+// listScoped is the body of List, which scopes it. List returns a page of organizations matching f, ordered by f.Sort
 // (default created_at) with the ID as tie-break.
-func (r organizations) List(ctx context.Context, f ports.OrganizationFilter) (ports.Page[*domain.Organization], error) {
+func (r organizations) listScoped(ctx context.Context, f ports.OrganizationFilter) (ports.Page[*domain.Organization], error) {
 	out := ports.Page[*domain.Organization]{Items: []*domain.Organization{}, Page: f.Page, Size: f.Size}
 	if f.IDs != nil && len(f.IDs) == 0 {
 		return out, nil
@@ -182,4 +188,46 @@ func (r organizations) List(ctx context.Context, f ports.OrganizationFilter) (po
 	}
 	out.Total, err = totalOf(ctx, len(rows), first, count, f.PageRequest)
 	return out, translate(err, "count organizations", nil)
+}
+
+// Create runs createScoped in a transaction scoped to its organization (see tenancy.go).
+func (r organizations) Create(ctx context.Context, o *domain.Organization) error {
+	return r.c.tenant(ctx, o.ID(), func(ctx context.Context, c conn) error {
+		return organizations{c}.createScoped(ctx, o)
+	})
+}
+
+// Get runs getScoped in a transaction scoped to its organization (see tenancy.go).
+func (r organizations) Get(ctx context.Context, id string) (*domain.Organization, error) {
+	return scopedValue(ctx, r.c, id, func(ctx context.Context, c conn) (*domain.Organization, error) {
+		return organizations{c}.getScoped(ctx, id)
+	})
+}
+
+// GetForUpdate runs getForUpdateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r organizations) GetForUpdate(ctx context.Context, id string) (*domain.Organization, error) {
+	return scopedValue(ctx, r.c, id, func(ctx context.Context, c conn) (*domain.Organization, error) {
+		return organizations{c}.getForUpdateScoped(ctx, id)
+	})
+}
+
+// Update runs updateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r organizations) Update(ctx context.Context, o *domain.Organization, prevVersion int64) error {
+	return r.c.tenant(ctx, o.ID(), func(ctx context.Context, c conn) error {
+		return organizations{c}.updateScoped(ctx, o, prevVersion)
+	})
+}
+
+// Delete runs deleteScoped in a transaction scoped to its organization (see tenancy.go).
+func (r organizations) Delete(ctx context.Context, id string) error {
+	return r.c.tenant(ctx, id, func(ctx context.Context, c conn) error {
+		return organizations{c}.deleteScoped(ctx, id)
+	})
+}
+
+// List runs listScoped across organizations (read only) (see tenancy.go).
+func (r organizations) List(ctx context.Context, f ports.OrganizationFilter) (ports.Page[*domain.Organization], error) {
+	return crossValue(ctx, r.c, func(ctx context.Context, c conn) (ports.Page[*domain.Organization], error) {
+		return organizations{c}.listScoped(ctx, f)
+	})
 }

@@ -14,24 +14,24 @@ type permissions struct{ c conn }
 
 var _ ports.PermissionRepository = permissions{}
 
-// Create stores a new permission. Errors: domain.ErrPermissionExists;
+// createScoped is the body of Create, which scopes it. Create stores a new permission. Errors: domain.ErrPermissionExists;
 // domain.ErrNotFound when the organization does not exist.
 // A new row takes its version from the column default (1, as the
 // domain starts it), so the insert also fits schemas before versions.
-func (r permissions) Create(ctx context.Context, p *domain.Permission) error {
+func (r permissions) createScoped(ctx context.Context, p *domain.Permission) error {
 	_, err := r.c.db.NewInsert().Model(permissionFromDomain(p)).ExcludeColumn("version").Exec(ctx)
 	return translate(err, "create permission", domain.ErrPermissionExists)
 }
 
-// Get returns one permission by key. Errors: domain.ErrNotFound.
-func (r permissions) Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+// getScoped is the body of Get, which scopes it. Get returns one permission by key. Errors: domain.ErrNotFound.
+func (r permissions) getScoped(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
 	return r.get(ctx, orgID, key, false)
 }
 
-// GetForUpdate is Get that locks the permission row (FOR UPDATE on
+// getForUpdateScoped is the body of GetForUpdate, which scopes it. GetForUpdate is Get that locks the permission row (FOR UPDATE on
 // PostgreSQL) until the transaction ends: a transaction that read it
 // through ExistingForShare has ended, and none can start to.
-func (r permissions) GetForUpdate(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+func (r permissions) getForUpdateScoped(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
 	return r.get(ctx, orgID, key, true)
 }
 
@@ -48,15 +48,15 @@ func (r permissions) get(ctx context.Context, orgID string, key domain.Permissio
 	return m.toDomain(), nil
 }
 
-// Existing returns which of keys exist in the organization, ordered by key.
-func (r permissions) Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+// existingScoped is the body of Existing, which scopes it. Existing returns which of keys exist in the organization, ordered by key.
+func (r permissions) existingScoped(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
 	return r.existing(ctx, orgID, keys, false)
 }
 
-// ExistingForShare is Existing that locks the permissions found (FOR SHARE
+// existingForShareScoped is the body of ExistingForShare, which scopes it. ExistingForShare is Existing that locks the permissions found (FOR SHARE
 // on PostgreSQL) until the transaction ends, so none of them can be deleted
 // meanwhile; a permission being deleted is waited for, then not found.
-func (r permissions) ExistingForShare(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+func (r permissions) existingForShareScoped(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
 	return r.existing(ctx, orgID, keys, true)
 }
 
@@ -90,10 +90,10 @@ func (r permissions) existing(ctx context.Context, orgID string, keys []domain.P
 	return out, nil
 }
 
-// Update stores the description and version of p if the stored version is
+// updateScoped is the body of Update, which scopes it. Update stores the description and version of p if the stored version is
 // still p.Version()-1 (the one p was read at; Describe increments it).
 // Errors: domain.ErrNotFound, domain.ErrVersionMismatch.
-func (r permissions) Update(ctx context.Context, p *domain.Permission) error {
+func (r permissions) updateScoped(ctx context.Context, p *domain.Permission) error {
 	res, err := r.c.db.NewUpdate().Model(permissionFromDomain(p)).Column("description", "updated_at", "version").
 		Where("p.org_id = ?", p.OrgID()).Where(`p."key" = ?`, p.Key().String()).
 		Where("p.version = ?", p.Version()-1).Exec(ctx)
@@ -101,16 +101,16 @@ func (r permissions) Update(ctx context.Context, p *domain.Permission) error {
 		r.c.db.NewSelect().TableExpr("permissions AS p").Where("p.org_id = ?", p.OrgID()).Where(`p."key" = ?`, p.Key().String()))
 }
 
-// Delete removes one permission. Errors: domain.ErrNotFound.
-func (r permissions) Delete(ctx context.Context, orgID string, key domain.PermissionKey) error {
+// deleteScoped is the body of Delete, which scopes it. Delete removes one permission. Errors: domain.ErrNotFound.
+func (r permissions) deleteScoped(ctx context.Context, orgID string, key domain.PermissionKey) error {
 	res, err := r.c.db.NewDelete().Model((*permissionModel)(nil)).
 		Where("p.org_id = ?", orgID).Where(`p."key" = ?`, key.String()).Exec(ctx)
 	return affectedOne(res, err, "delete permission")
 }
 
-// List returns every custom permission of the organization matching f,
+// listScoped is the body of List, which scopes it. List returns every custom permission of the organization matching f,
 // ordered by key.
-func (r permissions) List(ctx context.Context, f ports.PermissionFilter) ([]*domain.Permission, error) {
+func (r permissions) listScoped(ctx context.Context, f ports.PermissionFilter) ([]*domain.Permission, error) {
 	var rows []permissionModel
 	q := r.c.db.NewSelect().Model(&rows).Where("p.org_id = ?", f.OrgID)
 	q = whereContains(q, f.Q, `p."key"`, "p.description")
@@ -122,4 +122,60 @@ func (r permissions) List(ctx context.Context, f ports.PermissionFilter) ([]*dom
 		out[i] = rows[i].toDomain()
 	}
 	return out, nil
+}
+
+// Create runs createScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) Create(ctx context.Context, p *domain.Permission) error {
+	return r.c.tenant(ctx, p.OrgID(), func(ctx context.Context, c conn) error {
+		return permissions{c}.createScoped(ctx, p)
+	})
+}
+
+// Get runs getScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) Get(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.Permission, error) {
+		return permissions{c}.getScoped(ctx, orgID, key)
+	})
+}
+
+// GetForUpdate runs getForUpdateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) GetForUpdate(ctx context.Context, orgID string, key domain.PermissionKey) (*domain.Permission, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.Permission, error) {
+		return permissions{c}.getForUpdateScoped(ctx, orgID, key)
+	})
+}
+
+// Existing runs existingScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) Existing(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) ([]domain.PermissionKey, error) {
+		return permissions{c}.existingScoped(ctx, orgID, keys)
+	})
+}
+
+// ExistingForShare runs existingForShareScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) ExistingForShare(ctx context.Context, orgID string, keys []domain.PermissionKey) ([]domain.PermissionKey, error) {
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) ([]domain.PermissionKey, error) {
+		return permissions{c}.existingForShareScoped(ctx, orgID, keys)
+	})
+}
+
+// Update runs updateScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) Update(ctx context.Context, p *domain.Permission) error {
+	return r.c.tenant(ctx, p.OrgID(), func(ctx context.Context, c conn) error {
+		return permissions{c}.updateScoped(ctx, p)
+	})
+}
+
+// Delete runs deleteScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) Delete(ctx context.Context, orgID string, key domain.PermissionKey) error {
+	return r.c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+		return permissions{c}.deleteScoped(ctx, orgID, key)
+	})
+}
+
+// List runs listScoped in a transaction scoped to its organization (see tenancy.go).
+func (r permissions) List(ctx context.Context, f ports.PermissionFilter) ([]*domain.Permission, error) {
+	return scopedValue(ctx, r.c, f.OrgID, func(ctx context.Context, c conn) ([]*domain.Permission, error) {
+		return permissions{c}.listScoped(ctx, f)
+	})
 }

@@ -309,7 +309,9 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, r port
 		}
 	}
 	return unavailable(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, s.repos(tx))
+		r := s.repos(tx)
+		r.c.scope = &txScope{}
+		return fn(ctx, r)
 	}))
 }
 
@@ -354,6 +356,9 @@ type conn struct {
 	db   bun.IDB
 	pg   bool
 	mode pgx.QueryExecMode // for the raw statements on PostgreSQL: Store.prepared
+	// scope is the row-level security settings of the transaction db is
+	// (see tenancy.go); nil on the pool.
+	scope *txScope
 }
 
 // forUpdate appends a row-lock clause on PostgreSQL; SQLite needs none
@@ -381,12 +386,12 @@ func (c conn) forShare(q *bun.SelectQuery, of string) *bun.SelectQuery {
 // inTx runs fn in a new transaction unless c already is one, so that
 // multi-statement writes are atomic either way.
 func (c conn) inTx(ctx context.Context, fn func(ctx context.Context, c conn) error) error {
-	if _, ok := c.db.(bun.Tx); ok {
+	if c.inTransaction() {
 		// Already in a transaction: a failure rolls the caller's back.
 		return fn(ctx, c)
 	}
 	return unavailable(c.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, conn{db: tx, pg: c.pg, mode: c.mode})
+		return fn(ctx, c.inTxConn(tx))
 	}))
 }
 

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/uptrace/bun"
 
@@ -119,9 +121,37 @@ func (r users) Update(ctx context.Context, u *domain.User) error {
 		if err := affectedOne(res, err, "update user"); err != nil {
 			return err
 		}
-		_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
-		return translate(err, "update memberships of user", nil)
+		return bumpMembershipsOfUser(ctx, c, m.ID)
 	})
+}
+
+// bumpMembershipsOfUser increments the version of every membership of the
+// user, in c's transaction. Under row-level security a transaction writes
+// one organization's rows at a time (a cross-tenant UPDATE changes
+// nothing): it finds the user's organizations (a cross-tenant read), then
+// bumps the membership in each, scoped to it.
+func bumpMembershipsOfUser(ctx context.Context, c conn, userID string) error {
+	if !c.pg {
+		_, err := c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", userID)
+		return translate(err, "update memberships of user", nil)
+	}
+	var orgIDs []string
+	err := c.crossTenant(ctx, func(ctx context.Context, c conn) error {
+		return c.db.NewRaw("SELECT org_id FROM memberships WHERE user_id = ? ORDER BY org_id", userID).Scan(ctx, &orgIDs)
+	})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return translate(err, "update memberships of user", nil)
+	}
+	for _, orgID := range orgIDs {
+		err := c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+			_, err := c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE org_id = ? AND user_id = ?", orgID, userID)
+			return err
+		})
+		if err != nil {
+			return translate(err, "update memberships of user", nil)
+		}
+	}
+	return nil
 }
 
 // Save stores every field of u. Errors: domain.ErrNotFound.
@@ -132,14 +162,24 @@ func (r users) Save(ctx context.Context, u *domain.User) error {
 		if err := affectedOne(res, err, "save user"); err != nil {
 			return err
 		}
-		_, err = c.execRaw(ctx, "UPDATE memberships SET version = version + 1 WHERE user_id = ?", m.ID)
-		return translate(err, "update memberships of user", nil)
+		return bumpMembershipsOfUser(ctx, c, m.ID)
 	})
 }
 
 // List returns a page of users matching f, ordered by f.Sort (default
 // created_at) with the ID as tie-break.
 func (r users) List(ctx context.Context, f ports.UserFilter) (ports.Page[*domain.User], error) {
+	if f.OrgID != "" {
+		// The members of one organization: scoped to it (memberships are
+		// under row-level security).
+		return scopedValue(ctx, r.c, f.OrgID, func(ctx context.Context, c conn) (ports.Page[*domain.User], error) {
+			return users{c}.list(ctx, f)
+		})
+	}
+	return r.list(ctx, f)
+}
+
+func (r users) list(ctx context.Context, f ports.UserFilter) (ports.Page[*domain.User], error) {
 	out := ports.Page[*domain.User]{Items: []*domain.User{}, Page: f.Page, Size: f.Size}
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery {
 		if f.OrgID != "" {

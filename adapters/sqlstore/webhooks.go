@@ -88,7 +88,7 @@ func (r webhooks) Create(ctx context.Context, w *domain.Webhook) error {
 	if err != nil {
 		return err
 	}
-	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+	return r.c.tenantTx(ctx, w.OrgID(), func(ctx context.Context, c conn) error {
 		_, err := c.db.ExecContext(ctx, `INSERT INTO webhooks (id, org_id, url, event_types, description, enabled, disabled_reason, secrets, created_at, updated_at, version)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, w.ID(), w.OrgID(), w.URL(), types, w.Spec().Description, w.Enabled(), w.DisabledReason(), secrets,
 			newDBTime(w.CreatedAt()), newDBTime(w.UpdatedAt()), w.Version())
@@ -104,6 +104,12 @@ func (r webhooks) get(ctx context.Context, orgID, id string, lock bool) (*domain
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, domain.ErrNotFound
 	}
+	return scopedValue(ctx, r.c, orgID, func(ctx context.Context, c conn) (*domain.Webhook, error) {
+		return webhooks{c}.getScoped(ctx, orgID, id, lock)
+	})
+}
+
+func (r webhooks) getScoped(ctx context.Context, orgID, id string, lock bool) (*domain.Webhook, error) {
 	q := "SELECT " + webhookSelect + " FROM webhooks WHERE org_id = ? AND id = ?"
 	if lock && r.c.pg {
 		q += " FOR UPDATE"
@@ -143,7 +149,7 @@ func (r webhooks) Update(ctx context.Context, w *domain.Webhook, prevVersion int
 	if err != nil {
 		return err
 	}
-	return r.c.inTx(ctx, func(ctx context.Context, c conn) error {
+	return r.c.tenantTx(ctx, w.OrgID(), func(ctx context.Context, c conn) error {
 		var wasEnabled bool
 		res, err := c.db.QueryContext(ctx, "SELECT version, enabled FROM webhooks WHERE org_id = ? AND id = ?"+map[bool]string{true: " FOR UPDATE"}[c.pg], w.OrgID(), w.ID())
 		if err != nil {
@@ -183,12 +189,20 @@ func (r webhooks) Delete(ctx context.Context, orgID, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return domain.ErrNotFound
 	}
-	res, err := r.c.db.ExecContext(ctx, "DELETE FROM webhooks WHERE org_id = ? AND id = ?", orgID, id)
-	return affectedOne(res, err, "delete webhook")
+	return r.c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+		res, err := c.db.ExecContext(ctx, "DELETE FROM webhooks WHERE org_id = ? AND id = ?", orgID, id)
+		return affectedOne(res, err, "delete webhook")
+	})
 }
 
 // List returns a page of endpoints, newest first.
 func (r webhooks) List(ctx context.Context, f ports.WebhookFilter) (ports.Page[*domain.Webhook], error) {
+	return scopedValue(ctx, r.c, f.OrgID, func(ctx context.Context, c conn) (ports.Page[*domain.Webhook], error) {
+		return webhooks{c}.list(ctx, f)
+	})
+}
+
+func (r webhooks) list(ctx context.Context, f ports.WebhookFilter) (ports.Page[*domain.Webhook], error) {
 	pr := f.Normalized()
 	out := ports.Page[*domain.Webhook]{Items: []*domain.Webhook{}, Page: pr.Page, Size: pr.Size}
 	if err := r.c.db.NewRaw("SELECT count(*) FROM webhooks WHERE org_id = ?", f.OrgID).Scan(ctx, &out.Total); err != nil {
@@ -223,7 +237,7 @@ var _ ports.Outbox = outbox{}
 // enabled endpoint subscribed to ev.Type costs one read and writes nothing
 // (no sequence number is taken: sequence numbers count stored events).
 func (o outbox) Enqueue(ctx context.Context, ev ports.OutboxEvent) error {
-	return o.c.inTx(ctx, func(ctx context.Context, c conn) error {
+	return o.c.tenantTx(ctx, ev.OrgID, func(ctx context.Context, c conn) error {
 		rows, err := c.db.QueryContext(ctx, "SELECT id, event_types FROM webhooks WHERE org_id = ? AND enabled ORDER BY id", ev.OrgID)
 		if err != nil {
 			return translate(err, "enqueue event", nil)
@@ -291,39 +305,73 @@ VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`, id.String(), webhookID, orgID, even
 	return translate(err, "queue delivery", nil)
 }
 
+// claimCandidates is how many endpoints a claim considers at once.
+const claimCandidates = 16
+
 // Claim holds the least recently held enabled endpoint whose head
-// delivery is due.
+// delivery is due. It is a cross-tenant path under row-level security: the
+// due endpoints of every organization are read cross-tenant (a read, which
+// cannot lock: SELECT … FOR UPDATE needs the UPDATE policy too), then each
+// candidate, in order, is locked and claimed scoped to its own organization
+// (FOR UPDATE SKIP LOCKED, the conditions checked again under the lock),
+// the first that is still free and due wins. When every candidate is held
+// by another dispatcher, there is nothing to claim this round.
 func (o outbox) Claim(ctx context.Context, now time.Time, lease time.Duration) (ports.Claim, bool, error) {
 	var (
 		cl ports.Claim
 		ok bool
 	)
+	const due = `w.enabled AND c.until_us < ?
+AND (SELECT d.next_at FROM webhook_deliveries AS d WHERE d.webhook_id = c.webhook_id AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT 1) <= ?`
 	err := o.c.inTx(ctx, func(ctx context.Context, c conn) error {
-		q := `SELECT c.webhook_id, w.org_id FROM webhook_claims AS c JOIN webhooks AS w ON w.org_id = c.org_id AND w.id = c.webhook_id
-WHERE w.enabled AND c.until_us < ?
-AND (SELECT d.next_at FROM webhook_deliveries AS d WHERE d.webhook_id = c.webhook_id AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT 1) <= ?
-ORDER BY c.until_us LIMIT 1`
-		if c.pg {
-			q += " FOR UPDATE OF c SKIP LOCKED"
-		}
-		rows, err := c.db.QueryContext(ctx, q, micros(now), micros(now))
+		var cands []ports.Claim
+		err := c.crossTenant(ctx, func(ctx context.Context, c conn) error {
+			rows, err := c.db.QueryContext(ctx, `SELECT c.webhook_id, w.org_id FROM webhook_claims AS c JOIN webhooks AS w ON w.org_id = c.org_id AND w.id = c.webhook_id
+WHERE `+due+`
+ORDER BY c.until_us LIMIT ?`, micros(now), micros(now), claimCandidates)
+			if err != nil {
+				return translate(err, "claim webhook", nil)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var cd ports.Claim
+				if err := rows.Scan(&cd.WebhookID, &cd.OrgID); err != nil {
+					return translate(err, "claim webhook", nil)
+				}
+				cands = append(cands, cd)
+			}
+			return translate(rows.Err(), "claim webhook", nil)
+		})
 		if err != nil {
-			return translate(err, "claim webhook", nil)
+			return err
 		}
-		ok = rows.Next()
-		if ok {
-			err = rows.Scan(&cl.WebhookID, &cl.OrgID)
+		for _, cd := range cands {
+			err := c.tenant(ctx, cd.OrgID, func(ctx context.Context, c conn) error {
+				q := `SELECT c.webhook_id FROM webhook_claims AS c JOIN webhooks AS w ON w.org_id = c.org_id AND w.id = c.webhook_id
+WHERE c.org_id = ? AND c.webhook_id = ? AND ` + due
+				if c.pg {
+					q += " FOR UPDATE OF c SKIP LOCKED"
+				}
+				rows, err := c.db.QueryContext(ctx, q, cd.OrgID, cd.WebhookID, micros(now), micros(now))
+				if err != nil {
+					return translate(err, "claim webhook", nil)
+				}
+				ok = rows.Next()
+				if cerr := rows.Close(); cerr != nil || !ok {
+					ok = false
+					return translate(cerr, "claim webhook", nil)
+				}
+				cl = cd
+				cl.Token = uuid.NewString()
+				cl.Until = now.Add(lease)
+				_, err = c.db.ExecContext(ctx, "UPDATE webhook_claims SET token = ?, until_us = ? WHERE org_id = ? AND webhook_id = ?", cl.Token, micros(cl.Until), cl.OrgID, cl.WebhookID)
+				return translate(err, "claim webhook", nil)
+			})
+			if err != nil || ok {
+				return err
+			}
 		}
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil || !ok {
-			return translate(err, "claim webhook", nil)
-		}
-		cl.Token = uuid.NewString()
-		cl.Until = now.Add(lease)
-		_, err = c.db.ExecContext(ctx, "UPDATE webhook_claims SET token = ?, until_us = ? WHERE org_id = ? AND webhook_id = ?", cl.Token, micros(cl.Until), cl.OrgID, cl.WebhookID)
-		return translate(err, "claim webhook", nil)
+		return nil
 	})
 	return cl, ok && err == nil, err
 }
@@ -362,17 +410,27 @@ func queryDeliveries(ctx context.Context, c conn, q string, args ...any) ([]port
 
 // Pending returns the claimed endpoint and its pending deliveries in order.
 func (o outbox) Pending(ctx context.Context, cl ports.Claim, limit int) (*domain.Webhook, []ports.Delivery, error) {
-	w, err := webhooks(o).Get(ctx, cl.OrgID, cl.WebhookID)
+	var (
+		w  *domain.Webhook
+		ds []ports.Delivery
+	)
+	err := o.c.tenant(ctx, cl.OrgID, func(ctx context.Context, c conn) error {
+		var err error
+		if w, err = (webhooks{c}).Get(ctx, cl.OrgID, cl.WebhookID); err != nil {
+			return err
+		}
+		ds, err = queryDeliveries(ctx, c, "WHERE d.org_id = ? AND d.webhook_id = ? AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT ?", cl.OrgID, cl.WebhookID, limit)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	ds, err := queryDeliveries(ctx, o.c, "WHERE d.org_id = ? AND d.webhook_id = ? AND d.status = 'pending' ORDER BY d.seq, d.id LIMIT ?", cl.OrgID, cl.WebhookID, limit)
-	return w, ds, err
+	return w, ds, nil
 }
 
 // Record stores one attempt's result under the claim.
 func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r ports.AttemptResult, until time.Time) error {
-	return o.c.inTx(ctx, func(ctx context.Context, c conn) error {
+	return o.c.tenantTx(ctx, cl.OrgID, func(ctx context.Context, c conn) error {
 		q := "SELECT token FROM webhook_claims WHERE org_id = ? AND webhook_id = ?"
 		if c.pg {
 			q += " FOR UPDATE"
@@ -441,19 +499,30 @@ func (o outbox) Record(ctx context.Context, cl ports.Claim, d ports.Delivery, r 
 // they do not).
 func (o outbox) FailingSince(ctx context.Context, orgID, webhookID string) (time.Time, error) {
 	var v sql.NullInt64
-	err := o.c.db.NewRaw("SELECT failing_since FROM webhooks WHERE org_id = ? AND id = ?", orgID, webhookID).Scan(ctx, &v)
-	return fromMicros(v.Int64), translate(err, "read webhook failures", nil)
+	err := o.c.tenant(ctx, orgID, func(ctx context.Context, c conn) error {
+		err := c.db.NewRaw("SELECT failing_since FROM webhooks WHERE org_id = ? AND id = ?", orgID, webhookID).Scan(ctx, &v)
+		return translate(err, "read webhook failures", nil)
+	})
+	return fromMicros(v.Int64), err
 }
 
 // Release gives the hold up (only when it is still this claim's).
 func (o outbox) Release(ctx context.Context, cl ports.Claim) error {
-	_, err := o.c.db.ExecContext(ctx, "UPDATE webhook_claims SET until_us = 0 WHERE org_id = ? AND webhook_id = ? AND token = ?", cl.OrgID, cl.WebhookID, cl.Token)
-	return translate(err, "release webhook", nil)
+	return o.c.tenant(ctx, cl.OrgID, func(ctx context.Context, c conn) error {
+		_, err := c.db.ExecContext(ctx, "UPDATE webhook_claims SET until_us = 0 WHERE org_id = ? AND webhook_id = ? AND token = ?", cl.OrgID, cl.WebhookID, cl.Token)
+		return translate(err, "release webhook", nil)
+	})
 }
 
 // ListDeliveries returns a page of an endpoint's deliveries, newest first,
 // with their attempts.
 func (o outbox) ListDeliveries(ctx context.Context, orgID, webhookID string, p ports.PageRequest) (ports.Page[ports.Delivery], error) {
+	return scopedValue(ctx, o.c, orgID, func(ctx context.Context, c conn) (ports.Page[ports.Delivery], error) {
+		return outbox{c}.listDeliveries(ctx, orgID, webhookID, p)
+	})
+}
+
+func (o outbox) listDeliveries(ctx context.Context, orgID, webhookID string, p ports.PageRequest) (ports.Page[ports.Delivery], error) {
 	pr := p.Normalized()
 	out := ports.Page[ports.Delivery]{Items: []ports.Delivery{}, Page: pr.Page, Size: pr.Size}
 	if err := o.c.db.NewRaw("SELECT count(*) FROM webhook_deliveries WHERE org_id = ? AND webhook_id = ?", orgID, webhookID).Scan(ctx, &out.Total); err != nil {
@@ -507,7 +576,7 @@ func (o outbox) Replay(ctx context.Context, orgID, webhookID, deliveryID string,
 		return ports.Delivery{}, domain.ErrNotFound
 	}
 	var out ports.Delivery
-	err := o.c.inTx(ctx, func(ctx context.Context, c conn) error {
+	err := o.c.tenantTx(ctx, orgID, func(ctx context.Context, c conn) error {
 		ds, err := queryDeliveries(ctx, c, "WHERE d.org_id = ? AND d.webhook_id = ? AND d.id = ?", orgID, webhookID, deliveryID)
 		if err != nil {
 			return err
@@ -531,7 +600,7 @@ func (o outbox) Replay(ctx context.Context, orgID, webhookID, deliveryID string,
 // each, in sequence order.
 func (o outbox) ReplaySince(ctx context.Context, orgID, webhookID string, since, now time.Time) (int, error) {
 	n := 0
-	err := o.c.inTx(ctx, func(ctx context.Context, c conn) error {
+	err := o.c.tenantTx(ctx, orgID, func(ctx context.Context, c conn) error {
 		n = 0
 		rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT e.id, e.seq FROM webhook_deliveries AS d JOIN webhook_events AS e ON e.org_id = d.org_id AND e.id = d.event_id
 WHERE d.org_id = ? AND d.webhook_id = ? AND e.occurred_at >= ? ORDER BY e.seq`, orgID, webhookID, newDBTime(since))

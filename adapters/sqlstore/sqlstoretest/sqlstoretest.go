@@ -23,11 +23,22 @@ import (
 // PostgreSQL database where tests may create and drop schemas.
 const PostgresURLEnv = "ORGSTACK_TEST_POSTGRES_URL"
 
+// RLSEnv names the environment variable that, set to 1 with
+// ORGSTACK_TEST_POSTGRES_URL, makes New return the runtime role's store of
+// NewPostgresRLS (a role that owns nothing, under row-level security), so
+// that a whole test suite (e.g. adapters/httpapi) runs through the policies.
+const RLSEnv = "ORGSTACK_TEST_POSTGRES_RLS"
+
 // New returns a migrated store: on PostgreSQL (a fresh schema) when
-// ORGSTACK_TEST_POSTGRES_URL is set, else on SQLite in memory.
+// ORGSTACK_TEST_POSTGRES_URL is set (through the runtime role of
+// NewPostgresRLS when ORGSTACK_TEST_POSTGRES_RLS=1), else on SQLite in
+// memory.
 func New(t testing.TB) *sqlstore.Store {
 	t.Helper()
 	if os.Getenv(PostgresURLEnv) != "" {
+		if os.Getenv(RLSEnv) == "1" {
+			return NewPostgresRLS(t).Runtime
+		}
 		return NewPostgres(t)
 	}
 	return NewSQLite(t)
