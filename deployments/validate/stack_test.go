@@ -70,8 +70,13 @@ func TestComposeStackOnLoopback(t *testing.T) {
 		for k, v := range env {
 			val := *v
 			switch {
-			case k == "ORGSTACK_DATABASE_URL":
+			case k == "ORGSTACK_DATABASE_URL" || k == "ORGSTACK_MIGRATE_DATABASE_URL":
 				val = dbURL
+			case k == "ORGSTACK_RUNTIME_DB_ROLE":
+				// One role here (the test database's); the owner/runtime
+				// split and its grants are bootstrap's tests
+				// (TestMigrateWithOwnerURL, TestServeAutoMigratesWithOwnerURL).
+				continue
 			case k == "ORGSTACK_METRICS_ADDR" || k == "ORGSTACK_REDIS_URL":
 				continue // settings of other Stage 5 work; this test needs neither
 			case k == "ORGSTACK_INTROSPECTION_CLIENT_SECRET_FILE":
