@@ -25,6 +25,7 @@ import (
 
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
+	"github.com/orgstack/orgstack/domain"
 )
 
 // The property-based walk of the OpenAPI document: for every operation it
@@ -232,7 +233,7 @@ func (f *propertyFixture) exercise(rt *rapid.T, o operation) {
 		rt.Fatalf("5xx: %s", show)
 	case !valid && (res.StatusCode < 400 || res.StatusCode >= 500):
 		rt.Fatalf("the document forbids this request (%s), but the server answered %d:\n%s", why, res.StatusCode, show)
-	case valid && res.StatusCode == http.StatusBadRequest:
+	case valid && res.StatusCode == http.StatusBadRequest && !mergedMetadataTooLarge(resBody):
 		rt.Fatalf("the document allows this request, but the server answered 400:\n%s", show)
 	}
 	rec := &collectingTB{TB: f.tb}
@@ -670,4 +671,23 @@ func badStrings(rt *rapid.T, sc *openapi3.Schema, label string) []badString {
 		}
 	}
 	return out
+}
+
+// mergedMetadataTooLarge reports whether a 400 is the one refusal a
+// document-valid request may get that depends on the state: a metadata
+// merge patch whose result would hold more than 50 keys (the patch itself
+// is within the document's maxProperties; the operations' descriptions say
+// so). Walks that patch the same organization or user many times reach it.
+func mergedMetadataTooLarge(body []byte) bool {
+	var p struct {
+		Code   string `json:"code"`
+		Errors []struct {
+			Pointer string `json:"pointer"`
+			Detail  string `json:"detail"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &p) != nil || p.Code != "validation_failed" || len(p.Errors) != 1 {
+		return false
+	}
+	return p.Errors[0].Pointer == "/metadata" && p.Errors[0].Detail == fmt.Sprintf("must have at most %d keys", domain.MaxMetadataKeys)
 }
