@@ -5,15 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
-
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
@@ -141,27 +136,7 @@ func TestMigrationRefusesAuditResourceInUse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := s.MigrateDown(ctx)
-			must(err)
-			// The migrations before the audit log, from the source tree.
-			dir := filepath.Join("migrations", string(s.Dialect()))
-			fsys := fstest.MapFS{}
-			entries, err := os.ReadDir(dir)
-			must(err)
-			for _, e := range entries {
-				if e.Name() >= "20261215000001" {
-					continue
-				}
-				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-				must(err)
-				fsys[e.Name()] = &fstest.MapFile{Data: b}
-			}
-			ms := migrate.NewMigrations()
-			must(ms.Discover(fsys))
-			m := migrate.NewMigrator(s.DB(), ms, migrate.WithMarkAppliedOnSuccess(true))
-			must(m.Init(ctx))
-			_, err = m.Migrate(ctx)
-			must(err)
+			migrateBefore(t, s, "20261215000001")
 			// Seed the uses directly: the domain of today refuses them.
 			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000002", "acme", "Acme", nil, time.Now())
 			must(err)

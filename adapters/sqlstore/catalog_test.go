@@ -232,12 +232,21 @@ func TestTenantKeys(t *testing.T) {
 	}
 }
 
-// migrateBefore applies, on a store whose migrations were all rolled back,
-// the migrations older than id, from the source tree: the schema as the
-// release before that migration left it.
+// migrateBefore rolls every migration of s back, then applies the
+// migrations older than id, from the source tree: the schema as the release
+// before that migration left it.
 func migrateBefore(t *testing.T, s *sqlstore.Store, id string) {
 	t.Helper()
 	ctx := t.Context()
+	for {
+		down, err := s.MigrateDown(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(down) == 0 {
+			break
+		}
+	}
 	dir := filepath.Join("migrations", string(s.Dialect()))
 	fsys := fstest.MapFS{}
 	entries, err := os.ReadDir(dir)

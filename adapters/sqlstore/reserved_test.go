@@ -3,15 +3,10 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
-
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
@@ -51,27 +46,7 @@ func TestMigrationRefusesReservedResourceInUse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := s.MigrateDown(ctx)
-			must(err)
-			// The migrations before the reservation, from the source tree.
-			dir := filepath.Join("migrations", string(s.Dialect()))
-			fsys := fstest.MapFS{}
-			entries, err := os.ReadDir(dir)
-			must(err)
-			for _, e := range entries {
-				if e.Name() >= "20261205000001" {
-					continue
-				}
-				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-				must(err)
-				fsys[e.Name()] = &fstest.MapFile{Data: b}
-			}
-			ms := migrate.NewMigrations()
-			must(ms.Discover(fsys))
-			m := migrate.NewMigrator(s.DB(), ms, migrate.WithMarkAppliedOnSuccess(true))
-			must(m.Init(ctx))
-			_, err = m.Migrate(ctx)
-			must(err)
+			migrateBefore(t, s, "20261205000001")
 
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)

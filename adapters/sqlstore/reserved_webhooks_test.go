@@ -3,14 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-	"testing/fstest"
 	"time"
-
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/orgstack/orgstack/adapters/sqlstore"
 	"github.com/orgstack/orgstack/adapters/sqlstore/sqlstoretest"
@@ -37,31 +32,7 @@ func TestWebhooksMigrationRefusesReservedResourceInUse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for {
-				down, err := s.MigrateDown(ctx)
-				must(err)
-				if len(down) == 0 {
-					break
-				}
-			}
-			dir := filepath.Join("migrations", string(s.Dialect()))
-			fsys := fstest.MapFS{}
-			entries, err := os.ReadDir(dir)
-			must(err)
-			for _, e := range entries {
-				if e.Name() >= "20261218000001" {
-					continue
-				}
-				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-				must(err)
-				fsys[e.Name()] = &fstest.MapFile{Data: b}
-			}
-			ms := migrate.NewMigrations()
-			must(ms.Discover(fsys))
-			m := migrate.NewMigrator(s.DB(), ms, migrate.WithMarkAppliedOnSuccess(true))
-			must(m.Init(ctx))
-			_, err = m.Migrate(ctx)
-			must(err)
+			migrateBefore(t, s, "20261218000001")
 
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			o, err := domain.NewOrganization("0190a5c4-0000-7000-8000-000000000001", "acme", "Acme", nil, now)
